@@ -1,0 +1,170 @@
+"""The CLI through typer's test runner: every command, and every bad input from the issue."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from workbench.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _store_state(home: Path) -> tuple:
+    """What a user could see of the store: rows of every table, and the files under it."""
+    import sqlite3
+
+    if not (home / "workbench.db").exists():
+        return ()
+    conn = sqlite3.connect(home / "workbench.db")
+    rows = tuple(
+        tuple(conn.execute(f"SELECT * FROM {t}").fetchall())
+        for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+    )
+    conn.close()
+    files = tuple(sorted(str(p.relative_to(home)) for p in (home / "artifacts").rglob("*")))
+    return rows, files
+
+
+def test_version() -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("workbench 0.")
+    done = subprocess.run([sys.executable, "-m", "workbench", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("workbench ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["datasets"],
+        ["experiments"],
+        ["datasets", "list"],
+        ["datasets", "show"],
+        ["datasets", "profile"],
+        ["datasets", "add"],
+        ["experiments", "list"],
+        ["experiments", "show"],
+        ["experiments", "create"],
+    ],
+)
+def test_every_command_has_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.stdout and len(result.stdout) > 100
+
+
+def test_datasets_list_show_profile(cli_env: Path) -> None:
+    code, out, _ = run("datasets", "list")
+    assert code == 0 and "penguins" in out and "flights" in out
+    code, out, _ = run("datasets", "list", "--json")
+    listed = json.loads(out)
+    assert code == 0 and {"name", "kind", "task", "target", "metric", "rows", "licence"} <= listed[0].keys()
+    code, out, _ = run("datasets", "show", "penguins", "--json")
+    assert code == 0 and json.loads(out)["target"] == "species"
+    code, out, _ = run("datasets", "show", "penguins")
+    assert code == 0 and "CC0" in out
+    code, out, _ = run("datasets", "profile", "penguins")
+    assert code == 0 and "344 rows" in out and "multiclass" in out and "island" in out
+    code, out, _ = run("datasets", "profile", "penguins", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["problem_type"] == "multiclass" and data["rows"] == 344
+    assert {"column_profiles", "content_hash", "leakage", "target_distribution", "warnings"} <= data.keys()
+
+
+def test_datasets_add_and_experiments(cli_env: Path, data_dir: Path) -> None:
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=50), "y": rng.choice([0, 1], size=50)}).to_csv(data_dir / "t.csv", index=False)
+    code, out, err = run("datasets", "add", "toy", "t.csv", "--target", "y", "--json")
+    assert code == 0, err
+    assert json.loads(out)["name"] == "toy"
+    code, out, _ = run("experiments", "create", "toy", "--seed", "4", "--trials", "5")
+    assert code == 0 and out.strip().splitlines()[-1] == "1"
+    code, out, _ = run("experiments", "create", "penguins", "--json", "--time-limit", "30")
+    created = json.loads(out)
+    assert code == 0 and created["id"] == 2 and created["budget"] == {"time_limit_s": 30.0, "n_trials": None}
+    code, out, _ = run("experiments", "list", "--json")
+    assert code == 0 and [e["id"] for e in json.loads(out)] == [1, 2]
+    code, out, _ = run("experiments", "list")
+    assert code == 0 and "toy-y" in out
+    code, out, _ = run("experiments", "show", "1", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["split"]["seed"] == 4 and shown["problem_type"] == "binary"
+    code, out, _ = run("experiments", "show", "2")
+    assert code == 0 and "stratified" in out
+
+
+def _write_bad_files(data_dir: Path, outside: Path) -> None:
+    (data_dir / "empty.csv").write_text("")
+    (data_dir / "header_only.csv").write_text("a,b\n")
+    (data_dir / "binary.parquet").write_bytes(b"\x00\x01garbage" * 10)
+    (data_dir / "notes.docx").write_text("hello")
+    (data_dir / "one_class.csv").write_text("x,y\n1,a\n2,a\n3,a\n")
+    (data_dir / "ok.csv").write_text("x,y\n1,a\n2,b\n3,a\n4,b\n")
+    (outside / "secret.csv").write_text("x,y\n1,a\n2,b\n")
+    os.symlink(outside / "secret.csv", data_dir / "escape.csv")
+
+
+BAD_INPUTS = [
+    (["datasets", "add", "d", "missing.csv"], "no file"),
+    (["datasets", "add", "d", "notes.docx"], "unknown file type"),
+    (["datasets", "add", "d", "binary.parquet"], "could not be read as parquet"),
+    (["datasets", "add", "d", "empty.csv"], "is empty"),
+    (["datasets", "add", "d", "header_only.csv"], "has no rows"),
+    (["datasets", "add", "d", "ok.csv", "--target", "z"], "not a column"),
+    (["datasets", "add", "d", "one_class.csv", "--target", "y"], "only one value"),
+    (["datasets", "add", "d", "../outside/secret.csv"], "outside the folders"),
+    (["datasets", "add", "d", "escape.csv"], "outside the folders"),
+    (["datasets", "add", "d", "{outside}/secret.csv"], "outside the folders"),
+    (["datasets", "add", "../d", "ok.csv"], "not a plain name"),
+    (["datasets", "add", "/etc/d", "ok.csv"], "not a plain name"),
+    (["datasets", "add", "d", "--url", "sqlite:///../outside/x.db", "--query", "SELECT 1"], "outside the folders"),
+    (["datasets", "show", "nope"], "no dataset"),
+    (["datasets", "profile", "penguins", "--target", "nope"], "not a column"),
+    (["datasets", "profile", "penguins", "--metric", "rmse"], "does not apply"),
+    (["experiments", "create", "penguins", "--time-limit", "0"], "more than 0 seconds"),
+    (["experiments", "create", "penguins", "--trials", "0"], "at least 1"),
+    (["experiments", "create", "penguins", "--problem-type", "ranking"], "Unknown problem type"),
+    (["experiments", "show", "99"], "no experiment 99"),
+    (["experiments", "show", "abc"], "not an experiment id"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_sentence_exit_2_and_writes_nothing(
+    cli_env: Path, data_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _write_bad_files(data_dir, outside)
+    args = [a.replace("{outside}", str(outside)) for a in args]
+    run("datasets", "list")  # the store exists before, so "nothing written" compares two real states
+    before = _store_state(cli_env)
+    code, out, err = run(*args)
+    assert code == 2, (out, err)
+    assert message.lower() in err.lower()
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+    assert _store_state(cli_env) == before
+
+
+def test_file_size_cap_from_the_environment(cli_env: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pd.DataFrame({"x": range(500), "y": [0, 1] * 250}).to_csv(data_dir / "big.csv", index=False)
+    monkeypatch.setenv("WORKBENCH_MAX_FILE_BYTES", "1KB")
+    code, _, err = run("datasets", "add", "big", "big.csv")
+    assert code == 2 and "1.0 KB cap" in err
+    monkeypatch.setenv("WORKBENCH_MAX_FILE_BYTES", "lots")
+    code, _, err = run("datasets", "list")
+    assert code == 2 and "not a size" in err

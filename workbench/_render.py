@@ -1,0 +1,93 @@
+"""Rich renderings shared by the CLI and the demo."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from workbench.data import Profile
+from workbench.store import Experiment
+
+__all__ = ["render_experiment", "render_profile"]
+
+
+def render_profile(console: Console, profile: Profile) -> None:
+    console.print(
+        f"[bold]{profile.dataset}[/]: {profile.rows:,} rows x {profile.columns} columns, "
+        f"{profile.memory_bytes / 1e6:.1f} MB in memory, content hash {profile.content_hash[:12]}",
+        highlight=False,
+    )
+    if profile.target:
+        console.print(
+            f"target [bold]{profile.target}[/] -> {profile.problem_type}, metric {profile.metric}", highlight=False
+        )
+        classes = profile.target_distribution.get("classes")
+        if classes:
+            shares = ", ".join(f"{k}: {v:.1%}" for k, v in list(classes.items())[:10])
+            console.print(f"classes: {shares}", highlight=False)
+        else:
+            q = profile.target_distribution.get("quantiles", {})
+            console.print(
+                f"mean {profile.target_distribution.get('mean', 0):.4g}, "
+                f"median {q.get('0.5', 0):.4g}, range {q.get('0', 0):.4g} .. {q.get('1', 0):.4g}",
+                highlight=False,
+            )
+    table = Table(title="Columns")
+    for column in ("column", "dtype", "kind", "missing", "unique", "flags", "summary"):
+        table.add_column(column, overflow="fold")
+    for col in profile.column_profiles:
+        flags = ", ".join(
+            f
+            for f, on in (
+                ("target", col.name == profile.target),
+                ("constant", col.constant),
+                ("id-like", col.id_like),
+                ("leak?", col.name in profile.leakage),
+            )
+            if on
+        )
+        if col.mean is not None:
+            summary = f"mean {col.mean:.4g}, range {col.min:.4g} .. {col.max:.4g}"
+        else:
+            summary = ", ".join(list(col.top_values)[:3])
+        table.add_row(col.name, col.dtype, col.kind, f"{col.missing_share:.1%}", str(col.n_unique), flags, summary)
+    console.print(table)
+    for warning in profile.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def render_experiment(console: Console, experiment: Experiment) -> None:
+    table = Table(title=f"Experiment {experiment.id}: {experiment.name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    sizes = experiment.split_sizes
+    created = datetime.fromtimestamp(experiment.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    rows = [
+        ("dataset", f"{experiment.dataset} (hash {experiment.dataset_hash[:12]})"),
+        ("target", experiment.target),
+        ("problem type", experiment.problem_type),
+        ("metric", experiment.metric),
+        (
+            "split",
+            f"{experiment.split_strategy}, seed {experiment.split.seed}: "
+            f"train {sizes['train']}, valid {sizes['valid']}, test {sizes['test']}",
+        ),
+        ("split hash", experiment.split_hash),
+        ("budget", _budget(experiment)),
+        ("status", experiment.status),
+        ("created", created),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def _budget(experiment: Experiment) -> str:
+    parts = []
+    if experiment.budget.time_limit_s is not None:
+        parts.append(f"{experiment.budget.time_limit_s:g} s")
+    if experiment.budget.n_trials is not None:
+        parts.append(f"{experiment.budget.n_trials} trials")
+    return ", ".join(parts) or "not set"

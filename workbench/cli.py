@@ -1,0 +1,244 @@
+"""The `workbench` command line: typer for parsing, rich for people, `--json` for scripts."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from workbench._version import __version__
+from workbench.errors import WorkbenchError
+
+__all__ = ["app", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="workbench",
+    help="An AutoML workbench: datasets, searches, comparisons and served models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+datasets_app = typer.Typer(help="List, describe, profile and register datasets.", no_args_is_help=True)
+experiments_app = typer.Typer(help="Create, list and show experiments.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(experiments_app, name="experiments")
+
+console = Console()
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
+
+
+def user_errors(func: F) -> F:
+    """Turn a WorkbenchError into one sentence on stderr and exit code 2, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WorkbenchError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_json_safe(value), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _workspace() -> Any:
+    from workbench.store import Workspace
+
+    return Workspace()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"workbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """An AutoML workbench: datasets, searches, comparisons and served models."""
+
+
+# datasets ----------------------------------------------------------------------------------------
+
+
+@datasets_app.command("list")
+@user_errors
+def datasets_list(as_json: bool = JSON_OPTION) -> None:
+    """List bundled and registered datasets."""
+    entries = _workspace().datasets()
+    if as_json:
+        print_json([e.to_dict() for e in entries])
+        return
+    table = Table(title="Datasets")
+    for column in ("name", "kind", "task", "target", "metric", "rows", "description"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e.name, e.kind, e.task or "", e.target or "", e.metric or "", str(e.rows or ""), e.description or ""
+        )
+    console.print(table)
+
+
+@datasets_app.command("show")
+@user_errors
+def datasets_show(name: str = typer.Argument(..., help="Dataset name."), as_json: bool = JSON_OPTION) -> None:
+    """Describe one dataset: source, licence, target and metric."""
+    entry = _workspace().dataset(name)
+    if as_json:
+        print_json(entry.to_dict())
+        return
+    table = Table(title=f"Dataset {entry.name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in entry.to_dict().items():
+        if value is not None:
+            table.add_row(key, str(value))
+    console.print(table)
+
+
+@datasets_app.command("profile")
+@user_errors
+def datasets_profile(
+    name: str = typer.Argument(..., help="Dataset name."),
+    target: str | None = typer.Option(None, help="Column to predict (default: the dataset's own target)."),
+    problem_type: str | None = typer.Option(None, help="binary, multiclass or regression (default: inferred)."),
+    metric: str | None = typer.Option(None, help="Metric name (default: from the problem type)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Profile a dataset: columns, missing values, cardinality, target distribution and warnings."""
+    profile = _workspace().profile(name, target=target, problem_type=problem_type, metric=metric)
+    if as_json:
+        print_json(profile.to_dict())
+        return
+    from workbench._render import render_profile
+
+    render_profile(console, profile)
+
+
+@datasets_app.command("add")
+@user_errors
+def datasets_add(
+    name: str = typer.Argument(..., help="Name to register the dataset under."),
+    path: str | None = typer.Argument(None, help="A CSV, TSV, Parquet or Excel file."),
+    url: str | None = typer.Option(None, help="Database URL: sqlite:///file.db or duckdb:///file.duckdb."),
+    query: str | None = typer.Option(None, help="SELECT query to run against --url."),
+    target: str | None = typer.Option(None, help="Default column to predict."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register a local file, or a SQL query against a SQLite or DuckDB file, under a name."""
+    entry = _workspace().add_dataset(name, path, url=url, query=query, target=target)
+    if as_json:
+        print_json(entry.to_dict())
+        return
+    console.print(f"Registered dataset [bold]{entry.name}[/] ({entry.format}).", highlight=False)
+
+
+# experiments -------------------------------------------------------------------------------------
+
+
+@experiments_app.command("create")
+@user_errors
+def experiments_create(
+    dataset: str = typer.Argument(..., help="Dataset name."),
+    target: str | None = typer.Option(None, help="Column to predict (default: the dataset's own target)."),
+    problem_type: str | None = typer.Option(None, help="binary, multiclass or regression (default: inferred)."),
+    metric: str | None = typer.Option(None, help="Metric (default: the dataset's, or the problem type's)."),
+    seed: int = typer.Option(0, help="Seed of the train/valid/test split."),
+    valid_fraction: float = typer.Option(0.2, help="Share of rows for validation."),
+    test_fraction: float = typer.Option(0.2, help="Share of rows for the final test."),
+    group_column: str | None = typer.Option(None, help="Keep each group's rows in one part."),
+    time_column: str | None = typer.Option(None, help="Split in time order: train, then valid, then test."),
+    time_limit: float | None = typer.Option(None, help="Search budget in seconds."),
+    trials: int | None = typer.Option(None, help="Search budget in trials."),
+    name: str | None = typer.Option(None, help="Experiment name (default: DATASET-TARGET)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create an experiment: a dataset, target, metric, seeded split and budget."""
+    from workbench.data import SplitSpec
+    from workbench.store import Budget, ExperimentSpec
+
+    spec = ExperimentSpec(
+        dataset=dataset,
+        target=target,
+        problem_type=problem_type,
+        metric=metric,
+        split=SplitSpec(seed, valid_fraction, test_fraction, group_column, time_column),
+        budget=Budget(time_limit, trials),
+        name=name,
+    )
+    experiment = _workspace().create_experiment(spec)
+    if as_json:
+        print_json(experiment.to_dict())
+        return
+    from workbench._render import render_experiment
+
+    render_experiment(console, experiment)
+    typer.echo(experiment.id)
+
+
+@experiments_app.command("list")
+@user_errors
+def experiments_list(as_json: bool = JSON_OPTION) -> None:
+    """List experiments."""
+    experiments = _workspace().experiments()
+    if as_json:
+        print_json([e.to_dict() for e in experiments])
+        return
+    table = Table(title="Experiments")
+    for column in ("id", "name", "dataset", "target", "problem", "metric", "split", "status"):
+        table.add_column(column)
+    for e in experiments:
+        sizes = "/".join(str(e.split_sizes[k]) for k in ("train", "valid", "test"))
+        table.add_row(str(e.id), e.name, e.dataset, e.target, e.problem_type, e.metric, sizes, e.status)
+    console.print(table)
+
+
+@experiments_app.command("show")
+@user_errors
+def experiments_show(
+    experiment_id: str = typer.Argument(..., metavar="ID", help="Experiment id."), as_json: bool = JSON_OPTION
+) -> None:
+    """Show one experiment: dataset hash, target, metric, split and budget."""
+    experiment = _workspace().experiment(experiment_id)
+    if as_json:
+        print_json(experiment.to_dict())
+        return
+    from workbench._render import render_experiment
+
+    render_experiment(console, experiment)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

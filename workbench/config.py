@@ -1,0 +1,69 @@
+"""Settings, read once from `WORKBENCH_*` environment variables into a value object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InvalidInputError
+
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "Settings"]
+
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+
+
+def _parse_bytes(raw: str, variable: str) -> int:
+    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+    text = raw.strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTB")
+    unit = text[len(number) :]
+    try:
+        value = int(float(number) * units[unit])
+    except (ValueError, KeyError):
+        raise InvalidInputError(
+            f"{variable}={raw!r} is not a size; use a number of bytes or a value such as 500MB or 2GB."
+        ) from None
+    if value <= 0:
+        raise InvalidInputError(f"{variable} must be greater than zero, not {raw!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the workbench keeps its state and what it may read.
+
+    home: the workspace (`WORKBENCH_HOME`, default `./.workbench`).
+    data_roots: folders whose files may be registered as datasets (`WORKBENCH_DATA_ROOTS`, a
+        `os.pathsep`-separated list; default: the current directory).
+    max_file_bytes: files larger than this are refused before parsing (`WORKBENCH_MAX_FILE_BYTES`,
+        bytes or a value such as `500MB`; default 2 GB).
+    datasets_dir: the bundled datasets (`WORKBENCH_DATASETS_DIR`; default: the copy shipped with the
+        package).
+    """
+
+    home: Path
+    data_roots: tuple[Path, ...]
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    datasets_dir: Path | None = field(default=None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        cwd = Path.cwd()
+        home = Path(env.get("WORKBENCH_HOME") or cwd / ".workbench").expanduser()
+        roots_raw = env.get("WORKBENCH_DATA_ROOTS")
+        roots = tuple(Path(p).expanduser() for p in roots_raw.split(os.pathsep) if p) if roots_raw else (cwd,)
+        max_bytes = (
+            _parse_bytes(env["WORKBENCH_MAX_FILE_BYTES"], "WORKBENCH_MAX_FILE_BYTES")
+            if env.get("WORKBENCH_MAX_FILE_BYTES")
+            else DEFAULT_MAX_FILE_BYTES
+        )
+        datasets_dir = Path(env["WORKBENCH_DATASETS_DIR"]) if env.get("WORKBENCH_DATASETS_DIR") else None
+        return cls(
+            home=home.absolute(),
+            data_roots=tuple(r.absolute() for r in roots),
+            max_file_bytes=max_bytes,
+            datasets_dir=datasets_dir,
+        )

@@ -1,0 +1,45 @@
+"""Datasets: the catalog (bundled, files, SQL), loading, profiling, problem inference and splits."""
+
+from workbench.data._entries import (
+    DatasetEntry,
+    bundled_datasets,
+    bundled_datasets_dir,
+    content_hash,
+    file_entry,
+    load_entry,
+    sql_entry,
+    with_shape,
+)
+from workbench.data._paths import check_name, check_relative_key, resolve_within
+from workbench.data._problem import check_target, infer_problem_type, resolve_problem
+from workbench.data._profile import ColumnProfile, Profile, profile_frame
+from workbench.data._split import Split, SplitSpec, make_split, split_hash
+from workbench.data._tables import FILE_FORMATS, detect_format, read_file, read_sql
+
+__all__ = [
+    "FILE_FORMATS",
+    "ColumnProfile",
+    "DatasetEntry",
+    "Profile",
+    "Split",
+    "SplitSpec",
+    "bundled_datasets",
+    "bundled_datasets_dir",
+    "check_name",
+    "check_relative_key",
+    "check_target",
+    "content_hash",
+    "detect_format",
+    "file_entry",
+    "infer_problem_type",
+    "load_entry",
+    "make_split",
+    "profile_frame",
+    "read_file",
+    "read_sql",
+    "resolve_problem",
+    "resolve_within",
+    "split_hash",
+    "sql_entry",
+    "with_shape",
+]

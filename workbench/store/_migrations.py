@@ -1,0 +1,138 @@
+"""The catalog schema, as numbered migrations. `PRAGMA user_version` records how many have run.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: every table the workbench needs, minimal where a later feature fills it in.
+    """
+    CREATE TABLE artifacts (
+        key TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE datasets (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        entry_json TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        columns INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        dataset_hash TEXT NOT NULL,
+        target TEXT NOT NULL,
+        problem_type TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        split_hash TEXT NOT NULL,
+        split_artifact TEXT NOT NULL REFERENCES artifacts(key),
+        status TEXT NOT NULL DEFAULT 'created',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE trials (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        engine TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        values_json TEXT,
+        error TEXT,
+        worker TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        UNIQUE (experiment_id, engine, number)
+    );
+    CREATE TABLE candidates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        trial_id INTEGER REFERENCES trials(id),
+        engine TEXT NOT NULL,
+        name TEXT NOT NULL,
+        model_type TEXT NOT NULL,
+        valid_score REAL,
+        test_score REAL,
+        fit_time_s REAL,
+        predict_row_ms REAL,
+        predict_batch_ms REAL,
+        size_bytes INTEGER,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        artifact_key TEXT REFERENCES artifacts(key),
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE ensembles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        method TEXT NOT NULL,
+        members_json TEXT NOT NULL,
+        valid_score REAL,
+        test_score REAL,
+        predict_row_ms REAL,
+        predict_batch_ms REAL,
+        size_bytes INTEGER,
+        artifact_key TEXT REFERENCES artifacts(key),
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE registry_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        source_kind TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        bundle_key TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE registry_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (name, alias),
+        FOREIGN KEY (name, version) REFERENCES registry_versions(name, version)
+    );
+    CREATE TABLE endpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model TEXT NOT NULL,
+        version INTEGER,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        pid INTEGER,
+        status TEXT NOT NULL,
+        log_path TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        pid INTEGER,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER REFERENCES experiments(id),
+        kind TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX trials_by_experiment ON trials(experiment_id, state);
+    CREATE INDEX candidates_by_experiment ON candidates(experiment_id);
+    CREATE INDEX events_by_experiment ON events(experiment_id, id);
+    """,
+)
