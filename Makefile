@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check workbench tests bench
-	$(BIN)/ruff format --check workbench tests bench
+	$(BIN)/ruff check workbench tests $(wildcard bench)
+	$(BIN)/ruff format --check workbench tests $(wildcard bench)
 	$(BIN)/mypy
 
 test: lint
