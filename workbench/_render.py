@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -10,7 +11,7 @@ from rich.table import Table
 from workbench.data import Profile
 from workbench.store import Experiment
 
-__all__ = ["render_experiment", "render_profile"]
+__all__ = ["print_leaderboard", "render_experiment", "render_profile"]
 
 
 def render_profile(console: Console, profile: Profile) -> None:
@@ -91,3 +92,26 @@ def _budget(experiment: Experiment) -> str:
     if experiment.budget.n_trials is not None:
         parts.append(f"{experiment.budget.n_trials} trials")
     return ", ".join(parts) or "not set"
+
+
+def print_leaderboard(console: Console, rows: list[dict[str, Any]], limit: int = 10) -> None:
+    metric = rows[0]["metric"] if rows else ""
+    table = Table(title=f"Leaderboard ({metric}, best first)")
+    for column in ("#", "candidate", "engine", "valid", "test", "fit s", "row ms", "size"):
+        table.add_column(column, overflow="fold")
+    for r in rows[: limit or None]:
+        table.add_row(
+            str(r["rank"]),
+            r["name"],
+            r["engine"],
+            _num(r["valid_score"]),
+            _num(r["test_score"]),
+            _num(r["fit_time_s"], ".1f"),
+            _num(r["predict_row_ms"], ".2f"),
+            f"{(r['size_bytes'] or 0) / 1e6:.1f} MB",
+        )
+    console.print(table)
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    return "" if value is None else format(value, fmt)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from workbench._version import __version__
-from workbench.errors import WorkbenchError
+from workbench.compute._cli import cluster_app
+from workbench.errors import InvalidInputError, WorkbenchError
 
 __all__ = ["app", "main"]
 
@@ -32,6 +35,7 @@ datasets_app = typer.Typer(help="List, describe, profile and register datasets."
 experiments_app = typer.Typer(help="Create, list and show experiments.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(cluster_app, name="cluster")
 
 console = Console()
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
@@ -234,6 +238,140 @@ def experiments_show(
     from workbench._render import render_experiment
 
     render_experiment(console, experiment)
+
+
+# search ------------------------------------------------------------------------------------------
+
+
+@app.command("search")
+@user_errors
+def search(
+    dataset: str | None = typer.Argument(None, help="Dataset name (leave out with --resume)."),
+    target: str | None = typer.Option(None, help="Column to predict (default: the dataset's own target)."),
+    metric: str | None = typer.Option(None, help="Metric (default: the dataset's, or the problem type's)."),
+    problem_type: str | None = typer.Option(None, help="binary, multiclass or regression (default: inferred)."),
+    time_limit: float | None = typer.Option(None, help="Wall-clock budget of this run, in seconds."),
+    trials: int | None = typer.Option(None, help="Finished trials to reach (earlier runs count)."),
+    engines: str = typer.Option("autogluon,optuna", help="Comma-separated engines: autogluon, optuna."),
+    cluster: str = typer.Option("auto", help="auto, local:N, tcp://HOST:PORT or a scheduler file."),
+    families: str | None = typer.Option(None, help="Optuna model families, comma-separated (default: all)."),
+    multi_objective: bool = typer.Option(False, help="Optuna: optimise the metric and predict latency together."),
+    trial_timeout: float = typer.Option(900.0, help="Fail a trial that runs longer than this, in seconds."),
+    on_stop: str = typer.Option("cancel", help="At the end of the budget: cancel or finish running trials."),
+    seed: int = typer.Option(0, help="Seed of the samplers and of the split."),
+    resume: str | None = typer.Option(None, metavar="EXPERIMENT", help="Continue this experiment."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of progress."),
+) -> None:
+    """Search for models: AutoGluon and Optuna trials as Dask tasks. Prints the experiment id last."""
+    from workbench.search import EventBus, SearchRequest, run_search
+
+    resume_id = None
+    if resume is not None:
+        if not resume.isdigit():
+            raise InvalidInputError(f"{resume!r} is not an experiment id; ids are numbers.")
+        resume_id = int(resume)
+    request = SearchRequest(
+        dataset=dataset,
+        target=target,
+        problem_type=problem_type,
+        metric=metric,
+        split_seed=seed,
+        engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
+        n_trials=trials,
+        time_limit_s=time_limit,
+        trial_timeout_s=trial_timeout,
+        on_stop=on_stop,
+        multi_objective=multi_objective,
+        families=tuple(f.strip() for f in families.split(",")) if families else None,
+        seed=seed,
+        cluster=cluster,
+        resume=resume_id,
+    )
+    from workbench.jobs import JOB_ENV, finish_job
+
+    workspace = _workspace()
+    bus = EventBus(workspace.store)
+    job_id = os.environ.get(JOB_ENV)
+    status = "failed"
+    try:
+        if as_json:
+            summary = run_search(workspace, request, bus, on_driver=_stop_on_sigterm)
+        else:
+            from workbench._progress import SearchProgress
+
+            with SearchProgress(console, trials) as progress:
+                bus.subscribe(progress.on_event)
+                summary = run_search(
+                    workspace,
+                    request,
+                    bus,
+                    on_experiment=lambda e: console.print(f"experiment {e.id}: {e.name} ({e.metric})", highlight=False),
+                    on_driver=_stop_on_sigterm,
+                )
+        status = summary.status
+    finally:
+        if job_id and job_id.isdigit():
+            finish_job(workspace, int(job_id), status)
+    from workbench._render import print_leaderboard
+    from workbench.search import leaderboard as board
+
+    if as_json:
+        from dataclasses import asdict
+
+        print_json(
+            {**asdict(summary), "leaderboard": board(workspace, workspace.experiment(summary.experiment_id))[:10]}
+        )
+        return
+    print_leaderboard(console, board(workspace, workspace.experiment(summary.experiment_id)), limit=10)
+    console.print(
+        f"{summary.status}: {summary.complete} complete, {summary.pruned} pruned, {summary.failed} failed, "
+        f"{summary.cancelled} cancelled in {summary.elapsed_s:.1f} s. {summary.message}",
+        highlight=False,
+    )
+    typer.echo(summary.experiment_id)
+
+
+def _stop_on_sigterm(driver: Any) -> None:
+    """SIGTERM (from `SearchHandle.stop()` or a job manager) stops the search cleanly."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: driver.stop())
+
+
+@app.command("leaderboard")
+@user_errors
+def leaderboard_command(
+    experiment_id: str = typer.Argument(..., metavar="EXPERIMENT", help="Experiment id."),
+    limit: int = typer.Option(20, help="Rows to show (0 for all)."),
+    show_trials: bool = typer.Option(False, "--trials", help="Show the trials with their states and errors."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show an experiment's candidates from both engines, best first (rebuilt from the store)."""
+    from workbench._render import print_leaderboard
+    from workbench.search import leaderboard, trial_table
+
+    workspace = _workspace()
+    experiment = workspace.experiment(experiment_id)
+    rows = trial_table(workspace, experiment) if show_trials else leaderboard(workspace, experiment)
+    if as_json:
+        print_json(rows)
+        return
+    if show_trials:
+        table = Table(title=f"Trials of experiment {experiment.id}")
+        for column in ("engine", "number", "state", "values", "worker", "attempts", "error"):
+            table.add_column(column, overflow="fold")
+        for t in rows:
+            values = ", ".join(f"{v:.4g}" for v in t["values"]) if t["values"] else ""
+            table.add_row(
+                t["engine"],
+                str(t["number"]),
+                t["state"],
+                values,
+                t["worker"] or "",
+                str(t["attempts"]),
+                t["error"] or "",
+            )
+        console.print(table)
+        return
+    print_leaderboard(console, rows, limit)
 
 
 def main() -> None:

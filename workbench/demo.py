@@ -1,19 +1,26 @@
-"""The main job, run by `make demo`: for now, profile a bundled dataset and print the profile.
+"""The main job, run by `make demo`: profile a bundled dataset, search it with both engines on a local
+Dask cluster, and print the leaderboard.
 
-Later steps (search, compare, export, serve) are added here as they land.
+Later steps (compare, export, serve) are added here as they land.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 
-from workbench._render import render_profile
+from workbench._progress import SearchProgress
+from workbench._render import print_leaderboard, render_profile
 from workbench.errors import WorkbenchError
+from workbench.search import EventBus, SearchRequest, leaderboard, run_search
 from workbench.store import Workspace
 
-DEFAULT_DATASET = "penguins"
+DEFAULT_DATASET = "breast_cancer"
+# A couple of minutes on 2 cores: AutoGluon configurations and Optuna trials side by side.
+DEMO_TRIALS = int(os.environ.get("WORKBENCH_DEMO_TRIALS", "8"))
+DEMO_TIME_LIMIT_S = float(os.environ.get("WORKBENCH_DEMO_TIME_LIMIT", "150"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +29,27 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         with Workspace() as workspace:
-            console.rule(f"[bold]workbench demo: {dataset}")
+            console.rule(f"[bold]1. Profile: {dataset}")
             render_profile(console, workspace.profile(dataset))
+            console.rule("[bold]2. Search: AutoGluon and Optuna trials as Dask tasks")
+            request = SearchRequest(
+                dataset=dataset,
+                engines=("optuna", "autogluon"),
+                n_trials=DEMO_TRIALS,
+                time_limit_s=DEMO_TIME_LIMIT_S,
+                cluster="auto",
+            )
+            bus = EventBus(workspace.store)
+            with SearchProgress(console, request.n_trials) as progress:
+                bus.subscribe(progress.on_event)
+                summary = run_search(workspace, request, bus)
+            console.rule(f"[bold]3. Leaderboard of experiment {summary.experiment_id}")
+            print_leaderboard(console, leaderboard(workspace, workspace.experiment(summary.experiment_id)), 12)
+            console.print(
+                f"{summary.status}: {summary.complete} trials complete, {summary.pruned} pruned, "
+                f"{summary.failed} failed in {summary.elapsed_s:.0f} s. Workspace: {workspace.settings.home}",
+                highlight=False,
+            )
     except WorkbenchError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         return 2

@@ -1,5 +1,6 @@
 """The workspace store: SQLite catalog with migrations, atomic checksummed artifacts, datasets and experiments."""
 
+from workbench.store import _trials as trials
 from workbench.store._artifacts import ArtifactRef, atomic_write, sha256_file, sweep_temp_files
 from workbench.store._migrations import MIGRATIONS
 from workbench.store._store import Store
@@ -16,4 +17,5 @@ __all__ = [
     "atomic_write",
     "sha256_file",
     "sweep_temp_files",
+    "trials",
 ]

@@ -135,4 +135,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX candidates_by_experiment ON candidates(experiment_id);
     CREATE INDEX events_by_experiment ON events(experiment_id, id);
     """,
+    # 2: searches find the unfinished experiment they started, by a fingerprint of their command.
+    """
+    ALTER TABLE experiments ADD COLUMN fingerprint TEXT;
+    ALTER TABLE candidates ADD COLUMN model_in_artifact TEXT;
+    ALTER TABLE candidates ADD COLUMN predictions_key TEXT REFERENCES artifacts(key);
+    CREATE INDEX experiments_by_fingerprint ON experiments(fingerprint, status);
+    CREATE INDEX trials_by_state ON trials(experiment_id, engine, number)
+    """,
 )

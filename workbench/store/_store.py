@@ -192,7 +192,8 @@ class Store:
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO experiments (name, dataset, dataset_hash, target, problem_type, metric, spec_json,"
-                " split_hash, split_artifact, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " split_hash, split_artifact, status, created_at, fingerprint)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record["name"],
                     record["dataset"],
@@ -205,6 +206,7 @@ class Store:
                     record["split_artifact"],
                     record.get("status", "created"),
                     time.time(),
+                    record.get("fingerprint"),
                 ),
             )
             assert cursor.lastrowid is not None
@@ -212,6 +214,15 @@ class Store:
 
     def get_experiment(self, experiment_id: int) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
+        return _experiment_row(row) if row else None
+
+    def find_experiment(self, fingerprint: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
+        """The newest experiment with this fingerprint and one of these statuses."""
+        marks = ", ".join("?" for _ in statuses)
+        row = self.conn.execute(
+            f"SELECT * FROM experiments WHERE fingerprint = ? AND status IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (fingerprint, *statuses),
+        ).fetchone()
         return _experiment_row(row) if row else None
 
     def list_experiments(self) -> list[dict[str, Any]]:

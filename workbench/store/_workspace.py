@@ -80,6 +80,8 @@ class Experiment:
     split_strategy: str
     status: str
     created_at: float
+    fingerprint: str | None = None
+    search: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +105,8 @@ class Experiment:
             split_strategy=spec["split_strategy"],
             status=row["status"],
             created_at=row["created_at"],
+            fingerprint=row.get("fingerprint"),
+            search=spec.get("search"),
         )
 
 
@@ -202,7 +206,9 @@ class Workspace:
 
     # experiments -------------------------------------------------------------------------------
 
-    def create_experiment(self, spec: ExperimentSpec) -> Experiment:
+    def create_experiment(
+        self, spec: ExperimentSpec, fingerprint: str | None = None, search: dict[str, Any] | None = None
+    ) -> Experiment:
         """Validate `spec`, split the rows, store the split as an artifact and record the experiment."""
         entry = self.dataset(spec.dataset)
         frame = load_entry(entry, self.settings)
@@ -228,9 +234,11 @@ class Workspace:
                 "budget": asdict(spec.budget),
                 "split_sizes": split.sizes(),
                 "split_strategy": split.strategy,
+                "search": search,
             },
             "split_hash": split.hash,
             "split_artifact": key,
+            "fingerprint": fingerprint,
         }
         return self.experiment(self.store.add_experiment(record))
 
@@ -243,6 +251,10 @@ class Workspace:
         if row is None:
             raise NotFoundError(f"There is no experiment {number}; run 'workbench experiments list' to see the ids.")
         return Experiment.from_row(row)
+
+    def find_experiment(self, fingerprint: str, statuses: tuple[str, ...]) -> Experiment | None:
+        row = self.store.find_experiment(fingerprint, statuses)
+        return Experiment.from_row(row) if row else None
 
     def experiments(self) -> list[Experiment]:
         return [Experiment.from_row(r) for r in self.store.list_experiments()]

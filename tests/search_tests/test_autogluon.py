@@ -1,0 +1,310 @@
+"""The AutoGluon engine's worker side, with real (small, cheap) fits.
+
+One binary fit runs inside a real process worker of a LocalCluster (where Ray must never appear); the
+multiclass, regression and pruning fits run in this process, under pytest's `-W error`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+from workbench.config import Settings
+from workbench.metrics import get_metric
+from workbench.model import score_predictions
+from workbench.search import TrialData, TrialPruned, TrialResult, TrialSpec, WorkerResources
+from workbench.search.engines import (
+    ARTIFACT_NAME,
+    AUTOGLUON_SPACE,
+    AutoGluonModel,
+    autogluon_configs,
+    run_autogluon_trial,
+)
+from workbench.search.engines._autogluon import _environment, _fit_kwargs, _seeded, _time_limit
+from workbench.search.engines._autogluon_model import reorder_proba
+from workbench.search.families._data import trial_data
+from workbench.store import ExperimentSpec, Workspace
+
+# The process worker unpickles the reporter below: ship this module by value, not by (test-only) path.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+REPO = Path(__file__).resolve().parents[2]
+CHEAP = {"GBM": {}, "RF": {"n_estimators": 50}}
+
+
+class RecordingReporter:
+    def __init__(self, prune_at: int | None = None, stop: bool = False) -> None:
+        self.values: list[tuple[int, float]] = []
+        self.prune_at = prune_at
+        self.stop = stop
+
+    def report(self, step: int, value: float) -> None:
+        self.values.append((step, value))
+        if self.prune_at is not None and step >= self.prune_at:
+            raise TrialPruned(f"pruned at {step}")
+
+    def should_prune(self) -> bool:
+        return self.stop
+
+
+def cheap_spec(time_limit_s: float = 30.0, hyperparameters: dict[str, Any] | None = None) -> TrialSpec:
+    config = {
+        "space": "test",
+        "presets": "medium_quality",
+        "hyperparameters": hyperparameters or CHEAP,
+        "time_limit_s": time_limit_s,
+        "seed": 3,
+    }
+    return TrialSpec(experiment_id=1, engine="autogluon", number=0, params=config, seed=3)
+
+
+def dataset_trial_data(tmp_path: Path, dataset: str) -> TrialData:
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        return trial_data(ws, ws.create_experiment(ExperimentSpec(dataset)))
+
+
+def run_in_worker(spec: TrialSpec, data: TrialData) -> tuple[TrialResult, list[tuple[int, float]]]:
+    reporter = RecordingReporter()
+    result = run_autogluon_trial(spec, data, WorkerResources(cpus=1), reporter)
+    return result, reporter.values
+
+
+@pytest.fixture(scope="module")
+def cluster_client() -> Iterator[Client]:
+    with (
+        LocalCluster(
+            # A free port for the scheduler's HTTP server: 8787 may be taken by another cluster.
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def binary_run(
+    tmp_path_factory: pytest.TempPathFactory, cluster_client: Client
+) -> tuple[TrialData, TrialResult, list[tuple[int, float]]]:
+    data = dataset_trial_data(tmp_path_factory.mktemp("bc"), "breast_cancer")
+    result, reports = cluster_client.submit(run_in_worker, cheap_spec(), data, pure=False).result(timeout=300)
+    return data, result, reports
+
+
+def check_candidates(data: TrialData, result: TrialResult, cache_dir: Path) -> dict[str, AutoGluonModel]:
+    """Every model of the zipped predictor is a candidate, and its stored predictions and scores are
+    reproduced by an AutoGluonModel loaded from the zip."""
+    assert result.status == "complete"
+    assert set(result.artifacts) == {ARTIFACT_NAME}
+    blob = result.artifacts[ARTIFACT_NAME]
+    names = [c.name for c in result.candidates]
+    assert any(n.startswith("WeightedEnsemble") for n in names)
+    first = AutoGluonModel.from_zip(blob, names[0], cache_dir=cache_dir)
+    assert sorted(first.predictor.model_names()) == sorted(names)
+    models = {}
+    for c in result.candidates:
+        assert c.artifact == ARTIFACT_NAME and c.model_in_artifact == c.name
+        assert c.params["model"] == c.name and c.params["space"] == "test"
+        assert c.fit_time_s > 0 and c.size_bytes > 0 and c.predict_row_ms > 0 and c.predict_batch_ms > 0
+        json.dumps(c.params)
+        model = AutoGluonModel.from_zip(blob, c.name, cache_dir=cache_dir)
+        assert model.path == first.path  # extracted once, content-addressed
+        again_valid, again_test = model.prediction(data.X_valid), model.prediction(data.X_test)
+        np.testing.assert_allclose(again_valid, c.valid_pred, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(again_test, c.test_pred, rtol=0, atol=1e-12)
+        recomputed = score_predictions(data.metric, data.problem_type, data.y_valid, again_valid, data.classes)
+        assert recomputed == pytest.approx(c.valid_score, abs=1e-12)
+        assert score_predictions(data.metric, data.problem_type, data.y_test, again_test, data.classes) == (
+            pytest.approx(c.test_score, abs=1e-12)
+        )
+        if data.classes is not None:
+            assert c.valid_pred.shape == (len(data.y_valid), len(data.classes))
+            assert c.test_pred.shape == (len(data.y_test), len(data.classes))
+            np.testing.assert_allclose(c.valid_pred.sum(axis=1), 1.0, atol=1e-6)
+        else:
+            assert c.valid_pred.shape == (len(data.y_valid),)
+        models[c.name] = model
+    ensemble = next(c for c in result.candidates if c.name.startswith("WeightedEnsemble"))
+    members = [c for c in result.candidates if c.name in ensemble.params["ag_ancestors"]]
+    assert members and all(c.params["ag_ancestors"] == [] for c in members)
+    assert ensemble.size_bytes > max(c.size_bytes for c in members)  # the ensemble counts its members
+    assert ensemble.fit_time_s >= max(c.fit_time_s for c in members)
+    best = max if get_metric(data.metric, data.problem_type).greater_is_better else min
+    assert list(result.values) == [best(c.valid_score for c in result.candidates)]
+    return models
+
+
+@pytest.mark.slow
+def test_binary_trial_in_a_process_worker(binary_run: Any, cluster_client: Client, tmp_path: Path) -> None:
+    data, result, reports = binary_run
+    models = check_candidates(data, result, tmp_path)
+    assert {"LightGBM", "RandomForest", "WeightedEnsemble_L2"} <= set(models)
+    assert data.classes == ("benign", "malignant")
+    # Reported as models finished, then once at the end with the best recomputed valid score.
+    assert reports == list(result.intermediate)
+    assert [s for s, _ in reports] == list(range(1, len(reports) + 1))
+    assert reports[-1][1] == result.values[0]
+    assert len(reports) >= len(result.candidates)
+    # No Ray in the worker that ran the trial, and no Ray process on the machine.
+    assert list(cluster_client.run(lambda: "ray" in sys.modules).values()) == [False]
+    assert "ray" not in sys.modules
+    commands = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True, check=True).stdout.split()
+    assert not [c for c in commands if c.startswith(("ray", "gcs_server"))]
+
+
+@pytest.mark.slow
+def test_autogluon_model_pickles_without_its_predictor(binary_run: Any, tmp_path: Path) -> None:
+    data, result, _ = binary_run
+    model = AutoGluonModel.from_zip(result.artifacts[ARTIFACT_NAME], "WeightedEnsemble_L2", cache_dir=tmp_path)
+    assert model.problem_type == "binary" and model.classes_ == data.classes
+    assert model.input_schema_.names == list(data.X_train.columns)
+    before = model.predict_proba(data.X_test)
+    blob = pickle.dumps(model)
+    assert len(blob) < 20_000  # path, name, classes and schema only
+    clone = pickle.loads(blob)
+    assert clone._predictor is None
+    np.testing.assert_array_equal(clone.predict_proba(data.X_test), before)
+    assert list(clone.predict(data.X_test.iloc[:5])) == list(model.predict(data.X_test.iloc[:5]))
+
+
+@pytest.mark.slow
+def test_multiclass_class_order_with_categoricals_and_missing_values(tmp_path: Path) -> None:
+    data = dataset_trial_data(tmp_path, "penguins")
+    assert data.X_train.isna().any().any() and any(not pd.api.types.is_numeric_dtype(t) for t in data.X_train.dtypes)
+    reporter = RecordingReporter()
+    result = run_autogluon_trial(cheap_spec(), data, WorkerResources(cpus=1), reporter)
+    models = check_candidates(data, result, tmp_path / "cache")
+    assert data.classes is not None and len(data.classes) == 3
+    for name, model in models.items():
+        labels = np.asarray(data.classes, dtype=object)[model.predict_proba(data.X_test).argmax(axis=1)]
+        expected = model.predictor.predict(data.X_test, model=name).to_numpy()
+        assert list(labels) == list(expected)
+        assert list(model.predict(data.X_test)) == list(expected)
+
+
+@pytest.mark.slow
+def test_regression_trial(tmp_path: Path) -> None:
+    data = dataset_trial_data(tmp_path, "grunfeld")
+    assert data.problem_type == "regression"
+    result = run_autogluon_trial(cheap_spec(), data, WorkerResources(cpus=1), RecordingReporter())
+    models = check_candidates(data, result, tmp_path / "cache")
+    for model in models.values():
+        assert model.classes_ is None
+        with pytest.raises(TypeError):
+            model.predict_proba(data.X_valid)
+        np.testing.assert_array_equal(model.predict(data.X_valid), model.predict_values(data.X_valid))
+
+
+@pytest.mark.slow
+def test_pruning_propagates_and_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = dataset_trial_data(tmp_path / "ws", "breast_cancer")
+    reporter = RecordingReporter(prune_at=1)
+    with pytest.raises(TrialPruned):
+        run_autogluon_trial(cheap_spec(), data, WorkerResources(cpus=1), reporter)
+    assert reporter.values[0][0] == 1
+    assert not list(tmp_path.glob("wb-autogluon-*"))  # the fit's temp folder is gone
+    # The driver's stop flag is checked before each model: here no model is fitted at all.
+    stopped = RecordingReporter(stop=True)
+    with pytest.raises(TrialPruned):
+        run_autogluon_trial(cheap_spec(), data, WorkerResources(cpus=1), stopped)
+    assert stopped.values == []
+    assert not list(tmp_path.glob("wb-autogluon-*"))
+
+
+def fake_data(problem_type: str = "binary", metric: str = "roc_auc") -> TrialData:
+    X = pd.DataFrame({"a": [1.0, 2.0]})
+    y = np.array(["no", "yes"], dtype=object)
+    classes = None if problem_type == "regression" else ("no", "yes")
+    return TrialData(X, y, X, y, X, y, problem_type, metric, classes, "hash")
+
+
+def test_fit_kwargs_gpu_branch() -> None:
+    config = autogluon_configs(1, 7, 60.0)[0]
+    plan = _fit_kwargs(config, fake_data(), WorkerResources(cpus=2, gpus=1, gpu_ids=("1",)), 60.0)
+    assert plan.fit_kwargs["num_gpus"] == 1 and plan.fit_kwargs["num_cpus"] == 2
+    assert plan.env == {"CUDA_VISIBLE_DEVICES": "1"}
+    plan = _fit_kwargs(config, fake_data(), WorkerResources(cpus=2, gpus=2, gpu_ids=("2", "3")), 60.0)
+    assert plan.env == {"CUDA_VISIBLE_DEVICES": "2,3"}
+
+
+def test_fit_kwargs_cpu() -> None:
+    config = autogluon_configs(2, 7, None)[1]
+    plan = _fit_kwargs(config, fake_data(), WorkerResources(cpus=1), 42.0)
+    kwargs = plan.fit_kwargs
+    assert plan.env == {}
+    assert kwargs["num_gpus"] == 0 and kwargs["num_cpus"] == 1 and kwargs["time_limit"] == 42.0
+    assert kwargs["num_bag_folds"] == 0 and kwargs["num_stack_levels"] == 0 and kwargs["refit_full"] is False
+    assert kwargs["ag_args_ensemble"] == {"fold_fitting_strategy": "sequential_local"}
+    assert kwargs["presets"] == "medium_quality"
+    assert kwargs["hyperparameters"]["GBM"]["seed"] == 8 and kwargs["hyperparameters"]["CAT"]["random_seed"] == 8
+    assert plan.predictor_kwargs == {
+        "problem_type": "binary",
+        "eval_metric": "roc_auc",
+        "verbosity": 0,
+        "positive_class": "yes",
+    }
+    regression = _fit_kwargs(config, fake_data("regression", "rmse"), WorkerResources(cpus=1), None)
+    assert "positive_class" not in regression.predictor_kwargs and regression.fit_kwargs["time_limit"] is None
+
+
+def test_seeding_keeps_explicit_seeds_and_variants() -> None:
+    seeded = _seeded({"GBM": [{}, {"seed": 1}], "RF": {"n_estimators": 5}, "KNN": {}}, 9)
+    assert seeded == {"GBM": [{"seed": 9}, {"seed": 1}], "RF": {"n_estimators": 5, "random_state": 9}, "KNN": {}}
+
+
+def test_time_limit_caps() -> None:
+    spec = TrialSpec(1, "autogluon", 0, {}, 0, time_limit_s=100.0)
+    assert _time_limit({"time_limit_s": 300.0}, spec) == pytest.approx(85.0)
+    assert _time_limit({"time_limit_s": 30.0}, spec) == 30.0
+    assert _time_limit({"time_limit_s": None}, TrialSpec(1, "autogluon", 0, {}, 0)) is None
+
+
+def test_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with _environment({"CUDA_VISIBLE_DEVICES": "1"}):
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def test_configs_deterministic_distinct_and_json() -> None:
+    n = 3 * len(AUTOGLUON_SPACE) + 2
+    configs = autogluon_configs(n, 11, None)
+    assert configs == autogluon_configs(n, 11, None)
+    assert configs[:5] == autogluon_configs(5, 11, None)  # the driver asks for number+1 and takes the last
+    texts = [json.dumps(c, sort_keys=True) for c in configs]
+    assert len(set(texts)) == n
+    assert [c["seed"] for c in configs] == list(range(11, 11 + n))
+    assert {c["space"] for c in configs} == {e["space"] for e in AUTOGLUON_SPACE}
+    assert all(c["presets"] == "medium_quality" for c in configs)
+    assert autogluon_configs(2, 0, 25.0)[1]["time_limit_s"] == 25.0
+    assert autogluon_configs(1, 0, None)[0]["time_limit_s"] == AUTOGLUON_SPACE[0]["time_limit_s"]
+    assert autogluon_configs(0, 0, None) == []
+    configs[0]["hyperparameters"]["GBM"].append({})  # callers get copies, never the space itself
+    assert autogluon_configs(1, 11, None)[0] != configs[0]
+
+
+def test_reorder_proba_maps_autogluon_columns() -> None:
+    frame = pd.DataFrame([[0.2, 0.7, 0.1]], columns=["c", "a", "b"])
+    np.testing.assert_array_equal(reorder_proba(frame, ("a", "b", "c")), [[0.7, 0.1, 0.2]])
+    np.testing.assert_array_equal(reorder_proba(frame, ("a", "b", "c", "d")), [[0.7, 0.1, 0.2, 0.0]])
+    numbers = pd.DataFrame([[0.6, 0.4]], columns=[np.int64(2), np.int64(1)])
+    np.testing.assert_array_equal(reorder_proba(numbers, (1, 2)), [[0.4, 0.6]])

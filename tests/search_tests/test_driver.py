@@ -1,0 +1,217 @@
+"""The driver against real process workers: counts, worker crashes, hangs, pruning, stopping.
+
+The objectives here are user-defined trial functions (FunctionEngine) that sleep, kill their own worker,
+hang or report intermediate values: the failure modes the driver must survive, made on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import cloudpickle
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from workbench.search import (
+    EventBus,
+    FunctionEngine,
+    Reporter,
+    SearchDriver,
+    SearchEvent,
+    SearchOptions,
+    TrialData,
+    TrialResult,
+    TrialSpec,
+    WorkerResources,
+)
+from workbench.store import Workspace
+from workbench.store import trials as records
+
+# Process workers unpickle these objectives: ship them by value, not by (test-only) module path.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            resources={"CPU": 1},
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+def sleeper(spec: TrialSpec, data: TrialData, resources: WorkerResources, reporter: Reporter) -> TrialResult:
+    """Sleeps params["sleep"] seconds; dies with os._exit when params["die"]; hangs when params["hang"]."""
+    if spec.params.get("die"):
+        os._exit(3)
+    if spec.params.get("hang"):
+        time.sleep(3600)
+    time.sleep(spec.params.get("sleep", 0.1))
+    return TrialResult(status="complete", values=(float(spec.number),))
+
+
+def climber(spec: TrialSpec, data: TrialData, resources: WorkerResources, reporter: Reporter) -> TrialResult:
+    """Reports a value per step; a 'bad' trial reports low values and should be pruned early."""
+    low = spec.params.get("bad", False)
+    for step in range(60):
+        reporter.report(step, (0.1 if low else 0.9) + step * 1e-4)
+        time.sleep(0.05)
+    return TrialResult(status="complete", values=(0.9,))
+
+
+class PruneLowEngine(FunctionEngine):
+    """Prunes a trial whose intermediate value falls below 0.5 after step 5 (decided in the driver)."""
+
+    def on_report(self, number: int, step: int, value: float) -> bool:
+        return step >= 5 and value < 0.5
+
+
+@pytest.fixture(autouse=True)
+def _trial_data_factory(make_trial_data: Any) -> None:
+    global small_trial_data
+    small_trial_data = make_trial_data
+
+
+small_trial_data: Any = None
+
+
+def _run(
+    workspace: Workspace, client: Client, engine: FunctionEngine, options: SearchOptions, bus: EventBus | None = None
+) -> Any:
+    experiment_id, data = small_trial_data(workspace)
+    experiment = workspace.experiment(experiment_id)
+    driver = SearchDriver(workspace, experiment, [engine], client, options, bus=bus, data=data)
+    return experiment_id, driver.run()
+
+
+def _states(workspace: Workspace, experiment_id: int) -> list[str]:
+    return [t.state for t in records.list_trials(workspace.store, experiment_id)]
+
+
+def test_exact_trial_count_and_events(search_workspace: Workspace, client: Client) -> None:
+    events: list[SearchEvent] = []
+    bus = EventBus(search_workspace.store)
+    bus.subscribe(events.append)
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.2})
+    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=6), bus)
+    assert summary.status == "finished" and summary.complete == 6
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    assert [t.state for t in trials] == ["COMPLETE"] * 6
+    assert sorted(t.number for t in trials) == list(range(6))
+    assert {t.worker for t in trials} >= {w for w in client.scheduler_info()["workers"]}  # both workers used
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "search_started" and kinds[-1] == "search_finished"
+    for kind in ("cluster", "trial_queued", "trial_started", "trial_finished"):
+        assert kind in kinds
+    persisted = records.events_since(search_workspace.store, experiment_id)
+    assert [e.kind for e in persisted] == kinds
+
+
+def test_sigkill_a_worker_mid_search(search_workspace: Workspace, client: Client) -> None:
+    pids = client.run(os.getpid)
+    killed: list[str] = []
+    bus = EventBus(search_workspace.store)
+
+    def kill_first_started(event: SearchEvent) -> None:
+        if event.kind == "trial_started" and not killed:
+            killed.append(event.payload["worker"])
+            os.kill(pids[event.payload["worker"]], signal.SIGKILL)
+
+    bus.subscribe(kill_first_started)
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 1.5})
+    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=6), bus)
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    assert killed, "the test did kill a worker"
+    assert summary.complete == 6
+    assert [t.state for t in trials] == ["COMPLETE"] * 6  # none duplicated, none left RUNNING, none lost
+    assert len({t.number for t in trials}) == 6
+    assert max(t.attempts for t in trials) >= 2  # the killed trial really ran again
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_an_objective_that_kills_its_worker_fails_and_the_search_goes_on(
+    search_workspace: Workspace, client: Client
+) -> None:
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"die": n == 1, "sleep": 0.1})
+    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=4))
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    failed = [t for t in trials if t.state == "FAILED"]
+    assert summary.complete == 4 and len(failed) == 1 and failed[0].number == 1, [(t.number, t.error) for t in failed]
+    assert "worker died" in (failed[0].error or "")
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_hanging_trial_is_failed_by_the_timeout(search_workspace: Workspace, client: Client) -> None:
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"hang": n == 0, "sleep": 0.2})
+    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3, trial_timeout_s=4))
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    hung = next(t for t in trials if t.number == 0)
+    assert hung.state == "FAILED" and "timed out after 4 s" in (hung.error or "")
+    assert summary.complete == 3
+    client.wait_for_workers(2, timeout=60)  # the stuck worker was restarted
+
+
+def test_pruning_is_decided_by_the_driver_for_remote_trials(search_workspace: Workspace, client: Client) -> None:
+    engine = PruneLowEngine("fn", climber, params_for=lambda n: {"bad": n % 2 == 1})
+    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=4))
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    assert summary.complete + summary.pruned == 4 and summary.pruned >= 1
+    for trial in trials:
+        assert trial.state == ("PRUNED" if trial.params["bad"] else "COMPLETE")
+    reported = records.events_since(search_workspace.store, experiment_id)
+    steps_of_pruned = [
+        e.payload["step"] for e in reported if e.kind == "trial_reported" and e.payload["number"] % 2 == 1
+    ]
+    assert steps_of_pruned and max(steps_of_pruned) < 59  # stopped before the end
+
+
+@pytest.mark.parametrize("on_stop", ["cancel", "finish"])
+def test_stop_at_the_time_limit(search_workspace: Workspace, client: Client, on_stop: str) -> None:
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 3.0})
+    experiment_id, summary = _run(
+        search_workspace,
+        client,
+        engine,
+        SearchOptions(time_limit_s=1.0, on_stop=on_stop),  # type: ignore[arg-type]
+    )
+    states = _states(search_workspace, experiment_id)
+    assert "RUNNING" not in states and "QUEUED" not in states
+    if on_stop == "cancel":
+        assert summary.complete == 0 and summary.cancelled >= 2
+    else:
+        assert summary.complete >= 2 and summary.cancelled == 0
+    assert summary.status == "finished"
+
+
+def test_stop_from_another_thread(search_workspace: Workspace, client: Client) -> None:
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.5})
+    experiment_id, data = small_trial_data(search_workspace)
+    driver = SearchDriver(
+        search_workspace,
+        search_workspace.experiment(experiment_id),
+        [engine],
+        client,
+        SearchOptions(n_trials=1000),
+        data=data,
+    )
+    threading.Timer(2.0, driver.stop).start()
+    summary = driver.run()
+    assert summary.status == "stopped" and 0 < summary.complete < 1000
+    assert "RUNNING" not in _states(search_workspace, experiment_id)

@@ -1,0 +1,188 @@
+"""`workbench cluster up` and `workbench cluster info`.
+
+Imported by `workbench.cli` on every command, so nothing heavy loads here at import time: Dask comes in
+through `workbench.compute._cluster` only when a command runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from workbench.compute._cluster import (
+    DEFAULT_ALLOWED_FAILURES,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    ClusterHandle,
+    cluster_resources,
+    is_remote_spec,
+    plan_cluster,
+    start,
+)
+from workbench.errors import InvalidInputError, WorkbenchError
+
+__all__ = ["cluster_app"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_PORT = 8786
+
+cluster_app = typer.Typer(help="Start a local Dask cluster, or describe a running one.", no_args_is_help=True)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _user_errors(func: F) -> F:
+    """A WorkbenchError becomes one sentence on stderr and exit code 2 (the pattern of workbench.cli)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WorkbenchError as exc:
+            _stderr().print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _stop_requested() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs; the previous handlers come back after."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _write_scheduler_file(path: Path, handle: ClusterHandle) -> None:
+    """The JSON `dask scheduler --scheduler-file` writes, as far as clients read it; replaced atomically."""
+    info = handle.client.scheduler_info(n_workers=0)
+    content = {
+        "type": "Scheduler",
+        "id": info.get("id"),
+        "address": handle.address,
+        "services": info.get("services", {}),
+    }
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        with suppress(OSError):
+            partial.unlink()
+        raise InvalidInputError(f"Cannot write the scheduler file {path}: {exc.strerror or exc}.") from None
+
+
+def _remove_scheduler_file(path: Path, address: str) -> None:
+    """Remove the file on the way out, unless something else has replaced it since."""
+    with suppress(OSError, ValueError):
+        if json.loads(path.read_text(encoding="utf-8")).get("address") == address:
+            path.unlink()
+
+
+@cluster_app.command("up")
+@_user_errors
+def cluster_up(
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (default: one per GPU, else one per core / threads per worker)."
+    ),
+    threads_per_worker: int | None = typer.Option(
+        None, "--threads-per-worker", help="Threads per worker (default: 1; on GPUs, the GPU's share of the cores)."
+    ),
+    gpus: str = typer.Option("auto", "--gpus", help="auto: one worker per GPU found through NVML; none: CPUs only."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Scheduler port on 127.0.0.1 (0: any free port)."),
+    scheduler_file: Path | None = typer.Option(
+        None, "--scheduler-file", help="Also write the scheduler's address to this JSON file (removed on exit)."
+    ),
+    allowed_failures: int = typer.Option(
+        DEFAULT_ALLOWED_FAILURES, "--allowed-failures", help="Worker deaths a task may cause before it fails."
+    ),
+) -> None:
+    """Start a scheduler on 127.0.0.1 and workers, print its address, and run until Ctrl-C or SIGTERM."""
+    choice = gpus.strip().lower()
+    if choice not in ("auto", "none"):
+        raise InvalidInputError(f"--gpus must be 'auto' or 'none', not {gpus!r}.")
+    plan = plan_cluster(
+        "auto" if choice == "auto" else "local",
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
+        scheduler_port=port,
+    )
+    err = _stderr()
+    # Handlers first: a signal during start-up then stops the cluster as soon as it is up.
+    with _stop_requested() as stop, start(plan, allowed_failures=allowed_failures) as handle:
+        address = handle.address
+        if scheduler_file is not None:
+            _write_scheduler_file(scheduler_file, handle)
+        try:
+            dashboard = handle.dashboard_link
+            err.print(f"Started {plan.describe()}.", highlight=False)
+            if dashboard:
+                err.print(f"Dashboard: {dashboard}", highlight=False)
+            if scheduler_file is not None:
+                err.print(f"Scheduler file: {scheduler_file}", highlight=False)
+            err.print("Press Ctrl-C to stop.", highlight=False)
+            sys.stdout.write(address + "\n")
+            sys.stdout.flush()
+            while not stop.wait(0.5):
+                pass
+            err.print("Stopping the cluster.", highlight=False)
+        finally:
+            if scheduler_file is not None:
+                _remove_scheduler_file(scheduler_file, address)
+
+
+@cluster_app.command("info")
+@_user_errors
+def cluster_info(
+    address: str = typer.Argument(..., help="tcp://HOST:PORT, or a scheduler file."),
+    timeout: float = typer.Option(DEFAULT_CONNECT_TIMEOUT_S, "--timeout", help="Seconds to wait for the scheduler."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys."),
+) -> None:
+    """Describe a running cluster: workers, threads, CPUs and GPUs."""
+    if not is_remote_spec(address):
+        raise InvalidInputError(
+            f"cluster info needs a running scheduler (tcp://HOST:PORT or a scheduler file), not {address!r}."
+        )
+    with start(plan_cluster(address), connect_timeout=timeout) as handle:
+        summary = cluster_resources(handle.client)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        return
+    console = Console()
+    console.print(
+        f"Scheduler {summary['address']}: {summary['workers']} workers, {summary['cpu_threads']} threads, "
+        f"CPU={summary['cpus']}, GPU={summary['gpus']}",
+        highlight=False,
+    )
+    table = Table(title="Workers")
+    for column in ("address", "name", "threads", "resources", "memory"):
+        table.add_column(column, overflow="fold")
+    for worker_address, worker in summary["per_worker"].items():
+        resources = ", ".join(f"{k}={v:g}" for k, v in sorted(worker["resources"].items()))
+        memory = f"{worker['memory_limit'] / 2**30:.1f} GiB" if worker["memory_limit"] else ""
+        table.add_row(worker_address, worker["name"], str(worker["nthreads"]), resources, memory)
+    console.print(table)

@@ -1,0 +1,21 @@
+"""The fitted model unit: predict / predict_proba, input schema, scoring and measured latency.
+
+It sits low in the house, beside data and store, so the model server imports neither search nor compare.
+"""
+
+from workbench.model._base import FittedModel, dumps_model, loads_model
+from workbench.model._latency import Latency, measure_latency
+from workbench.model._schema import ColumnSpec, InputSchema
+from workbench.model._scoring import labels_from_proba, score_predictions
+
+__all__ = [
+    "ColumnSpec",
+    "FittedModel",
+    "InputSchema",
+    "Latency",
+    "dumps_model",
+    "labels_from_proba",
+    "loads_model",
+    "measure_latency",
+    "score_predictions",
+]

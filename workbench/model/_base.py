@@ -1,0 +1,64 @@
+"""The fitted model: the one unit that search makes, compare combines, the registry stores and servers load."""
+
+from __future__ import annotations
+
+import abc
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.model._schema import InputSchema
+
+__all__ = ["FittedModel", "dumps_model", "loads_model"]
+
+
+class FittedModel(abc.ABC):
+    """A fitted model that predicts from raw feature frames.
+
+    problem_type: binary, multiclass or regression.
+    classes_: the class labels in the column order of `predict_proba` (None for regression).
+    input_schema_: the feature columns the model expects.
+    """
+
+    problem_type: str
+    classes_: Sequence[Any] | None
+    input_schema_: InputSchema
+
+    @abc.abstractmethod
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, len(classes_)) class probabilities; classification only."""
+
+    @abc.abstractmethod
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted values; regression only."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.problem_type == "regression":
+            return self.predict_values(X)
+        assert self.classes_ is not None
+        labels: np.ndarray = np.asarray(self.classes_, dtype=object)[np.argmax(self.predict_proba(X), axis=1)]
+        return labels
+
+    def prediction(self, X: pd.DataFrame) -> np.ndarray:
+        """What candidates store and scores use: probabilities for classifiers, values for regressors."""
+        return self.predict_values(X) if self.problem_type == "regression" else self.predict_proba(X)
+
+
+def dumps_model(model: FittedModel) -> bytes:
+    import cloudpickle
+
+    buffer = io.BytesIO()
+    cloudpickle.dump(model, buffer)
+    return buffer.getvalue()
+
+
+def loads_model(data: bytes) -> FittedModel:
+    import pickle
+
+    model = pickle.loads(data)
+    if not isinstance(model, FittedModel):
+        raise TypeError(f"expected a FittedModel, got {type(model).__name__}")
+    return model

@@ -1,0 +1,555 @@
+"""The search driver: owns all state, submits trials as Dask futures and records their results.
+
+Runs in the notebook or CLI process. Workers only compute; the driver alone writes the store and tells
+the samplers, so a task that Dask recomputes (its worker died after finishing) still yields one trial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from workbench.errors import InvalidInputError
+from workbench.metrics import get_metric
+from workbench.search._engines import Engine
+from workbench.search._events import EventBus
+from workbench.search._protocol import TrialData, TrialResult, TrialSpec
+from workbench.search._worker import execute_trial, prune_event_name, report_queue_name
+from workbench.store import Experiment, Workspace
+from workbench.store import trials as records
+
+__all__ = ["SearchDriver", "SearchOptions", "SearchSummary"]
+
+# How long a worker with a timed-out trial gets to close before its nanny kills it.
+RESTART_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How long to search and how to stop.
+
+    n_trials: finished trials (complete or pruned) to reach, counting those of earlier runs.
+    time_limit_s: wall-clock limit of this run. At least one of the two is required.
+    trial_timeout_s: a trial running longer is failed and its worker restarted.
+    on_stop: at the end of the budget (or on stop()), "cancel" running trials or let them "finish".
+    max_failures: stop after this many failed trials in this run (default: max(5, n_trials)).
+    """
+
+    n_trials: int | None = None
+    time_limit_s: float | None = None
+    trial_timeout_s: float = 900.0
+    on_stop: Literal["finish", "cancel"] = "cancel"
+    max_failures: int | None = None
+    seed: int = 0
+    extra_in_flight: int = 1  # trials queued beyond the free worker slots, to hide driver latency
+
+    def __post_init__(self) -> None:
+        if self.n_trials is None and self.time_limit_s is None:
+            raise InvalidInputError("Give a budget: a number of trials, a time limit, or both.")
+        if self.n_trials is not None and self.n_trials <= 0:
+            raise InvalidInputError(f"The number of trials must be at least 1, not {self.n_trials}.")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise InvalidInputError(f"The time limit must be more than 0 seconds, not {self.time_limit_s}.")
+        if self.trial_timeout_s <= 0:
+            raise InvalidInputError("The per-trial timeout must be more than 0 seconds.")
+        if self.on_stop not in ("finish", "cancel"):
+            raise InvalidInputError("on_stop must be 'finish' or 'cancel'.")
+
+
+@dataclass
+class SearchSummary:
+    experiment_id: int
+    status: str
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    elapsed_s: float = 0.0
+    best: dict[str, Any] | None = None
+    message: str = ""
+
+
+@dataclass
+class _Running:
+    trial_id: int
+    engine: Engine
+    spec: TrialSpec
+    submitted: float
+    started: float | None = None
+    worker: str | None = None
+    reports: list[tuple[int, float]] = field(default_factory=list)
+
+
+class SearchDriver:
+    """Run engines' trials for one experiment on a Dask cluster until the budget is spent."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        experiment: Experiment,
+        engines: Sequence[Engine],
+        client: Any,
+        options: SearchOptions,
+        bus: EventBus | None = None,
+        data: TrialData | None = None,
+    ) -> None:
+        if not engines:
+            raise InvalidInputError("Choose at least one engine.")
+        self.workspace = workspace
+        self.experiment = experiment
+        self.engines = list(engines)
+        self.client = client
+        self.options = options
+        self.bus = bus or EventBus(workspace.store)
+        self._data = data
+        self._stop = threading.Event()
+        self._running: dict[Any, _Running] = {}  # future -> trial
+        self._by_key: dict[str, Any] = {}  # trial key -> future
+        self.run_id = uuid.uuid4().hex[:12]
+        self._metric = get_metric(experiment.metric, experiment.problem_type)
+        self._best: dict[str, Any] | None = None
+        self._data_future: Any = None
+        self._attempt = 0
+        self._cpu_request: dict[str, float] = {}
+
+    # public ------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the run to stop (thread-safe); running trials are cancelled or finished per on_stop."""
+        self._stop.set()
+
+    def run(self) -> SearchSummary:
+        from distributed import Queue, wait
+
+        store = self.workspace.store
+        exp = self.experiment
+        summary = SearchSummary(exp.id, "running")
+        start = time.monotonic()
+        self._requeue_interrupted()
+        summary.complete, summary.pruned = self._finished_counts()
+        self._best = self._best_so_far()
+        records.set_experiment_status(store, exp.id, "running")
+        resources = self._cluster_resources()
+        self.bus.publish("search_started", exp.id, run_id=self.run_id, engines=[e.name for e in self.engines])
+        self.bus.publish("cluster", exp.id, **resources)
+        slots = max(1, int(resources["slots"]))
+        queue = Queue(report_queue_name(self.run_id), client=self.client)
+        self._data_future = self._scatter_data()
+        max_failures = self.options.max_failures or max(5, self.options.n_trials or 0)
+        stopping = False
+        last_drain = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                if now - last_drain > 0.1 or not self._running:
+                    self._drain_reports(queue)
+                    last_drain = now
+                self._check_timeouts(summary)
+                done_count = summary.complete + summary.pruned
+                if not stopping:
+                    reason = self._stop_reason(done_count, now - start, summary.failed, max_failures)
+                    if reason:
+                        stopping = True
+                        summary.message = reason
+                        if self.options.on_stop == "cancel" or self._stop.is_set():
+                            self._cancel_all(summary, reason)
+                if not stopping:
+                    wanted = slots + self.options.extra_in_flight
+                    while len(self._running) < wanted:
+                        if (
+                            self.options.n_trials is not None
+                            and done_count + len(self._running) >= self.options.n_trials
+                        ):
+                            break
+                        self._data_future = self._ensure_data(self._data_future)
+                        self._submit(self._data_future)
+                if not self._running:
+                    break
+                for future in _wait_first(wait, list(self._running), 0.2):
+                    self._finish(future, summary)
+        except KeyboardInterrupt:
+            self._cancel_all(summary, "interrupted")
+            summary.message = "interrupted"
+            raise
+        finally:
+            self._drain_reports(queue)
+            summary.elapsed_s = time.monotonic() - start
+            summary.best = self._best
+            failed_out = summary.failed >= max_failures and not (summary.complete + summary.pruned)
+            summary.status = "failed" if failed_out else ("finished" if self._budget_spent(summary) else "stopped")
+            records.set_experiment_status(store, exp.id, summary.status)
+            self.bus.publish(
+                "search_finished",
+                exp.id,
+                status=summary.status,
+                complete=summary.complete,
+                pruned=summary.pruned,
+                failed=summary.failed,
+                cancelled=summary.cancelled,
+                elapsed_s=round(summary.elapsed_s, 3),
+                message=summary.message,
+            )
+        return summary
+
+    # budget ------------------------------------------------------------------------------------
+
+    def _stop_reason(self, done: int, elapsed: float, failed: int, max_failures: int) -> str:
+        if self._stop.is_set():
+            return "stopped by request"
+        if self.options.n_trials is not None and done >= self.options.n_trials:
+            return f"{done} trials finished"
+        if self.options.time_limit_s is not None and elapsed >= self.options.time_limit_s:
+            return f"time limit of {self.options.time_limit_s:g} s reached"
+        if failed >= max_failures:
+            return f"{failed} trials failed; see the trial errors with 'workbench leaderboard --trials'"
+        return ""
+
+    def _budget_spent(self, summary: SearchSummary) -> bool:
+        if self.options.n_trials is not None and summary.complete + summary.pruned >= self.options.n_trials:
+            return True
+        return bool(self.options.time_limit_s is not None and summary.message.startswith("time limit"))
+
+    def _finished_counts(self) -> tuple[int, int]:
+        rows = records.list_trials(self.workspace.store, self.experiment.id, ("COMPLETE", "PRUNED"))
+        return sum(r.state == "COMPLETE" for r in rows), sum(r.state == "PRUNED" for r in rows)
+
+    # submission --------------------------------------------------------------------------------
+
+    def _requeue_interrupted(self) -> None:
+        """Trials a dead driver left QUEUED or RUNNING: close them as FAILED and run their parameters again."""
+        store = self.workspace.store
+        engines = {e.name: e for e in self.engines}
+        for row in records.list_trials(store, self.experiment.id, records.ACTIVE_STATES):
+            records.finish_trial(store, row.id, "FAILED", error="interrupted: the driver stopped before it finished")
+            engine = engines.get(row.engine)
+            if engine is not None:
+                engine.requeue(row.params)
+
+    def _next_engine(self) -> Engine:
+        store = self.workspace.store
+        counts = {e.name: 0 for e in self.engines}
+        for row in records.list_trials(store, self.experiment.id, ("COMPLETE", "PRUNED")):
+            if row.engine in counts:
+                counts[row.engine] += 1
+        for running in self._running.values():
+            counts[running.engine.name] += 1
+        return min(self.engines, key=lambda e: counts[e.name])
+
+    def _resubmit(self, future: Any) -> None:
+        running = self._running.pop(future)
+        self._data_future = self._ensure_data(self._data_future)
+        new = self._submit_spec(running.spec, running.engine, self._data_future)
+        self._running[new] = _Running(running.trial_id, running.engine, running.spec, time.monotonic())
+        self._by_key[running.spec.key] = new
+
+    def _submit_spec(self, spec: TrialSpec, engine: Engine, data_future: Any) -> Any:
+        resources = {"GPU": 1} if spec.needs_gpu else self._cpu_request
+        self._attempt += 1
+        return self.client.submit(
+            execute_trial,
+            engine.trial_function,
+            spec,
+            data_future,
+            key=f"{spec.key}-{self.run_id}-{self._attempt}",
+            resources=resources or None,
+            pure=False,
+            retries=0,
+        )
+
+    def _submit(self, data_future: Any) -> None:
+        store = self.workspace.store
+        engine = self._next_engine()
+        number = records.next_trial_number(store, self.experiment.id, engine.name)
+        params = engine.ask(number)
+        row = records.create_trial(store, self.experiment.id, engine.name, number, params)
+        needs_gpu = engine.needs_gpu(params)
+        spec = TrialSpec(
+            experiment_id=self.experiment.id,
+            engine=engine.name,
+            number=number,
+            params=params,
+            seed=self.options.seed + number,
+            time_limit_s=self._trial_time_limit(),
+            needs_gpu=needs_gpu,
+            run_id=self.run_id,
+        )
+        future = self._submit_spec(spec, engine, data_future)
+        self._running[future] = _Running(row.id, engine, spec, time.monotonic())
+        self._by_key[spec.key] = future
+        self.bus.publish("trial_queued", self.experiment.id, engine=engine.name, number=number, params=params)
+
+    def _trial_time_limit(self) -> float | None:
+        if self.options.time_limit_s is None:
+            return None
+        return max(10.0, self.options.time_limit_s)
+
+    def _cluster_resources(self) -> dict[str, Any]:
+        info = (
+            self.client.scheduler_info(n_workers=-1)
+            if _accepts_n_workers(self.client)
+            else self.client.scheduler_info()
+        )
+        workers = info.get("workers", {})
+        cpu_per_worker = [w.get("resources", {}).get("CPU") for w in workers.values()]
+        advertised = [c for c in cpu_per_worker if c]
+        # One trial per worker: it asks for the whole CPU allotment of the smallest worker.
+        self._cpu_request = {"CPU": float(min(advertised))} if advertised else {}
+        slots = len(workers)
+        gpus = sum(int(w.get("resources", {}).get("GPU", 0)) for w in workers.values())
+        threads = sum(int(w.get("nthreads", 0)) for w in workers.values())
+        return {"workers": len(workers), "threads": threads, "gpus": gpus, "slots": slots}
+
+    def _scatter_data(self) -> Any:
+        data = self._data
+        if data is None:
+            from workbench.search.families._data import trial_data
+
+            data = trial_data(self.workspace, self.experiment)
+            self._data = data
+        return self.client.scatter(data, broadcast=True, hash=False)
+
+    def _ensure_data(self, data_future: Any) -> Any:
+        if data_future.status in ("lost", "error", "cancelled"):
+            return self._scatter_data()
+        return data_future
+
+    # reports and timeouts ----------------------------------------------------------------------
+
+    def _drain_reports(self, queue: Any) -> None:
+        try:
+            items = queue.get(timeout=0, batch=True)
+        except Exception:  # the scheduler went away; the main loop reports that through the futures
+            return
+        for item in items or []:
+            kind, key = item[0], item[1]
+            future = self._by_key.get(key)
+            running = self._running.get(future) if future is not None else None
+            if running is None:
+                continue
+            if kind == "started":
+                running.started = time.monotonic()
+                running.worker = item[2]
+                records.start_trial(self.workspace.store, running.trial_id, item[2])
+                self.bus.publish(
+                    "trial_started",
+                    self.experiment.id,
+                    engine=running.engine.name,
+                    number=running.spec.number,
+                    worker=item[2],
+                )
+            elif kind == "report":
+                step, value = int(item[2]), float(item[3])
+                running.reports.append((step, value))
+                self.bus.publish(
+                    "trial_reported",
+                    self.experiment.id,
+                    engine=running.engine.name,
+                    number=running.spec.number,
+                    step=step,
+                    value=value,
+                )
+                if running.engine.on_report(running.spec.number, step, value):
+                    from distributed import Event
+
+                    Event(prune_event_name(self.run_id, key), client=self.client).set()
+
+    def _check_timeouts(self, summary: SearchSummary) -> None:
+        limit = self.options.trial_timeout_s
+        now = time.monotonic()
+        for future, running in list(self._running.items()):
+            if running.started is not None and now - running.started > limit:
+                self._close(future, summary, "FAILED", error=f"timed out after {limit:g} s")
+                future.cancel()
+                if running.worker:
+                    self._restart_worker(running.worker)
+
+    def _restart_worker(self, address: str) -> None:
+        """A timed-out trial may still hold its worker's thread: restart that worker (via its nanny)."""
+
+        def restart() -> None:
+            # Best effort: a worker without a nanny cannot be restarted and keeps the stuck thread. A stuck
+            # thread never lets the worker close gracefully, so the nanny is told to kill it quickly.
+            with contextlib.suppress(Exception):
+                self.client.restart_workers([address], timeout=RESTART_TIMEOUT_S, raise_for_error=False)
+
+        threading.Thread(target=restart, name=f"restart-{address}", daemon=True).start()
+
+    def _cancel_all(self, summary: SearchSummary, reason: str) -> None:
+        for future in list(self._running):
+            future.cancel()
+            self._close(future, summary, "CANCELLED", error=f"cancelled: {reason}")
+
+    # results -----------------------------------------------------------------------------------
+
+    def _finish(self, future: Any, summary: SearchSummary) -> None:
+        running = self._running.get(future)
+        if running is None:
+            return
+        if future.status == "finished":
+            try:
+                result: TrialResult = future.result()
+            except CancelledError:  # its result died with its worker before we fetched it: run it again
+                self._resubmit(future)
+                return
+            except Exception as exc:
+                self._close(future, summary, "FAILED", error=_describe(exc))
+                return
+            if result.status == "pruned":
+                self._close(future, summary, "PRUNED", result=result)
+            else:
+                self._close(future, summary, "COMPLETE", result=result)
+        elif future.status == "cancelled":
+            # Not cancelled by us (we pop a trial before cancelling it): Dask dropped it because every
+            # worker holding its input data died. The trial did not fail: run it again.
+            self._resubmit(future)
+        else:
+            self._close(future, summary, "FAILED", error=_describe(future.exception()))
+
+    def _close(
+        self,
+        future: Any,
+        summary: SearchSummary,
+        state: str,
+        result: TrialResult | None = None,
+        error: str | None = None,
+    ) -> None:
+        running = self._running.pop(future, None)
+        if running is None:
+            return
+        self._by_key.pop(running.spec.key, None)
+        store = self.workspace.store
+        candidates = self._store_candidates(running, result) if result is not None and state == "COMPLETE" else []
+        values = list(result.values) if result is not None and result.values else None
+        worker = result.worker if result is not None and result.worker else None
+        started_at = time.time() - result.duration_s if result is not None and worker else None
+        if not records.finish_trial(store, running.trial_id, state, values, error, candidates, worker, started_at):
+            return
+        running.engine.tell(running.spec.number, state, values)
+        counter = {"COMPLETE": "complete", "PRUNED": "pruned", "FAILED": "failed", "CANCELLED": "cancelled"}[state]
+        setattr(summary, counter, getattr(summary, counter) + 1)
+        base = {"engine": running.engine.name, "number": running.spec.number, "state": state}
+        if state in ("FAILED", "CANCELLED"):
+            self.bus.publish("trial_failed", self.experiment.id, **base, error=error)
+        else:
+            best_valid = max((c["valid_score"] for c in candidates), default=None, key=self._sort_key)
+            self.bus.publish(
+                "trial_finished",
+                self.experiment.id,
+                **base,
+                values=values,
+                duration_s=round(result.duration_s, 3) if result else None,
+                candidates=len(candidates),
+                best_valid=best_valid,
+                worker=result.worker if result else None,
+            )
+            self._update_best(candidates)
+        future.release()
+
+    def _sort_key(self, score: float | None) -> float:
+        if score is None or not np.isfinite(score):
+            return -np.inf
+        return score if self._metric.greater_is_better else -score
+
+    def _update_best(self, candidates: list[dict[str, Any]]) -> None:
+        for c in candidates:
+            if self._best is None or self._sort_key(c["valid_score"]) > self._sort_key(self._best["valid_score"]):
+                self._best = {k: c[k] for k in ("engine", "name", "model_type", "valid_score", "test_score")}
+                self.bus.publish("best", self.experiment.id, **self._best)
+
+    def _best_so_far(self) -> dict[str, Any] | None:
+        best: dict[str, Any] | None = None
+        for c in records.list_candidates(self.workspace.store, self.experiment.id):
+            if best is None or self._sort_key(c.valid_score) > self._sort_key(best["valid_score"]):
+                best = {
+                    "engine": c.engine,
+                    "name": c.name,
+                    "model_type": c.model_type,
+                    "valid_score": c.valid_score,
+                    "test_score": c.test_score,
+                }
+        return best
+
+    def _store_candidates(self, running: _Running, result: TrialResult) -> list[dict[str, Any]]:
+        """Write the trial's artifacts (atomically, checksummed) and return its candidate rows."""
+        store = self.workspace.store
+        spec = running.spec
+        keys: dict[str, str] = {}
+        for name, blob in result.artifacts.items():
+            digest = hashlib.sha256(blob).hexdigest()[:12]
+            key = f"experiments/{spec.experiment_id}/{spec.engine}-{spec.number}-{digest}/{name}"
+            keys[name] = store.put_artifact(key, blob).key
+        rows = []
+        for c in result.candidates:
+            buffer = io.BytesIO()
+            np.savez(buffer, valid=np.asarray(c.valid_pred), test=np.asarray(c.test_pred))
+            blob = buffer.getvalue()
+            digest = hashlib.sha256(blob).hexdigest()[:12]
+            safe = "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in c.name)
+            predictions = store.put_artifact(
+                f"experiments/{spec.experiment_id}/predictions/{spec.engine}-{spec.number}-{safe}-{digest}.npz", blob
+            )
+            rows.append(
+                {
+                    "engine": spec.engine,
+                    "name": f"{spec.engine}-{spec.number}-{c.name}",
+                    "model_type": c.model_type,
+                    "valid_score": _finite(c.valid_score),
+                    "test_score": _finite(c.test_score),
+                    "fit_time_s": c.fit_time_s,
+                    "predict_row_ms": c.predict_row_ms,
+                    "predict_batch_ms": c.predict_batch_ms,
+                    "size_bytes": c.size_bytes,
+                    "params": c.params,
+                    "artifact_key": keys.get(c.artifact),
+                    "model_in_artifact": c.model_in_artifact,
+                    "predictions_key": predictions.key,
+                }
+            )
+        return rows
+
+
+def _wait_first(wait: Any, futures: list[Any], timeout: float) -> list[Any]:
+    """The futures done within `timeout` seconds (at least one unless the time ran out)."""
+    from distributed.client import FuturesCancelledError
+
+    try:
+        done, _ = wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return []
+    except (asyncio.CancelledError, FuturesCancelledError):  # an input was lost: look at each future
+        return [f for f in futures if f.status != "pending"]
+    return list(done)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _accepts_n_workers(client: Any) -> bool:
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "failed"
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return (
+            "its worker died each time it ran the trial (crash, os._exit or out of memory); "
+            "Dask gave up after the allowed failures"
+        )
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    return text[:500]

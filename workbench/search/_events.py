@@ -1,0 +1,68 @@
+"""Progress events: published to in-process subscribers (CLI progress bar, widgets) and persisted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.store import Store
+from workbench.store import trials as records
+
+__all__ = ["EVENT_KINDS", "EventBus", "SearchEvent"]
+
+EVENT_KINDS = (
+    "search_started",
+    "cluster",
+    "trial_queued",
+    "trial_started",
+    "trial_reported",
+    "trial_finished",
+    "trial_failed",
+    "best",
+    "search_finished",
+)
+
+
+@dataclass(frozen=True)
+class SearchEvent:
+    kind: str
+    experiment_id: int
+    payload: dict[str, Any]
+    time: float = field(default_factory=time.time)
+
+
+Subscriber = Callable[[SearchEvent], None]
+
+
+class EventBus:
+    """Publishes each event to every subscriber and appends it to the store's events table."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, kind: str, experiment_id: int, **payload: Any) -> SearchEvent:
+        event = SearchEvent(kind, experiment_id, payload)
+        if self._store is not None:
+            records.add_event(self._store, experiment_id, kind, payload)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            subscriber(event)
+        return event

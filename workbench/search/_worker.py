@@ -1,0 +1,95 @@
+"""The worker side of a trial: the task Dask runs, and its line back to the driver."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from workbench.search._protocol import (
+    Reporter,
+    TrialData,
+    TrialPruned,
+    TrialResult,
+    TrialSpec,
+    WorkerResources,
+)
+
+__all__ = ["DaskReporter", "TrialFunction", "execute_trial", "prune_event_name", "report_queue_name"]
+
+TrialFunction = Callable[[TrialSpec, TrialData, WorkerResources, Reporter], TrialResult]
+
+
+def report_queue_name(run_id: str) -> str:
+    return f"wb-reports-{run_id}"
+
+
+def prune_event_name(run_id: str, trial_key: str) -> str:
+    return f"wb-prune-{run_id}-{trial_key}"
+
+
+class DaskReporter:
+    """Sends "started" and intermediate values to the driver through a Dask queue, and raises TrialPruned
+    when the driver set the trial's prune event. Outside a Dask worker it records values only."""
+
+    def __init__(self, spec: TrialSpec) -> None:
+        self.spec = spec
+        self.values: list[tuple[int, float]] = []
+        self._queue: Any = None
+        self._prune: Any = None
+        if spec.run_id:
+            try:
+                from distributed import Event, Queue, get_client
+
+                client = get_client()
+                self._queue = Queue(report_queue_name(spec.run_id), client=client)
+                self._prune = Event(prune_event_name(spec.run_id, spec.key), client=client)
+            except ValueError:  # not inside a worker: nobody to report to
+                self._queue = None
+
+    def started(self, address: str) -> None:
+        if self._queue is not None:
+            self._queue.put(("started", self.spec.key, address, time.time()))
+
+    def report(self, step: int, value: float) -> None:
+        self.values.append((int(step), float(value)))
+        if self._queue is not None:
+            self._queue.put(("report", self.spec.key, int(step), float(value)))
+        if self.should_prune():
+            raise TrialPruned(f"pruned at step {step}")
+
+    def should_prune(self) -> bool:
+        return bool(self._prune is not None and self._prune.is_set())
+
+
+def execute_trial(function: TrialFunction, spec: TrialSpec, data: TrialData) -> TrialResult:
+    """Run one trial on whatever worker Dask chose. Stateless: it writes nothing anywhere."""
+    resources = WorkerResources.current()
+    reporter = DaskReporter(spec)
+    reporter.started(resources.address)
+    start = time.perf_counter()
+    try:
+        result = function(spec, data, resources, reporter)
+    except TrialPruned:
+        result = TrialResult(status="pruned")
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Only the message crosses the wire: exception objects from model libraries may not unpickle.
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        raise RuntimeError(f"trial {spec.key} failed: {detail}") from None
+    finally:
+        _shutdown_ray()
+    result.intermediate = result.intermediate or reporter.values
+    result.worker = resources.address
+    result.duration_s = time.perf_counter() - start
+    return result
+
+
+def _shutdown_ray() -> None:
+    """AutoGluon may start Ray inside the worker; never leave it running after a trial."""
+    ray = sys.modules.get("ray")
+    if ray is not None and getattr(ray, "is_initialized", lambda: False)():
+        ray.shutdown()

@@ -1,0 +1,46 @@
+"""The model families the Optuna engine searches over: LightGBM, XGBoost, CatBoost, a scikit-learn forest,
+a linear model and a small torch MLP, each with its search space, preprocessing and fit.
+
+Intermediate reports (see `_reporting`): the experiment metric on the valid rows, in that metric's own
+direction, every `REPORT_EVERY` boosting rounds or every MLP epoch.
+"""
+
+from workbench.search.families._base import Family, TabularModel
+from workbench.search.families._catboost import CatBoostModel
+from workbench.search.families._data import sorted_classes, trial_data
+from workbench.search.families._lightgbm import LightGBMModel
+from workbench.search.families._mlp import MLPModel
+from workbench.search.families._preprocess import DensePrep, OrdinalPrep, TablePrep
+from workbench.search.families._registry import ARTIFACT, FAMILIES, device_params, fit_candidate, get_family
+from workbench.search.families._reporting import REPORT_EVERY, LocalReporter, PruneAfter, ValidReporter
+from workbench.search.families._sklearn import ForestModel, LinearModel
+from workbench.search.families._spaces import DEFAULTS, MAX_EPOCHS, MAX_ROUNDS
+from workbench.search.families._xgboost import XGBoostModel
+
+__all__ = [
+    "ARTIFACT",
+    "DEFAULTS",
+    "FAMILIES",
+    "MAX_EPOCHS",
+    "MAX_ROUNDS",
+    "REPORT_EVERY",
+    "CatBoostModel",
+    "DensePrep",
+    "Family",
+    "ForestModel",
+    "LightGBMModel",
+    "LinearModel",
+    "LocalReporter",
+    "MLPModel",
+    "OrdinalPrep",
+    "PruneAfter",
+    "TablePrep",
+    "TabularModel",
+    "ValidReporter",
+    "XGBoostModel",
+    "device_params",
+    "fit_candidate",
+    "get_family",
+    "sorted_classes",
+    "trial_data",
+]

@@ -1,0 +1,146 @@
+"""CatBoost: native categorical features, early stopping and reports on the valid rows, GPU when given.
+
+CatBoost does not hand the model to callbacks, so reports read CatBoost's own computation of the
+experiment metric on the valid rows (requested as a custom metric): the same quantity as
+`score_predictions` computes, on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.search._protocol import Reporter, TrialData, TrialPruned, WorkerResources
+from workbench.search.families._base import TabularModel, expand_proba, label_codes, own_params, thread_count
+from workbench.search.families._preprocess import OrdinalPrep
+from workbench.search.families._reporting import REPORT_EVERY
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+
+__all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "report_metric"]
+
+
+def catboost_device_params(resources: WorkerResources, threads: int | None = None) -> dict[str, Any]:
+    """GPU on a GPU worker. CatBoost numbers devices among those visible to the process
+    (CUDA_VISIBLE_DEVICES), and a worker's own GPUs (`gpu_ids`) are the first visible ones, so its
+    devices are 0..gpus-1. `threads` defaults to the worker's CPUs."""
+    params: dict[str, Any] = {"thread_count": threads or max(1, resources.cpus)}
+    if resources.gpus > 0:
+        count = len(resources.gpu_ids) or resources.gpus
+        params.update(task_type="GPU", devices=":".join(str(i) for i in range(count)))
+    else:
+        params["task_type"] = "CPU"
+    return params
+
+
+def report_metric(problem_type: str, metric: str) -> str:
+    """The CatBoost metric that computes `metric`; multiclass balanced accuracy is the mean per-class Recall."""
+    binary = problem_type == "binary"
+    names = {
+        "roc_auc": "AUC",
+        "f1": "F1",
+        "accuracy": "Accuracy",
+        "balanced_accuracy": "BalancedAccuracy" if binary else "Recall",
+        "log_loss": "Logloss" if binary else "MultiClass",
+        "rmse": "RMSE",
+        "mae": "MAE",
+        "r2": "R2",
+    }
+    return names[metric]
+
+
+def _loss(data: TrialData) -> str:
+    if data.problem_type == "binary":
+        return "Logloss"
+    if data.problem_type == "multiclass":
+        return "MultiClass"
+    return "MAE" if data.metric == "mae" else "RMSE"
+
+
+class _Report:
+    """CatBoost callback: reports every REPORT_EVERY iterations; CatBoost wraps exceptions raised in
+    callbacks, so a prune is kept, training stopped, and the prune raised again after `fit`."""
+
+    def __init__(self, reporter: Reporter, metric_name: str) -> None:
+        self.reporter = reporter
+        self.metric_name = metric_name
+        self.pruned: TrialPruned | None = None
+
+    def value(self, metrics: Mapping[str, Any]) -> float:
+        name = self.metric_name
+        values = [float(v[-1]) for k, v in metrics.items() if (k == name or k.startswith(f"{name}:")) and len(v)]
+        values = [v for v in values if np.isfinite(v)]
+        return float(np.mean(values)) if values else float("nan")
+
+    def after_iteration(self, info: Any) -> bool:
+        step = int(info.iteration)
+        if step % REPORT_EVERY:
+            return True
+        try:
+            self.reporter.report(step, self.value(info.metrics.get("validation", {})))
+        except TrialPruned as exc:
+            self.pruned = exc
+            return False
+        return True
+
+
+class CatBoostModel(TabularModel):
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        values = self.prep_.transform(X)
+        frame = pd.DataFrame(values, columns=[f"f{i}" for i in range(values.shape[1])])
+        for i in self.prep_.categorical_indices_:
+            frame[f"f{i}"] = np.nan_to_num(values[:, i], nan=-1.0).astype(np.int64)
+        return frame
+
+    def fit(self, data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int) -> CatBoostModel:
+        from catboost import CatBoostClassifier, CatBoostRegressor, Pool
+
+        self._begin(data)
+        self.prep_ = OrdinalPrep().fit(data.X_train)
+        classification = data.problem_type != "regression"
+        y_train = label_codes(data.y_train, data.classes or ()) if classification else data.y_train.astype(float)
+        y_valid = label_codes(data.y_valid, data.classes or ()) if classification else data.y_valid.astype(float)
+        cats = self.prep_.categorical_indices_
+        train_pool = Pool(self._frame(data.X_train), y_train, cat_features=cats)
+        valid_pool = Pool(self._frame(data.X_valid), y_valid, cat_features=cats)
+        metric_name = report_metric(data.problem_type, data.metric)
+        p = self.params
+        kwargs: dict[str, Any] = {
+            "iterations": MAX_ROUNDS,
+            "learning_rate": p["learning_rate"],
+            "depth": p["depth"],
+            "l2_leaf_reg": p["l2_leaf_reg"],
+            "random_strength": p["random_strength"],
+            "max_ctr_complexity": 1,  # no combinations of categoricals: half the time, about the same scores
+            "loss_function": _loss(data),
+            "custom_metric": [metric_name],
+            "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+            "use_best_model": True,
+            "random_seed": seed,
+            "verbose": False,
+            "allow_writing_files": False,
+            **catboost_device_params(resources, thread_count(resources, data.X_train)),
+        }
+        model = CatBoostClassifier(**kwargs) if classification else CatBoostRegressor(**kwargs)
+        callback = _Report(reporter, metric_name)
+        model.fit(train_pool, eval_set=valid_pool, callbacks=[callback])
+        if callback.pruned is not None:
+            raise callback.pruned
+        self.best_iteration_ = int(model.get_best_iteration() or 0) + 1
+        self.fitted_codes_ = [int(c) for c in model.classes_] if classification else []
+        self.model_ = model
+        return self
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        frame = self._frame(X)
+        if self.problem_type == "regression":
+            return np.asarray(self.model_.predict(frame), dtype=np.float64)
+        return expand_proba(self.model_.predict_proba(frame), self.fitted_codes_, self.n_classes_)
+
+
+def fit_catboost(
+    params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
+) -> CatBoostModel:
+    return CatBoostModel(own_params("catboost", params, DEFAULTS["catboost"])).fit(data, resources, reporter, seed)

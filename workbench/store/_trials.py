@@ -1,0 +1,223 @@
+"""Trials, candidates and events: the rows a search writes. Only the search driver calls these."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.store._store import Store
+
+__all__ = [
+    "ACTIVE_STATES",
+    "FINISHED_STATES",
+    "CandidateRow",
+    "EventRow",
+    "TrialRow",
+    "add_event",
+    "create_trial",
+    "events_since",
+    "finish_trial",
+    "list_candidates",
+    "list_trials",
+    "next_trial_number",
+    "set_experiment_status",
+    "start_trial",
+]
+
+ACTIVE_STATES = ("QUEUED", "RUNNING")
+FINISHED_STATES = ("COMPLETE", "PRUNED")
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    id: int
+    experiment_id: int
+    engine: str
+    number: int
+    state: str
+    params: dict[str, Any]
+    values: list[float] | None
+    error: str | None
+    worker: str | None
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    id: int
+    experiment_id: int
+    trial_id: int | None
+    engine: str
+    name: str
+    model_type: str
+    valid_score: float | None
+    test_score: float | None
+    fit_time_s: float | None
+    predict_row_ms: float | None
+    predict_batch_ms: float | None
+    size_bytes: int | None
+    params: dict[str, Any]
+    artifact_key: str | None
+    created_at: float
+    model_in_artifact: str | None = None
+    predictions_key: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    experiment_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    created_at: float
+
+
+def _trial(row: Any) -> TrialRow:
+    data = dict(row)
+    data["params"] = json.loads(data.pop("params_json"))
+    values = data.pop("values_json")
+    data["values"] = json.loads(values) if values else None
+    return TrialRow(**data)
+
+
+def next_trial_number(store: Store, experiment_id: int, engine: str) -> int:
+    row = store.conn.execute(
+        "SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE experiment_id = ? AND engine = ?",
+        (experiment_id, engine),
+    ).fetchone()
+    return int(row[0])
+
+
+def create_trial(store: Store, experiment_id: int, engine: str, number: int, params: dict[str, Any]) -> TrialRow:
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO trials (experiment_id, engine, number, state, params_json, created_at)"
+            " VALUES (?, ?, ?, 'QUEUED', ?, ?)",
+            (experiment_id, engine, number, json.dumps(params, sort_keys=True, default=str), time.time()),
+        )
+        row = conn.execute("SELECT * FROM trials WHERE id = ?", (cursor.lastrowid,)).fetchone()
+    return _trial(row)
+
+
+def start_trial(store: Store, trial_id: int, worker: str) -> None:
+    """QUEUED -> RUNNING (a recomputed task reports again: the worker and attempt count are updated)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE trials SET state = 'RUNNING', worker = ?, attempts = attempts + 1,"
+            " started_at = COALESCE(started_at, ?) WHERE id = ? AND state IN ('QUEUED', 'RUNNING')",
+            (worker, time.time(), trial_id),
+        )
+
+
+def finish_trial(
+    store: Store,
+    trial_id: int,
+    state: str,
+    values: list[float] | None = None,
+    error: str | None = None,
+    candidates: list[dict[str, Any]] | None = None,
+    worker: str | None = None,
+    started_at: float | None = None,
+) -> bool:
+    """Close a trial and add its candidates in one transaction.
+
+    Returns False (and writes nothing) when the trial was already closed: a second result for the same
+    trial can never add a second set of candidates.
+    """
+    now = time.time()
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE trials SET state = ?, values_json = ?, error = ?, finished_at = ?,"
+            " worker = COALESCE(worker, ?), started_at = COALESCE(started_at, ?),"
+            " attempts = MAX(attempts, CASE WHEN ? IS NULL THEN 0 ELSE 1 END)"
+            " WHERE id = ? AND state IN ('QUEUED', 'RUNNING')",
+            (
+                state,
+                json.dumps(values) if values is not None else None,
+                error,
+                now,
+                worker,
+                started_at,
+                worker,
+                trial_id,
+            ),
+        )
+        if cursor.rowcount == 0:
+            return False
+        experiment_id = conn.execute("SELECT experiment_id FROM trials WHERE id = ?", (trial_id,)).fetchone()[0]
+        for c in candidates or []:
+            conn.execute(
+                "INSERT INTO candidates (experiment_id, trial_id, engine, name, model_type, valid_score, test_score,"
+                " fit_time_s, predict_row_ms, predict_batch_ms, size_bytes, params_json, artifact_key, created_at,"
+                " model_in_artifact, predictions_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    experiment_id,
+                    trial_id,
+                    c["engine"],
+                    c["name"],
+                    c["model_type"],
+                    c["valid_score"],
+                    c["test_score"],
+                    c["fit_time_s"],
+                    c["predict_row_ms"],
+                    c["predict_batch_ms"],
+                    c["size_bytes"],
+                    json.dumps(c["params"], sort_keys=True, default=str),
+                    c["artifact_key"],
+                    now,
+                    c.get("model_in_artifact"),
+                    c.get("predictions_key"),
+                ),
+            )
+    return True
+
+
+def list_trials(store: Store, experiment_id: int, states: tuple[str, ...] | None = None) -> list[TrialRow]:
+    query = "SELECT * FROM trials WHERE experiment_id = ?"
+    args: list[Any] = [experiment_id]
+    if states:
+        query += f" AND state IN ({', '.join('?' for _ in states)})"
+        args.extend(states)
+    return [_trial(r) for r in store.conn.execute(query + " ORDER BY id", args)]
+
+
+def list_candidates(store: Store, experiment_id: int) -> list[CandidateRow]:
+    rows = store.conn.execute("SELECT * FROM candidates WHERE experiment_id = ? ORDER BY id", (experiment_id,))
+    out = []
+    for row in rows:
+        data = dict(row)
+        data["params"] = json.loads(data.pop("params_json"))
+        out.append(CandidateRow(**data))
+    return out
+
+
+def add_event(store: Store, experiment_id: int | None, kind: str, payload: dict[str, Any]) -> int:
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO events (experiment_id, kind, payload_json, created_at) VALUES (?, ?, ?, ?)",
+            (experiment_id, kind, json.dumps(payload, default=str), time.time()),
+        )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+
+def events_since(store: Store, experiment_id: int, after_id: int = 0) -> list[EventRow]:
+    rows = store.conn.execute(
+        "SELECT * FROM events WHERE experiment_id = ? AND id > ? ORDER BY id", (experiment_id, after_id)
+    )
+    out = []
+    for row in rows:
+        data = dict(row)
+        data["payload"] = json.loads(data.pop("payload_json"))
+        out.append(EventRow(**data))
+    return out
+
+
+def set_experiment_status(store: Store, experiment_id: int, status: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE experiments SET status = ? WHERE id = ?", (status, experiment_id))
