@@ -331,6 +331,57 @@ def search(
     typer.echo(summary.experiment_id)
 
 
+@app.command("compare")
+@user_errors
+def compare_command(
+    experiment_id: str = typer.Argument(..., metavar="EXPERIMENT", help="Experiment id."),
+    html: str | None = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
+    ensemble: str | None = typer.Option(
+        None,
+        "--ensemble",
+        help="Build and save the best cross-engine ensemble under these constraints, e.g. "
+        "'max_latency_ms=2,max_members=5,max_size_mb=50' ('' for none).",
+    ),
+    methods: str = typer.Option("greedy,stacking", help="Ensemble methods to try: greedy, stacking."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Compare an experiment's models: build ensembles across engines and write an HTML report."""
+    from pathlib import Path
+
+    from workbench.compare import EnsembleConstraints, build_ensemble, save_ensemble, write_comparison_report
+
+    workspace = _workspace()
+    experiment = workspace.experiment(experiment_id)
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    if not chosen or any(m not in ("greedy", "stacking") for m in chosen):
+        raise InvalidInputError(f"Unknown ensemble method in {methods!r}; use greedy, stacking or both.")
+    output: dict[str, Any] = {"experiment_id": experiment.id}
+    if ensemble is not None:
+        constraints = EnsembleConstraints.parse(ensemble)
+        built = save_ensemble(workspace, experiment, build_ensemble(workspace, experiment, constraints, chosen))  # type: ignore[arg-type]
+        output["ensemble"] = built.summary()
+        if not as_json:
+            members = ", ".join(f"{n} x{w:.2f}" for n, w in zip(built.member_names, built.weights, strict=True))
+            console.print(
+                f"Saved {built.name} ({built.method}): valid {built.valid_score:.4f}, test {built.test_score:.4f}, "
+                f"{built.predict_row_ms:.2f} ms per row, {built.size_bytes / 1e6:.1f} MB; members: {members}",
+                highlight=False,
+            )
+    if html is not None:
+        path = write_comparison_report(workspace, experiment, Path(html).expanduser().absolute())
+        output["report"] = str(path)
+        if not as_json:
+            console.print(f"Report written to {path}", highlight=False)
+    if as_json:
+        print_json(output)
+    elif ensemble is None and html is None:
+        from workbench._render import print_leaderboard
+        from workbench.search import leaderboard
+
+        print_leaderboard(console, leaderboard(workspace, experiment), 20)
+        console.print("Add --ensemble CONSTRAINTS to build an ensemble, --html FILE for a report.")
+
+
 def _stop_on_sigterm(driver: Any) -> None:
     """SIGTERM (from `SearchHandle.stop()` or a job manager) stops the search cleanly."""
     signal.signal(signal.SIGTERM, lambda signum, frame: driver.stop())

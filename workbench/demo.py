@@ -1,7 +1,7 @@
 """The main job, run by `make demo`: profile a bundled dataset, search it with both engines on a local
-Dask cluster, and print the leaderboard.
+Dask cluster, print the leaderboard, build the best cross-engine ensemble and write the HTML report.
 
-Later steps (compare, export, serve) are added here as they land.
+Later steps (export, serve) are added here as they land.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from rich.console import Console
 
 from workbench._progress import SearchProgress
 from workbench._render import print_leaderboard, render_profile
+from workbench.compare import build_ensemble, save_ensemble, write_comparison_report
 from workbench.errors import WorkbenchError
 from workbench.search import EventBus, SearchRequest, leaderboard, run_search
 from workbench.store import Workspace
@@ -50,6 +51,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{summary.failed} failed in {summary.elapsed_s:.0f} s. Workspace: {workspace.settings.home}",
                 highlight=False,
             )
+            experiment = workspace.experiment(summary.experiment_id)
+            console.rule("[bold]4. Compare: the best cross-engine ensemble and the report")
+            built = save_ensemble(workspace, experiment, build_ensemble(workspace, experiment))
+            members = ", ".join(f"{n} x{w:.2f}" for n, w in zip(built.member_names, built.weights, strict=True))
+            console.print(
+                f"{built.name} ({built.method}): valid {built.valid_score:.4f}, test {built.test_score:.4f}, "
+                f"{built.predict_row_ms:.2f} ms per row; members: {members}",
+                highlight=False,
+            )
+            report = write_comparison_report(
+                workspace, experiment, workspace.settings.home / f"report-experiment-{experiment.id}.html"
+            )
+            console.print(f"Report: {report}", highlight=False)
     except WorkbenchError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         return 2

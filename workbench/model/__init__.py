@@ -4,12 +4,14 @@ It sits low in the house, beside data and store, so the model server imports nei
 """
 
 from workbench.model._base import FittedModel, dumps_model, loads_model
+from workbench.model._ensemble import EnsembleModel, stack_features
 from workbench.model._latency import Latency, measure_latency
 from workbench.model._schema import ColumnSpec, InputSchema
 from workbench.model._scoring import labels_from_proba, score_predictions
 
 __all__ = [
     "ColumnSpec",
+    "EnsembleModel",
     "FittedModel",
     "InputSchema",
     "Latency",
@@ -18,4 +20,5 @@ __all__ = [
     "loads_model",
     "measure_latency",
     "score_predictions",
+    "stack_features",
 ]

@@ -1,0 +1,122 @@
+"""Cross-engine ensembles built from a real (small) search's candidates, saved, loaded and constrained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+from workbench.compare import (
+    EnsembleConstraints,
+    build_ensemble,
+    load_comparison,
+    load_ensemble_model,
+    save_ensemble,
+)
+from workbench.config import Settings
+from workbench.errors import InvalidInputError
+from workbench.search import OptunaEngine, SearchDriver, SearchOptions
+from workbench.search.families import trial_data
+from workbench.store import Experiment, ExperimentSpec, Workspace
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, dict[str, Experiment]]]:
+    home = tmp_path_factory.mktemp("home")
+    ws = Workspace(Settings(home=home, data_roots=(home,), datasets_dir=REPO / "datasets"))
+    experiments = {}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster) as client,
+    ):
+        for dataset in ("breast_cancer", "penguins", "grunfeld"):
+            experiment = ws.create_experiment(ExperimentSpec(dataset))
+            engine = OptunaEngine(
+                f"sqlite:///{home / 'optuna.db'}",
+                f"experiment-{experiment.id}",
+                experiment.metric,
+                experiment.problem_type,
+                families=("linear", "lightgbm", "forest"),
+            )
+            SearchDriver(ws, experiment, [engine], client, SearchOptions(n_trials=6)).run()
+            engine.close()
+            experiments[dataset] = experiment
+    yield ws, experiments
+    ws.close()
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "penguins", "grunfeld"])
+def test_ensemble_is_never_below_its_best_member_and_round_trips(
+    searched: tuple[Workspace, dict[str, Experiment]], dataset: str
+) -> None:
+    ws, experiments = searched
+    experiment = experiments[dataset]
+    data = load_comparison(ws, experiment)
+    built = build_ensemble(ws, experiment, methods=("greedy",), comparison=data)
+    sign = 1 if data.greater_is_better else -1
+    best_member = max(sign * (m.valid_score or -np.inf) for m in data.candidates())
+    assert sign * built.valid_score >= best_member - 1e-12
+    assert built.predict_row_ms > 0 and built.size_bytes > 0
+    assert abs(sum(built.weights) - 1) < 1e-9
+    saved = save_ensemble(ws, experiment, built)
+    loaded = load_ensemble_model(ws, saved.id or 0)
+    rows = trial_data(ws, experiment)
+    np.testing.assert_array_equal(loaded.prediction(rows.X_test), built.model.prediction(rows.X_test))
+    # The stored predictions were made on a worker; float32 model internals differ in the last digits.
+    np.testing.assert_allclose(loaded.prediction(rows.X_test), built.test_pred, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(built.model.prediction(rows.X_valid), built.valid_pred, rtol=1e-4, atol=1e-6)
+    again = load_comparison(ws, experiment)
+    assert any(m.kind == "ensemble" and m.id == saved.id for m in again.models)
+
+
+def test_stacking_ensemble_round_trips(searched: tuple[Workspace, dict[str, Experiment]]) -> None:
+    ws, experiments = searched
+    experiment = experiments["penguins"]
+    built = build_ensemble(ws, experiment, methods=("stacking",))
+    assert built.method == "stacking" and built.meta is not None
+    saved = save_ensemble(ws, experiment, built)
+    loaded = load_ensemble_model(ws, saved.id or 0)
+    rows = trial_data(ws, experiment)
+    np.testing.assert_array_equal(loaded.prediction(rows.X_test), built.model.prediction(rows.X_test))
+    np.testing.assert_allclose(loaded.prediction(rows.X_test), built.test_pred, rtol=1e-4, atol=1e-6)
+
+
+def test_constraints_are_respected(searched: tuple[Workspace, dict[str, Experiment]]) -> None:
+    ws, experiments = searched
+    experiment = experiments["breast_cancer"]
+    data = load_comparison(ws, experiment)
+    capped = build_ensemble(ws, experiment, EnsembleConstraints(max_members=2), comparison=data)
+    assert len(capped.member_ids) <= 2
+    fastest = min(m.predict_row_ms or np.inf for m in data.candidates())
+    limit = max(fastest * 3, 0.5)
+    quick = build_ensemble(ws, experiment, EnsembleConstraints(max_latency_ms=limit), comparison=data)
+    assert quick.predict_row_ms <= limit
+    smallest = min(m.size_bytes or 0 for m in data.candidates())
+    small = build_ensemble(ws, experiment, EnsembleConstraints(max_size_bytes=smallest * 2), comparison=data)
+    assert small.size_bytes <= smallest * 2 + 10_000  # members' artifacts plus a small meta-model
+    with pytest.raises(InvalidInputError, match="No candidate meets"):
+        build_ensemble(ws, experiment, EnsembleConstraints(max_latency_ms=1e-6), comparison=data)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", EnsembleConstraints()),
+        ("max_latency_ms=2", EnsembleConstraints(max_latency_ms=2)),
+        ("max_members=3, max_size_mb=1.5", EnsembleConstraints(max_members=3, max_size_bytes=1_500_000)),
+    ],
+)
+def test_constraints_parse(text: str, expected: EnsembleConstraints) -> None:
+    assert EnsembleConstraints.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["max_latency_ms", "speed=3", "max_members=abc", "max_latency_ms=0"])
+def test_bad_constraints(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        EnsembleConstraints.parse(text)

@@ -1,0 +1,287 @@
+"""Building, measuring and saving cross-engine ensembles under the user's constraints."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from workbench.compare._data import ComparisonData, ModelPredictions, load_comparison
+from workbench.compare._models import load_candidate_model
+from workbench.compare._selection import fit_stacking, greedy_selection, scorer
+from workbench.errors import InvalidInputError
+from workbench.model import EnsembleModel, measure_latency, score_predictions
+from workbench.store import Experiment, Workspace
+from workbench.store import trials as records
+
+__all__ = ["BuiltEnsemble", "EnsembleConstraints", "build_ensemble", "save_ensemble"]
+
+Method = Literal["greedy", "stacking"]
+
+
+@dataclass(frozen=True)
+class EnsembleConstraints:
+    """What the user allows: distinct members, single-row predict latency (ms), size on disk (bytes)."""
+
+    max_members: int | None = None
+    max_latency_ms: float | None = None
+    max_size_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value is not None and value <= 0:
+                raise InvalidInputError(f"{name} must be more than 0, not {value}.")
+
+    @classmethod
+    def parse(cls, text: str) -> EnsembleConstraints:
+        """From `max_latency_ms=2,max_members=5,max_size_mb=50` (an empty text means no constraint)."""
+        values: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, raw = part.partition("=")
+            if not sep:
+                raise InvalidInputError(f"{part!r} is not key=value; use e.g. max_latency_ms=2,max_members=5.")
+            try:
+                number = float(raw)
+            except ValueError:
+                raise InvalidInputError(f"{key}={raw!r} is not a number.") from None
+            if key == "max_members":
+                values[key] = int(number)
+            elif key == "max_latency_ms":
+                values[key] = number
+            elif key in ("max_size_mb", "max_size_bytes"):
+                values["max_size_bytes"] = int(number * 1e6) if key == "max_size_mb" else int(number)
+            else:
+                raise InvalidInputError(
+                    f"Unknown ensemble constraint {key!r}; use max_members, max_latency_ms or max_size_mb."
+                )
+        return cls(**values)
+
+
+@dataclass
+class BuiltEnsemble:
+    method: Method
+    member_ids: list[int]
+    member_names: list[str]
+    weights: list[float]
+    valid_pred: np.ndarray
+    test_pred: np.ndarray
+    valid_score: float
+    test_score: float
+    predict_row_ms: float
+    predict_batch_ms: float
+    size_bytes: int
+    model: EnsembleModel
+    meta: Any = None
+    id: int | None = None
+    name: str = ""
+    rejected: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "method": self.method,
+            "members": [
+                {"candidate_id": i, "name": n, "weight": float(w)}
+                for i, n, w in zip(self.member_ids, self.member_names, self.weights, strict=True)
+            ],
+            "valid_score": self.valid_score,
+            "test_score": self.test_score,
+            "predict_row_ms": self.predict_row_ms,
+            "predict_batch_ms": self.predict_batch_ms,
+            "size_bytes": self.size_bytes,
+        }
+
+
+def _artifact_sizes(workspace: Workspace, experiment_id: int) -> dict[int, tuple[str, int]]:
+    """Candidate id -> (artifact key, artifact size): members sharing an artifact are counted once."""
+    sizes = {}
+    for c in records.list_candidates(workspace.store, experiment_id):
+        ref = workspace.store.get_artifact(c.artifact_key) if c.artifact_key else None
+        sizes[c.id] = (c.artifact_key or f"c{c.id}", ref.size if ref else int(c.size_bytes or 0))
+    return sizes
+
+
+def _size_of(ids: set[int], sizes: dict[int, tuple[str, int]]) -> int:
+    return sum(dict(sizes[i] for i in ids).values())
+
+
+def build_ensemble(
+    workspace: Workspace,
+    experiment: Experiment,
+    constraints: EnsembleConstraints | None = None,
+    methods: tuple[Method, ...] = ("greedy", "stacking"),
+    n_iterations: int = 50,
+    seed: int = 0,
+    comparison: ComparisonData | None = None,
+) -> BuiltEnsemble:
+    """The best ensemble (by valid score) of all candidates of `experiment`, whichever engine made them,
+    that satisfies `constraints`. Latency is measured on the built ensemble, not summed from members."""
+    limits = constraints or EnsembleConstraints()
+    data = comparison or load_comparison(workspace, experiment)
+    pool = [m for m in data.candidates() if m.valid_score is not None]
+    if not pool:
+        raise InvalidInputError(f"Experiment {experiment.id} has no candidates yet; run a search first.")
+    sizes = _artifact_sizes(workspace, experiment.id)
+    if limits.max_latency_ms is not None:
+        pool = [m for m in pool if (m.predict_row_ms or 0) <= limits.max_latency_ms]
+    if limits.max_size_bytes is not None:
+        pool = [m for m in pool if sizes[m.id][1] <= limits.max_size_bytes]
+    if not pool:
+        raise InvalidInputError("No candidate meets these constraints on its own; loosen them.")
+    sign = 1.0 if data.greater_is_better else -1.0
+    best: BuiltEnsemble | None = None
+    rejected: list[str] = []
+    banned: set[int] = set()
+    for method in methods:
+        while True:
+            usable = [m for m in pool if m.id not in banned]
+            if not usable:
+                break
+            built = _build(workspace, data, usable, method, limits, sizes, n_iterations, seed)
+            if limits.max_latency_ms is not None and built.predict_row_ms > limits.max_latency_ms:
+                # Measured over the limit: drop the slowest member from the pool and build again.
+                slowest = max(built.member_ids, key=lambda i: next(m.predict_row_ms or 0 for m in usable if m.id == i))
+                rejected.append(f"{method}: {built.predict_row_ms:.2f} ms per row with candidate {slowest}")
+                banned.add(slowest)
+                continue
+            if best is None or sign * built.valid_score > sign * best.valid_score:
+                best = built
+            break
+        banned.clear()
+    if best is None:
+        raise InvalidInputError("No ensemble meets the latency limit when measured; raise max_latency_ms.")
+    best.rejected = rejected
+    return best
+
+
+def _build(
+    workspace: Workspace,
+    data: ComparisonData,
+    pool: list[ModelPredictions],
+    method: Method,
+    limits: EnsembleConstraints,
+    sizes: dict[int, tuple[str, int]],
+    n_iterations: int,
+    seed: int,
+) -> BuiltEnsemble:
+    score = scorer(data.metric, data.problem_type, data.y_valid, data.classes)
+    if method == "greedy":
+
+        def admissible(members: set[int]) -> bool:
+            ids = {pool[i].id for i in members}
+            if limits.max_size_bytes is not None and _size_of(ids, sizes) > limits.max_size_bytes:
+                return False
+            if limits.max_latency_ms is not None:
+                return sum(pool[i].predict_row_ms or 0 for i in members) <= limits.max_latency_ms
+            return True
+
+        result = greedy_selection(
+            [m.valid for m in pool], score, data.greater_is_better, n_iterations, limits.max_members, admissible
+        )
+        chosen = [i for i in np.flatnonzero(result.weights)]
+        members = [pool[i] for i in chosen]
+        weights = [float(result.weights[i]) for i in chosen]
+        valid_pred = sum(w * m.valid for w, m in zip(weights, members, strict=True))
+        test_pred = sum(w * m.test for w, m in zip(weights, members, strict=True))
+        meta = None
+    else:
+        ranked = sorted(pool, key=lambda m: -(m.valid_score or 0) if data.greater_is_better else (m.valid_score or 0))
+        members = []
+        for m in ranked:
+            ids = {x.id for x in members} | {m.id}
+            if limits.max_members is not None and len(ids) > limits.max_members:
+                break
+            if limits.max_size_bytes is not None and _size_of(ids, sizes) > limits.max_size_bytes:
+                continue
+            if (
+                limits.max_latency_ms is not None
+                and sum(x.predict_row_ms or 0 for x in [*members, m]) > limits.max_latency_ms
+            ):
+                continue
+            members.append(m)
+            if len(members) >= 8:
+                break
+        stacking = fit_stacking(
+            [m.valid for m in members], data.y_valid, [m.test for m in members], data.problem_type, data.classes, seed
+        )
+        weights = [1.0 / len(members)] * len(members)
+        valid_pred, test_pred, meta = stacking.valid_pred, stacking.test_pred, stacking.meta
+    by_id = {c.id: c for c in records.list_candidates(workspace.store, data.experiment.id)}
+    models = [load_candidate_model(workspace, by_id[m.id]) for m in members]
+    ensemble = EnsembleModel(models, [m.name for m in members], data.problem_type, data.classes, weights, meta)
+    from workbench.search.families import trial_data
+
+    rows = trial_data(workspace, data.experiment).X_valid
+    latency = measure_latency(ensemble, rows)
+    return BuiltEnsemble(
+        method=method,
+        member_ids=[m.id for m in members],
+        member_names=[m.name for m in members],
+        weights=weights,
+        valid_pred=np.asarray(valid_pred),
+        test_pred=np.asarray(test_pred),
+        valid_score=score_predictions(
+            data.metric, data.problem_type, data.y_valid, np.asarray(valid_pred), data.classes
+        ),
+        test_score=score_predictions(data.metric, data.problem_type, data.y_test, np.asarray(test_pred), data.classes),
+        predict_row_ms=latency.row_ms,
+        predict_batch_ms=latency.batch_ms,
+        size_bytes=_size_of({m.id for m in members}, sizes) + (len(pickle.dumps(meta)) if meta is not None else 0),
+        model=ensemble,
+        meta=meta,
+    )
+
+
+def save_ensemble(workspace: Workspace, experiment: Experiment, built: BuiltEnsemble) -> BuiltEnsemble:
+    """Write the ensemble's predictions (and meta-model) as artifacts and its row in the ensembles table."""
+    store = workspace.store
+    buffer = io.BytesIO()
+    np.savez(buffer, valid=built.valid_pred, test=built.test_pred)
+    blob = buffer.getvalue()
+    digest = hashlib.sha256(blob).hexdigest()[:12]
+    predictions = store.put_artifact(f"experiments/{experiment.id}/ensembles/{built.method}-{digest}.npz", blob)
+    meta_key = None
+    if built.meta is not None:
+        meta_blob = pickle.dumps(built.meta)
+        meta_key = store.put_artifact(
+            f"experiments/{experiment.id}/ensembles/{built.method}-{digest}-meta.pkl", meta_blob
+        ).key
+    name = f"ensemble-{built.method}-{len(built.member_ids)}"
+    spec = {
+        "name": name,
+        "members": built.summary()["members"],
+        "classes": list(built.model.classes_) if built.model.classes_ is not None else None,
+        "predictions_key": predictions.key,
+        "meta_key": meta_key,
+    }
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO ensembles (experiment_id, method, members_json, valid_score, test_score, predict_row_ms,"
+            " predict_batch_ms, size_bytes, artifact_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                experiment.id,
+                built.method,
+                json.dumps(spec, default=str),
+                built.valid_score,
+                built.test_score,
+                built.predict_row_ms,
+                built.predict_batch_ms,
+                built.size_bytes,
+                predictions.key,
+                time.time(),
+            ),
+        )
+        built.id = int(cursor.lastrowid or 0)
+    built.name = f"{name}-e{built.id}"
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE ensembles SET members_json = ? WHERE id = ?", (json.dumps({**spec, "name": built.name}), built.id)
+        )
+    return built
