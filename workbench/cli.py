@@ -290,7 +290,7 @@ def search(
     from workbench.jobs import JOB_ENV, finish_job
 
     workspace = _workspace()
-    bus = EventBus(workspace.store)
+    bus = EventBus(workspace.store, buffered=True)
     job_id = os.environ.get(JOB_ENV)
     status = "failed"
     try:

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                 time_limit_s=DEMO_TIME_LIMIT_S,
                 cluster="auto",
             )
-            bus = EventBus(workspace.store)
+            bus = EventBus(workspace.store, buffered=True)
             with SearchProgress(console, request.n_trials) as progress:
                 bus.subscribe(progress.on_event)
                 summary = run_search(workspace, request, bus)

@@ -158,14 +158,31 @@ def test_an_objective_that_kills_its_worker_fails_and_the_search_goes_on(
     client.wait_for_workers(2, timeout=60)
 
 
-def test_a_hanging_trial_is_failed_by_the_timeout(search_workspace: Workspace, client: Client) -> None:
-    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"hang": n == 0, "sleep": 0.2})
-    experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3, trial_timeout_s=4))
-    trials = records.list_trials(search_workspace.store, experiment_id)
-    hung = next(t for t in trials if t.number == 0)
-    assert hung.state == "FAILED" and "timed out after 4 s" in (hung.error or "")
-    assert summary.complete == 3
-    client.wait_for_workers(2, timeout=60)  # the stuck worker was restarted
+def test_a_hanging_trial_is_failed_by_the_timeout(search_workspace: Workspace) -> None:
+    # A cluster of its own: the stuck worker is restarted by its nanny, which this test then checks.
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            resources={"CPU": 1},
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        stuck_pid_before = set(client.run(os.getpid).values())
+        engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"hang": n == 0, "sleep": 0.2})
+        experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3, trial_timeout_s=4))
+        trials = records.list_trials(search_workspace.store, experiment_id)
+        hung = next(t for t in trials if t.number == 0)
+        assert hung.state == "FAILED" and "timed out after 4 s" in (hung.error or "")
+        assert summary.complete == 3
+        client.wait_for_workers(2, timeout=120)
+        deadline = time.monotonic() + 120
+        while set(client.run(os.getpid).values()) & stuck_pid_before == stuck_pid_before:
+            assert time.monotonic() < deadline, "the stuck worker was not restarted"
+            time.sleep(0.5)
 
 
 def test_pruning_is_decided_by_the_driver_for_remote_trials(search_workspace: Workspace, client: Client) -> None:

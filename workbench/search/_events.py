@@ -38,10 +38,16 @@ Subscriber = Callable[[SearchEvent], None]
 
 
 class EventBus:
-    """Publishes each event to every subscriber and appends it to the store's events table."""
+    """Publishes each event to every subscriber at once, and appends it to the store's events table.
 
-    def __init__(self, store: Store | None = None) -> None:
+    With `buffered=True` the rows are written by `flush()` in one transaction (the search driver flushes
+    once per loop turn, so a busy search does not pay one commit per event).
+    """
+
+    def __init__(self, store: Store | None = None, buffered: bool = False) -> None:
         self._store = store
+        self._buffered = buffered
+        self._pending: list[SearchEvent] = []
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
 
@@ -60,9 +66,20 @@ class EventBus:
     def publish(self, kind: str, experiment_id: int, **payload: Any) -> SearchEvent:
         event = SearchEvent(kind, experiment_id, payload)
         if self._store is not None:
-            records.add_event(self._store, experiment_id, kind, payload)
+            if self._buffered:
+                with self._lock:
+                    self._pending.append(event)
+            else:
+                records.add_event(self._store, experiment_id, kind, payload)
         with self._lock:
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
             subscriber(event)
         return event
+
+    def flush(self) -> None:
+        """Write buffered events in one transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending and self._store is not None:
+            records.add_events(self._store, [(e.experiment_id, e.kind, e.payload, e.time) for e in pending])

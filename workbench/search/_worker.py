@@ -17,12 +17,12 @@ from workbench.search._protocol import (
     WorkerResources,
 )
 
-__all__ = ["DaskReporter", "TrialFunction", "execute_trial", "prune_event_name", "report_queue_name"]
+__all__ = ["DaskReporter", "TrialFunction", "execute_trial", "prune_event_name", "report_topic"]
 
 TrialFunction = Callable[[TrialSpec, TrialData, WorkerResources, Reporter], TrialResult]
 
 
-def report_queue_name(run_id: str) -> str:
+def report_topic(run_id: str) -> str:
     return f"wb-reports-{run_id}"
 
 
@@ -31,37 +31,44 @@ def prune_event_name(run_id: str, trial_key: str) -> str:
 
 
 class DaskReporter:
-    """Sends "started" and intermediate values to the driver through a Dask queue, and raises TrialPruned
-    when the driver set the trial's prune event. Outside a Dask worker it records values only."""
+    """Sends "started" and intermediate values to the driver as worker events (batched on the worker's
+    existing stream to the scheduler: no round trip), and raises TrialPruned once the driver has set the
+    trial's prune event. Outside a Dask worker it records values only."""
 
     def __init__(self, spec: TrialSpec) -> None:
         self.spec = spec
         self.values: list[tuple[int, float]] = []
-        self._queue: Any = None
+        self._worker: Any = None
         self._prune: Any = None
         if spec.run_id:
             try:
-                from distributed import Event, Queue, get_client
+                from distributed import get_worker
 
-                client = get_client()
-                self._queue = Queue(report_queue_name(spec.run_id), client=client)
-                self._prune = Event(prune_event_name(spec.run_id, spec.key), client=client)
+                self._worker = get_worker()
             except ValueError:  # not inside a worker: nobody to report to
-                self._queue = None
+                self._worker = None
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        if self._worker is not None:
+            self._worker.log_event(report_topic(self.spec.run_id), message)
 
     def started(self, address: str) -> None:
-        if self._queue is not None:
-            self._queue.put(("started", self.spec.key, address, time.time()))
+        self._send(("started", self.spec.key, address, time.time()))
 
     def report(self, step: int, value: float) -> None:
         self.values.append((int(step), float(value)))
-        if self._queue is not None:
-            self._queue.put(("report", self.spec.key, int(step), float(value)))
+        self._send(("report", self.spec.key, int(step), float(value)))
         if self.should_prune():
             raise TrialPruned(f"pruned at step {step}")
 
     def should_prune(self) -> bool:
-        return bool(self._prune is not None and self._prune.is_set())
+        if self._worker is None:
+            return False
+        if self._prune is None:
+            from distributed import Event, get_client
+
+            self._prune = Event(prune_event_name(self.spec.run_id, self.spec.key), client=get_client())
+        return bool(self._prune.is_set())
 
 
 def execute_trial(function: TrialFunction, spec: TrialSpec, data: TrialData) -> TrialResult:

@@ -16,6 +16,7 @@ __all__ = [
     "EventRow",
     "TrialRow",
     "add_event",
+    "add_events",
     "create_trial",
     "events_since",
     "finish_trial",
@@ -204,6 +205,15 @@ def add_event(store: Store, experiment_id: int | None, kind: str, payload: dict[
         )
         assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
+
+
+def add_events(store: Store, events: list[tuple[int | None, str, dict[str, Any], float]]) -> None:
+    """Append many events in one transaction."""
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO events (experiment_id, kind, payload_json, created_at) VALUES (?, ?, ?, ?)",
+            [(e, kind, json.dumps(payload, default=str), at) for e, kind, payload, at in events],
+        )
 
 
 def events_since(store: Store, experiment_id: int, after_id: int = 0) -> list[EventRow]:
