@@ -19,6 +19,8 @@ from rich.table import Table
 from workbench._version import __version__
 from workbench.compute._cli import cluster_app
 from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.registry._cli import models_app
+from workbench.serve._cli import serve_command
 
 __all__ = ["app", "main"]
 
@@ -36,6 +38,7 @@ experiments_app = typer.Typer(help="Create, list and show experiments.", no_args
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(models_app, name="models")
 
 console = Console()
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
@@ -382,6 +385,56 @@ def compare_command(
         console.print("Add --ensemble CONSTRAINTS to build an ensemble, --html FILE for a report.")
 
 
+endpoints_app = typer.Typer(help="Start, list and stop served models running in the background.", no_args_is_help=True)
+app.add_typer(endpoints_app, name="endpoints")
+
+
+@endpoints_app.command("list")
+@user_errors
+def endpoints_list(as_json: bool = JSON_OPTION) -> None:
+    """List endpoints with their URLs, ports, status and logs."""
+    from workbench.serve._endpoints import list_endpoints
+
+    endpoints = list_endpoints(_workspace())
+    if as_json:
+        print_json([e.to_dict() for e in endpoints])
+        return
+    table = Table(title="Endpoints")
+    for column in ("id", "model", "version", "url", "pid", "status", "log"):
+        table.add_column(column, overflow="fold")
+    for e in endpoints:
+        table.add_row(str(e.id), e.model, str(e.version), e.url, str(e.pid or ""), e.status, e.log_path or "")
+    console.print(table)
+
+
+@endpoints_app.command("start")
+@user_errors
+def endpoints_start(
+    ref: str = typer.Argument(..., metavar="MODEL", help="name, name@VERSION or name@ALIAS."),
+    port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default: a free one)."),
+    api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Serve a registered model in the background on 127.0.0.1 and wait until it is ready."""
+    from workbench.serve._endpoints import start_endpoint
+
+    endpoint = start_endpoint(_workspace(), ref, port, api_key_env)
+    if as_json:
+        print_json(endpoint.to_dict())
+        return
+    console.print(f"Endpoint {endpoint.id}: {endpoint.model} v{endpoint.version} at {endpoint.url}", highlight=False)
+
+
+@endpoints_app.command("stop")
+@user_errors
+def endpoints_stop(endpoint_id: int = typer.Argument(..., metavar="ID", help="Endpoint id.")) -> None:
+    """Stop a background endpoint."""
+    from workbench.serve._endpoints import stop_endpoint
+
+    endpoint = stop_endpoint(_workspace(), endpoint_id)
+    console.print(f"Endpoint {endpoint.id} stopped.", highlight=False)
+
+
 def _stop_on_sigterm(driver: Any) -> None:
     """SIGTERM (from `SearchHandle.stop()` or a job manager) stops the search cleanly."""
     signal.signal(signal.SIGTERM, lambda signum, frame: driver.stop())
@@ -423,6 +476,9 @@ def leaderboard_command(
         console.print(table)
         return
     print_leaderboard(console, rows, limit)
+
+
+app.command("serve")(user_errors(serve_command))
 
 
 def main() -> None:

@@ -1,13 +1,17 @@
 """The main job, run by `make demo`: profile a bundled dataset, search it with both engines on a local
 Dask cluster, print the leaderboard, build the best cross-engine ensemble and write the HTML report.
 
-Later steps (export, serve) are added here as they land.
+Finally it registers the winner, promotes it to `production` after a contract check against a real
+server, serves it on 127.0.0.1, sends one OIP v2 and one MLflow `/invocations` request and stops it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import urllib.request
+from typing import Any
 
 from rich.console import Console
 
@@ -16,12 +20,52 @@ from workbench._render import print_leaderboard, render_profile
 from workbench.compare import build_ensemble, save_ensemble, write_comparison_report
 from workbench.errors import WorkbenchError
 from workbench.search import EventBus, SearchRequest, leaderboard, run_search
-from workbench.store import Workspace
+from workbench.store import Experiment, Workspace
 
 DEFAULT_DATASET = "breast_cancer"
 # A couple of minutes on 2 cores: AutoGluon configurations and Optuna trials side by side.
 DEMO_TRIALS = int(os.environ.get("WORKBENCH_DEMO_TRIALS", "8"))
 DEMO_TIME_LIMIT_S = float(os.environ.get("WORKBENCH_DEMO_TIME_LIMIT", "150"))
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _serve(console: Console, workspace: Workspace, experiment: Experiment) -> None:
+    from workbench.api import register_winner, start_endpoint, stop_endpoint
+    from workbench.registry import Registry
+    from workbench.search.families import trial_data
+    from workbench.serve._promote import promote
+
+    version = register_winner(workspace, experiment.id)
+    console.print(f"registered {version.ref} ({version.source['kind']} {version.source['id']})", highlight=False)
+    _, report = promote(Registry(workspace), version.name, version.version, "production")
+    if report is not None:
+        figures = ", ".join(f"{k}: p50 {v['p50']:.2f} ms, p99 {v['p99']:.2f} ms" for k, v in report.latency_ms.items())
+        console.print(f"contract check passed ({figures}); {version.name}@production -> v{version.version}")
+    endpoint = start_endpoint(workspace, f"{version.name}@production")
+    try:
+        rows = trial_data(workspace, experiment).X_test.head(2)
+        records = json.loads(rows.to_json(orient="records"))
+        with urllib.request.urlopen(f"{endpoint.url}/v2/models/{version.name}", timeout=30) as response:
+            datatypes = {i["name"]: i["datatype"] for i in json.loads(response.read())["inputs"]}
+        inputs = [
+            {"name": c, "shape": [len(records)], "datatype": datatypes[c], "data": [r[c] for r in records]}
+            for c in rows.columns
+        ]
+        oip = _post(f"{endpoint.url}/v2/models/{version.name}/infer", {"inputs": inputs})
+        console.print(f"POST {endpoint.url}/v2/models/{version.name}/infer ->", highlight=False)
+        console.print_json(data={"outputs": oip.get("outputs")})
+        mlflow = _post(f"{endpoint.url}/invocations", {"dataframe_records": records})
+        console.print(f"POST {endpoint.url}/invocations -> {json.dumps(mlflow)}", highlight=False)
+    finally:
+        stop_endpoint(workspace, endpoint.id)
+        console.print(f"endpoint {endpoint.id} stopped")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 workspace, experiment, workspace.settings.home / f"report-experiment-{experiment.id}.html"
             )
             console.print(f"Report: {report}", highlight=False)
+            console.rule("[bold]5. Export and serve: registry, contract check, HTTP endpoint")
+            _serve(console, workspace, experiment)
     except WorkbenchError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         return 2

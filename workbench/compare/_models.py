@@ -18,7 +18,7 @@ def load_candidate_model(workspace: Workspace, candidate: records.CandidateRow) 
         raise ValueError(f"candidate {candidate.name} has no stored model")
     blob = workspace.store.read_artifact(candidate.artifact_key)
     if candidate.model_in_artifact:
-        from workbench.search.engines import AutoGluonModel
+        from workbench.model import AutoGluonModel
 
         cache = workspace.settings.home / "cache" / "autogluon"
         return AutoGluonModel.from_zip(blob, candidate.model_in_artifact, cache_dir=cache)

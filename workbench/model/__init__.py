@@ -3,18 +3,23 @@
 It sits low in the house, beside data and store, so the model server imports neither search nor compare.
 """
 
+from workbench.model._autogluon import AutoGluonModel
 from workbench.model._base import FittedModel, dumps_model, loads_model
 from workbench.model._ensemble import EnsembleModel, stack_features
 from workbench.model._latency import Latency, measure_latency
+from workbench.model._loaded import LoadedModel, ModelSource
 from workbench.model._schema import ColumnSpec, InputSchema
 from workbench.model._scoring import labels_from_proba, score_predictions
 
 __all__ = [
+    "AutoGluonModel",
     "ColumnSpec",
     "EnsembleModel",
     "FittedModel",
     "InputSchema",
     "Latency",
+    "LoadedModel",
+    "ModelSource",
     "dumps_model",
     "labels_from_proba",
     "loads_model",

@@ -143,4 +143,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX experiments_by_fingerprint ON experiments(fingerprint, status);
     CREATE INDEX trials_by_state ON trials(experiment_id, engine, number)
     """,
+    # 3: registry versions keep their number after deletion (a tombstone), and a description.
+    """
+    ALTER TABLE registry_versions ADD COLUMN deleted_at REAL;
+    ALTER TABLE registry_versions ADD COLUMN description TEXT NOT NULL DEFAULT ''
+    """,
 )

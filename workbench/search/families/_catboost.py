@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from workbench.model.tabular._catboost import CatBoostModel
 from workbench.search._protocol import Reporter, TrialData, TrialPruned, WorkerResources
-from workbench.search.families._base import TabularModel, expand_proba, label_codes, own_params, thread_count
-from workbench.search.families._preprocess import OrdinalPrep
+from workbench.search.families._base import own_params
 from workbench.search.families._reporting import REPORT_EVERY
-from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.search.families._spaces import DEFAULTS
 
 __all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "report_metric"]
 
@@ -84,60 +83,6 @@ class _Report:
             self.pruned = exc
             return False
         return True
-
-
-class CatBoostModel(TabularModel):
-    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        values = self.prep_.transform(X)
-        frame = pd.DataFrame(values, columns=[f"f{i}" for i in range(values.shape[1])])
-        for i in self.prep_.categorical_indices_:
-            frame[f"f{i}"] = np.nan_to_num(values[:, i], nan=-1.0).astype(np.int64)
-        return frame
-
-    def fit(self, data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int) -> CatBoostModel:
-        from catboost import CatBoostClassifier, CatBoostRegressor, Pool
-
-        self._begin(data)
-        self.prep_ = OrdinalPrep().fit(data.X_train)
-        classification = data.problem_type != "regression"
-        y_train = label_codes(data.y_train, data.classes or ()) if classification else data.y_train.astype(float)
-        y_valid = label_codes(data.y_valid, data.classes or ()) if classification else data.y_valid.astype(float)
-        cats = self.prep_.categorical_indices_
-        train_pool = Pool(self._frame(data.X_train), y_train, cat_features=cats)
-        valid_pool = Pool(self._frame(data.X_valid), y_valid, cat_features=cats)
-        metric_name = report_metric(data.problem_type, data.metric)
-        p = self.params
-        kwargs: dict[str, Any] = {
-            "iterations": MAX_ROUNDS,
-            "learning_rate": p["learning_rate"],
-            "depth": p["depth"],
-            "l2_leaf_reg": p["l2_leaf_reg"],
-            "random_strength": p["random_strength"],
-            "max_ctr_complexity": 1,  # no combinations of categoricals: half the time, about the same scores
-            "loss_function": _loss(data),
-            "custom_metric": [metric_name],
-            "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
-            "use_best_model": True,
-            "random_seed": seed,
-            "verbose": False,
-            "allow_writing_files": False,
-            **catboost_device_params(resources, thread_count(resources, data.X_train)),
-        }
-        model = CatBoostClassifier(**kwargs) if classification else CatBoostRegressor(**kwargs)
-        callback = _Report(reporter, metric_name)
-        model.fit(train_pool, eval_set=valid_pool, callbacks=[callback])
-        if callback.pruned is not None:
-            raise callback.pruned
-        self.best_iteration_ = int(model.get_best_iteration() or 0) + 1
-        self.fitted_codes_ = [int(c) for c in model.classes_] if classification else []
-        self.model_ = model
-        return self
-
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        frame = self._frame(X)
-        if self.problem_type == "regression":
-            return np.asarray(self.model_.predict(frame), dtype=np.float64)
-        return expand_proba(self.model_.predict_proba(frame), self.fitted_codes_, self.n_classes_)
 
 
 def fit_catboost(

@@ -1,0 +1,94 @@
+"""`workbench models ...` through typer's CliRunner, on the real search's candidates and ensemble."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from registry_helpers import REPO, Searched
+from typer.testing import CliRunner
+
+from workbench.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(searched: Searched, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Searched:
+    monkeypatch.setenv("WORKBENCH_HOME", str(searched.home))
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_DATASETS_DIR", str(REPO / "datasets"))
+    monkeypatch.chdir(tmp_path)
+    return searched
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["models", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def registry_state(searched: Searched) -> tuple[list[str], list[tuple[object, ...]]]:
+    folders = sorted(str(p.relative_to(searched.home)) for p in (searched.home / "registry").rglob("*"))
+    conn = searched.workspace.store.conn
+    rows = conn.execute("SELECT name, version, deleted_at FROM registry_versions ORDER BY name, version").fetchall()
+    aliases = conn.execute("SELECT name, alias, version FROM registry_aliases ORDER BY name, alias").fetchall()
+    return folders, [tuple(r) for r in rows] + [tuple(a) for a in aliases]
+
+
+def test_register_list_show_alias_export_import_delete(env: Searched, tmp_path: Path) -> None:
+    code, out, err = run("register", "cli-model", "--candidate", str(env.candidates["lightgbm"]), "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["ref"] == "cli-model@1" and shown["source"]["kind"] == "candidate"
+    code, out, err = run("register", "cli-model", "--ensemble", str(env.ensemble_id))
+    assert code == 0, err
+    code, out, _ = run("list", "--json")
+    refs = [v["ref"] for v in json.loads(out)]
+    assert {"cli-model@1", "cli-model@2"} <= set(refs)
+    assert run("list")[0] == 0
+    code, out, _ = run("alias", "cli-model", "1", "production")
+    assert code == 0 and "cli-model@1" in out
+    code, out, _ = run("show", "cli-model@production", "--json")
+    assert code == 0 and json.loads(out)["version"] == 1 and json.loads(out)["aliases"] == ["production"]
+    assert run("show", "cli-model")[0] == 0
+    archive = tmp_path / "cli-model.tar.gz"
+    code, out, err = run("export", "cli-model@2", str(archive))
+    assert code == 0 and archive.is_file(), err
+    code, out, err = run("import", str(archive), "--name", "cli-imported", "--json")
+    assert code == 0, err
+    assert json.loads(out)["ref"] == "cli-imported@1"
+    code, out, _ = run("delete", "cli-model@2")
+    assert code == 0 and "deleted cli-model@2" in out
+    code, _, err = run("delete", "cli-model@production", "--force")
+    assert code == 0, err
+
+
+def test_user_mistakes_exit_2_and_write_nothing(env: Searched, tmp_path: Path) -> None:
+    assert run("register", "cli-mistakes", "--candidate", str(env.candidates["linear"]))[0] == 0
+    assert run("alias", "cli-mistakes", "1", "production")[0] == 0
+    before = registry_state(env)
+    cases = [
+        ("show", "no-such-model"),
+        ("show", "a@@b"),
+        ("show", "cli-mistakes@7"),
+        ("register", "cli-mistakes"),
+        ("register", "cli-mistakes", "--candidate", "99999"),
+        ("register", "cli-mistakes", "--candidate", "1", "--ensemble", "1"),
+        ("register", "bad/name", "--candidate", str(env.candidates["linear"])),
+        ("alias", "cli-mistakes", "5", "production"),
+        ("alias", "cli-mistakes", "1", "latest"),
+        ("delete", "cli-mistakes@1"),
+        ("delete", "cli-mistakes@production"),
+        ("export", "no-such-model", str(tmp_path / "x.tar.gz")),
+        ("export", "cli-mistakes", str(tmp_path / "missing" / "x.tar.gz")),
+        ("import", str(tmp_path / "missing.tar.gz")),
+    ]
+    for args in cases:
+        code, out, err = run(*args)
+        assert code == 2, (args, out, err)
+        assert "Error:" in err and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) <= 3, err
+    assert registry_state(env) == before
+    assert not (tmp_path / "x.tar.gz").exists()

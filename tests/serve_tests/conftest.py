@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from serve_support import FileSource
+
+from workbench.config import Settings
+from workbench.model import FittedModel, loads_model
+from workbench.search import TrialData, WorkerResources
+from workbench.search.families import LocalReporter, fit_candidate
+from workbench.serve import ServeSettings, create_app
+from workbench.store import ExperimentSpec, Workspace
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A LightGBM model fitted on penguins, pickled to a file, and some held-out rows."""
+    tmp = tmp_path_factory.mktemp("serve")
+    settings = Settings(home=tmp / "home", data_roots=(tmp,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        experiment = ws.create_experiment(ExperimentSpec("penguins"))
+        frame = ws.experiment_frame(experiment)
+        split = ws.split(experiment)
+    X = frame.drop(columns=[experiment.target])
+    y = frame[experiment.target].to_numpy()
+    data = TrialData(
+        X_train=X.iloc[split.train],
+        y_train=y[split.train],
+        X_valid=X.iloc[split.valid],
+        y_valid=y[split.valid],
+        X_test=X.iloc[split.test],
+        y_test=y[split.test],
+        problem_type=experiment.problem_type,
+        metric=experiment.metric,
+        classes=tuple(sorted(frame[experiment.target].dropna().unique().tolist())),
+        split_hash=experiment.split_hash,
+    )
+    _, blob = fit_candidate("lightgbm", {}, data, WorkerResources(cpus=1), LocalReporter(), 0)
+    path = tmp / "penguins.pkl"
+    path.write_bytes(blob)
+    return path, data.X_test.reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def model(fitted: tuple[Path, pd.DataFrame]) -> FittedModel:
+    return loads_model(fitted[0].read_bytes())
+
+
+@pytest.fixture(scope="session")
+def rows(fitted: tuple[Path, pd.DataFrame]) -> pd.DataFrame:
+    return fitted[1]
+
+
+@pytest.fixture
+def source(fitted: tuple[Path, pd.DataFrame]) -> FileSource:
+    return FileSource(fitted[0])
+
+
+@pytest.fixture
+def client(source: FileSource) -> Iterator[TestClient]:
+    with TestClient(create_app(source, ServeSettings(max_body_bytes=1_000_000))) as c:
+        wait_ready(c)
+        yield c
+
+
+def wait_ready(c: TestClient, timeout_s: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while c.get("/v2/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, "model never became ready"
+        time.sleep(0.02)

@@ -1,0 +1,73 @@
+"""Model sources for the serving tests; importable by the uvicorn subprocesses (PYTHONPATH) for unpickling."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.model import FittedModel, LoadedModel, loads_model
+
+HERE = Path(__file__).resolve().parent
+
+
+class SlowModel(FittedModel):
+    """Wraps a model and sleeps before each prediction: makes requests overlap."""
+
+    def __init__(self, inner: FittedModel, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.problem_type = inner.problem_type
+        self.classes_ = inner.classes_
+        self.input_schema_ = inner.input_schema_
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        time.sleep(self.delay_s)
+        return self.inner.predict_proba(X)
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        time.sleep(self.delay_s)
+        return self.inner.predict_values(X)
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Loads a pickled model from `path`; the version comes from `version_file` when given (an alias that moves)."""
+
+    path: Path
+    name: str = "penguins"
+    load_delay_s: float = 0.0
+    predict_delay_s: float = 0.0
+    version_file: Path | None = None
+
+    def load(self) -> LoadedModel:
+        time.sleep(self.load_delay_s)
+        model = loads_model(self.path.read_bytes())
+        if self.predict_delay_s:
+            model = SlowModel(model, self.predict_delay_s)
+        version = int(self.version_file.read_text()) if self.version_file is not None else 1
+        return LoadedModel(
+            name=self.name,
+            version=version,
+            model=model,
+            input_schema=model.input_schema_,
+            problem_type=model.problem_type,
+            classes=model.classes_,
+        )
+
+    def describe(self) -> str:
+        return f"file {self.path.name}"
+
+
+class BrokenSource:
+    def load(self) -> LoadedModel:
+        raise RuntimeError("no model here")
+
+    def describe(self) -> str:
+        return "broken"
+
+
+SUBPROCESS_ENV = {"PYTHONPATH": str(HERE)}

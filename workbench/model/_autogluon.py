@@ -1,0 +1,175 @@
+"""One model (or the weighted ensemble) inside a zipped AutoGluon predictor, as a FittedModel."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.model._base import FittedModel
+from workbench.model._schema import InputSchema
+
+__all__ = ["META_NAME", "AutoGluonModel", "predictor_to_zip", "reorder_proba"]
+
+META_NAME = "workbench.json"  # beside the predictor's files in the zip: problem type, classes, input schema
+
+
+def reorder_proba(proba: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
+    """AutoGluon's probability frame as an (n, k) matrix whose columns follow `classes`.
+
+    AutoGluon orders columns by its own label encoding, which need not be sorted. Labels are matched as
+    they are, then by their text (AutoGluon may hand back labels of another type, e.g. numpy scalars vs
+    str); a class AutoGluon never saw in training gets probability 0.
+    """
+    columns = list(proba.columns)
+    by_text = {str(c): i for i, c in enumerate(columns)}
+    values = proba.to_numpy(dtype=float)
+    out = np.zeros((len(proba), len(classes)), dtype=float)
+    for j, label in enumerate(classes):
+        if label in columns:
+            out[:, j] = values[:, columns.index(label)]
+        elif str(label) in by_text:
+            out[:, j] = values[:, by_text[str(label)]]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A class label as a JSON value (numpy scalars become Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def predictor_to_zip(
+    folder: Path, problem_type: str, classes: Sequence[Any] | None, input_schema: InputSchema
+) -> bytes:
+    """Zip a saved predictor folder, with the metadata `AutoGluonModel.from_zip` needs beside it."""
+    meta = {
+        "problem_type": problem_type,
+        "classes": None if classes is None else [_plain(c) for c in classes],
+        "input_schema": input_schema.to_dict(),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(META_NAME, json.dumps(meta))
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _default_cache_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "workbench-autogluon"
+
+
+def _extract(data: bytes, cache_dir: Path) -> Path:
+    """Extract the zip once into a folder named by its content hash; concurrent extractions are safe."""
+    target = cache_dir / hashlib.sha256(data).hexdigest()
+    if (target / META_NAME).is_file():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache_dir))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(staging)  # zipfile drops absolute paths and ".." from member names
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process extracted the same bytes first
+            if not (target / META_NAME).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class AutoGluonModel(FittedModel):
+    """A single model of an AutoGluon predictor (or its WeightedEnsemble), by name.
+
+    The predictor is loaded lazily on first prediction, with the model and its ancestors persisted in
+    memory (as a server would). Pickling keeps only the folder path, the model name and the metadata; the
+    predictor is reloaded from the folder after unpickling, so the folder must still be there.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        model_name: str,
+        problem_type: str,
+        classes: Sequence[Any] | None,
+        input_schema: InputSchema,
+        predictor: Any = None,
+    ) -> None:
+        self.path = Path(path)
+        self.model_name = model_name
+        self.problem_type = problem_type
+        self.classes_ = None if classes is None else tuple(classes)
+        self.input_schema_ = input_schema
+        self._predictor = predictor
+
+    @classmethod
+    def from_zip(cls, data: bytes, model_name: str, cache_dir: Path | None = None) -> AutoGluonModel:
+        """The model `model_name` of a zipped predictor (`TrialResult.artifacts["predictor.zip"]`)."""
+        folder = _extract(data, cache_dir or _default_cache_dir())
+        meta = json.loads((folder / META_NAME).read_text())
+        classes = meta["classes"]
+        return cls(
+            folder,
+            model_name,
+            meta["problem_type"],
+            None if classes is None else tuple(classes),
+            InputSchema.from_dict(meta["input_schema"]),
+        )
+
+    @property
+    def predictor(self) -> Any:
+        if self._predictor is None:
+            from autogluon.tabular import TabularPredictor
+
+            if not self.path.is_dir():
+                raise FileNotFoundError(f"The AutoGluon predictor folder {self.path} is gone; load the model again.")
+            # AutoGluon warns about its own internals on load/persist (third-party noise).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predictor = TabularPredictor.load(str(self.path), verbosity=0, require_py_version_match=False)
+                predictor.persist(models=[self.model_name], with_ancestors=True)
+            self._predictor = predictor
+        return self._predictor
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        if self.problem_type == "regression" or self.classes_ is None:
+            raise TypeError("predict_proba is for classifiers; this model is a regressor")
+        predictor = self.predictor
+        # Feature generators and models emit sklearn/pandas warnings on small or odd batches (third-party noise).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proba = predictor.predict_proba(X, model=self.model_name, as_multiclass=True)
+        return reorder_proba(proba, self.classes_)
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        if self.problem_type != "regression":
+            raise TypeError("predict_values is for regressors; use predict_proba")
+        predictor = self.predictor
+        with warnings.catch_warnings():  # third-party noise, as in predict_proba
+            warnings.simplefilter("ignore")
+            values = predictor.predict(X, model=self.model_name)
+        return np.asarray(values, dtype=float)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_predictor"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"AutoGluonModel({self.model_name!r}, {self.problem_type}, path={str(self.path)!r})"
