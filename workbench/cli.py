@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import math
 import os
 import signal
-import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from workbench._cliutil import JSON_OPTION, print_json, user_errors
 from workbench._version import __version__
 from workbench.compute._cli import cluster_app
-from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.errors import InvalidInputError
 from workbench.registry._cli import models_app
 from workbench.serve._cli import serve_command
 
 __all__ = ["app", "main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="workbench",
@@ -41,35 +34,6 @@ app.add_typer(cluster_app, name="cluster")
 app.add_typer(models_app, name="models")
 
 console = Console()
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
-
-
-def user_errors(func: F) -> F:
-    """Turn a WorkbenchError into one sentence on stderr and exit code 2, without a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except WorkbenchError as exc:
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(_json_safe(value), indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _workspace() -> Any:

@@ -6,7 +6,6 @@ through `workbench.compute._cluster` only when a command runs.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -20,9 +19,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from workbench._cliutil import user_errors
 from workbench.compute._cluster import (
     DEFAULT_ALLOWED_FAILURES,
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -32,7 +31,7 @@ from workbench.compute._cluster import (
     plan_cluster,
     start,
 )
-from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.errors import InvalidInputError
 
 __all__ = ["cluster_app"]
 
@@ -45,20 +44,6 @@ cluster_app = typer.Typer(help="Start a local Dask cluster, or describe a runnin
 
 def _stderr() -> Console:
     return Console(stderr=True, soft_wrap=True)
-
-
-def _user_errors(func: F) -> F:
-    """A WorkbenchError becomes one sentence on stderr and exit code 2 (the pattern of workbench.cli)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except WorkbenchError as exc:
-            _stderr().print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
@@ -104,7 +89,7 @@ def _remove_scheduler_file(path: Path, address: str) -> None:
 
 
 @cluster_app.command("up")
-@_user_errors
+@user_errors
 def cluster_up(
     workers: int | None = typer.Option(
         None, "--workers", help="Worker processes (default: one per GPU, else one per core / threads per worker)."
@@ -156,7 +141,7 @@ def cluster_up(
 
 
 @cluster_app.command("info")
-@_user_errors
+@user_errors
 def cluster_info(
     address: str = typer.Argument(..., help="tcp://HOST:PORT, or a scheduler file."),
     timeout: float = typer.Option(DEFAULT_CONNECT_TIMEOUT_S, "--timeout", help="Seconds to wait for the scheduler."),

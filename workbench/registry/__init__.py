@@ -1,25 +1,25 @@
 """The model registry: numbered, verified, immutable bundles of candidates and ensembles, with aliases.
 
 `Registry(workspace)` registers, resolves, aliases, loads, exports, imports and deletes versions.
-`RegistrySource` and `load_bundle` are what a model server uses: they import only the model layer, so
-`Registry` and `VersionInfo` (which need the workspace store) are imported here on first use.
+`RegistrySource` and `load_bundle` are what a model server uses: they import only the model layer.
+Every name loads on first use, so `workbench.cli` (which imports the `models` commands) starts fast.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from workbench.registry._bundle import (
-    FORMAT_VERSION,
-    MANIFEST,
-    BundleIntegrityError,
-    UnsafeRegistryError,
-    load_bundle,
-    verify_bundle,
-)
-from workbench.registry._refs import format_ref, parse_ref
-from workbench.registry._source import RegistrySource
-
 if TYPE_CHECKING:
+    from workbench.registry._bundle import (
+        FORMAT_VERSION,
+        MANIFEST,
+        BundleIntegrityError,
+        UnsafeRegistryError,
+        load_bundle,
+        verify_bundle,
+    )
+    from workbench.registry._refs import format_ref, parse_ref
     from workbench.registry._registry import REGISTRY_DIR, Registry, VersionInfo
+    from workbench.registry._source import RegistrySource
 
 __all__ = [
     "FORMAT_VERSION",
@@ -36,10 +36,24 @@ __all__ = [
     "verify_bundle",
 ]
 
+_HOMES = {
+    "FORMAT_VERSION": "_bundle",
+    "MANIFEST": "_bundle",
+    "BundleIntegrityError": "_bundle",
+    "UnsafeRegistryError": "_bundle",
+    "load_bundle": "_bundle",
+    "verify_bundle": "_bundle",
+    "format_ref": "_refs",
+    "parse_ref": "_refs",
+    "REGISTRY_DIR": "_registry",
+    "Registry": "_registry",
+    "VersionInfo": "_registry",
+    "RegistrySource": "_source",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name in ("REGISTRY_DIR", "Registry", "VersionInfo"):
-        from workbench.registry import _registry
-
-        return getattr(_registry, name)
-    raise AttributeError(f"module 'workbench.registry' has no attribute {name!r}")
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.registry' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"workbench.registry.{module}"), name)

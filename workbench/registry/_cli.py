@@ -5,44 +5,26 @@ Imported by `workbench.cli` on every command, so the registry (and the store) lo
 
 from __future__ import annotations
 
-import functools
 import json
-import math
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from workbench.errors import InvalidInputError, WorkbenchError
+from workbench.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from workbench.registry._registry import Registry, VersionInfo
 
+from workbench._cliutil import JSON_OPTION, print_json, user_errors
+
 __all__ = ["models_app"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 models_app = typer.Typer(help="Register, alias, export and import models.", no_args_is_help=True)
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
-
-
-def _user_errors(func: F) -> F:
-    """A WorkbenchError becomes one sentence on stderr and exit code 2 (as `workbench.cli.user_errors`)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except WorkbenchError as exc:
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _registry() -> Registry:
@@ -52,31 +34,17 @@ def _registry() -> Registry:
     return Registry(Workspace())
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(_safe(value), indent=2, sort_keys=True, default=str) + "\n")
-
-
 def _score(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
 @models_app.command("list")
-@_user_errors
+@user_errors
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """List registered model versions."""
     versions = _registry().list()
     if as_json:
-        _print_json([v.to_dict() for v in versions])
+        print_json([v.to_dict() for v in versions])
         return
     table = Table(title="Registered models")
     for column in ("ref", "aliases", "source", "metric", "valid", "test", "row ms"):
@@ -97,7 +65,7 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
 
 def _show(info: VersionInfo, as_json: bool) -> None:
     if as_json:
-        _print_json(info.to_dict())
+        print_json(info.to_dict())
         return
     table = Table(title=f"Model {info.ref}", show_header=False)
     rows = {
@@ -114,7 +82,7 @@ def _show(info: VersionInfo, as_json: bool) -> None:
 
 
 @models_app.command("show")
-@_user_errors
+@user_errors
 def models_show(
     ref: str = typer.Argument(..., help="name, name@VERSION or name@ALIAS."), as_json: bool = JSON_OPTION
 ) -> None:
@@ -123,7 +91,7 @@ def models_show(
 
 
 @models_app.command("register")
-@_user_errors
+@user_errors
 def models_register(
     name: str = typer.Argument(..., help="Model name."),
     candidate: int | None = typer.Option(None, "--candidate", help="A candidate id (see `workbench leaderboard`)."),
@@ -137,7 +105,7 @@ def models_register(
 
 
 @models_app.command("alias")
-@_user_errors
+@user_errors
 def models_alias(
     name: str = typer.Argument(..., help="Model name."),
     version: int = typer.Argument(..., help="Version number."),
@@ -159,7 +127,7 @@ def models_alias(
 
 
 @models_app.command("export")
-@_user_errors
+@user_errors
 def models_export(
     ref: str = typer.Argument(..., help="name, name@VERSION or name@ALIAS."),
     path: Path = typer.Argument(..., help="The archive to write (or a folder to write it into)."),
@@ -171,7 +139,7 @@ def models_export(
 
 
 @models_app.command("import")
-@_user_errors
+@user_errors
 def models_import(
     path: Path = typer.Argument(..., help="An archive written by `workbench models export`."),
     name: str | None = typer.Option(None, "--name", help="Register under this name (default: the archive's)."),
@@ -184,7 +152,7 @@ def models_import(
 
 
 @models_app.command("delete")
-@_user_errors
+@user_errors
 def models_delete(
     ref: str = typer.Argument(..., help="name@VERSION or name@ALIAS."),
     force: bool = typer.Option(False, "--force", help="Delete even when aliases point to it (they are removed)."),

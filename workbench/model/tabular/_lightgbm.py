@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["LightGBMModel"]
 
 
+# Batches up to this many rows are predicted on one thread.
+SMALL_BATCH_ROWS = 256
+
+
 class LightGBMModel(TabularModel):
     def fit(self, data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int) -> LightGBMModel:
         import lightgbm as lgb
@@ -82,5 +86,7 @@ class LightGBMModel(TabularModel):
         return expand_proba(values, range(self.n_classes_), self.n_classes_)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        raw = self.booster_.predict(self.prep_.transform(X), num_iteration=self.best_iteration_)
+        # Starting threads costs ~2 ms a call: a single thread serves small batches (a served row) faster.
+        threads = 1 if len(X) <= SMALL_BATCH_ROWS else 0
+        raw = self.booster_.predict(self.prep_.transform(X), num_iteration=self.best_iteration_, num_threads=threads)
         return self._to_prediction(raw)
