@@ -8,6 +8,7 @@ import pytest
 
 from workbench.config import Settings
 from workbench.search import TrialData
+from workbench.search.families import trial_data
 from workbench.store import ExperimentSpec, Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,22 +30,7 @@ def make_trial_data() -> Callable[..., tuple[int, TrialData]]:
 def small_trial_data(workspace: Workspace, dataset: str = "penguins") -> tuple[int, TrialData]:
     """An experiment on a bundled dataset and its TrialData, built from the stored split."""
     experiment = workspace.create_experiment(ExperimentSpec(dataset))
-    frame = workspace.experiment_frame(experiment)
-    split = workspace.split(experiment)
-    X = frame.drop(columns=[experiment.target])
-    y = frame[experiment.target].to_numpy()
-    classes = tuple(sorted(frame[experiment.target].dropna().unique().tolist()))
-    data = TrialData(
-        X_train=X.iloc[split.train],
-        y_train=y[split.train],
-        X_valid=X.iloc[split.valid],
-        y_valid=y[split.valid],
-        X_test=X.iloc[split.test],
-        y_test=y[split.test],
-        problem_type=experiment.problem_type,
-        metric=experiment.metric,
-        classes=classes if experiment.problem_type != "regression" else None,
-        split_hash=experiment.split_hash,
-    )
+    data = trial_data(workspace, experiment)
+    classes = data.classes or ()
     assert np.all(np.isin(data.y_valid, classes))
     return experiment.id, data

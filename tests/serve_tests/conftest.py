@@ -10,8 +10,8 @@ from serve_support import FileSource
 
 from workbench.config import Settings
 from workbench.model import FittedModel, loads_model
-from workbench.search import TrialData, WorkerResources
-from workbench.search.families import LocalReporter, fit_candidate
+from workbench.search import WorkerResources
+from workbench.search.families import LocalReporter, fit_candidate, trial_data
 from workbench.serve import ServeSettings, create_app
 from workbench.store import ExperimentSpec, Workspace
 
@@ -24,23 +24,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
     tmp = tmp_path_factory.mktemp("serve")
     settings = Settings(home=tmp / "home", data_roots=(tmp,), datasets_dir=REPO / "datasets")
     with Workspace(settings) as ws:
-        experiment = ws.create_experiment(ExperimentSpec("penguins"))
-        frame = ws.experiment_frame(experiment)
-        split = ws.split(experiment)
-    X = frame.drop(columns=[experiment.target])
-    y = frame[experiment.target].to_numpy()
-    data = TrialData(
-        X_train=X.iloc[split.train],
-        y_train=y[split.train],
-        X_valid=X.iloc[split.valid],
-        y_valid=y[split.valid],
-        X_test=X.iloc[split.test],
-        y_test=y[split.test],
-        problem_type=experiment.problem_type,
-        metric=experiment.metric,
-        classes=tuple(sorted(frame[experiment.target].dropna().unique().tolist())),
-        split_hash=experiment.split_hash,
-    )
+        data = trial_data(ws, ws.create_experiment(ExperimentSpec("penguins")))
     _, blob = fit_candidate("lightgbm", {}, data, WorkerResources(cpus=1), LocalReporter(), 0)
     path = tmp / "penguins.pkl"
     path.write_bytes(blob)
