@@ -11,8 +11,7 @@ import sys
 import time
 import warnings
 
-from _common import experiment, workspace
-from distributed import Client, LocalCluster
+from _common import experiment, local_client, workspace
 
 from workbench.search import AutoGluonEngine, SearchDriver, SearchOptions, TrialSpec, WorkerResources
 from workbench.search.engines import autogluon_configs, run_autogluon_trial
@@ -28,18 +27,7 @@ def main() -> None:
     spec = TrialSpec(exp.id, "autogluon", 0, config, seed=0)
 
     # Through the workbench: a 1-worker process cluster, the driver records everything.
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=2,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            resources={"CPU": 2},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(lambda: None)
+    with local_client(1, threads=2) as client:
         engine = AutoGluonEngine(seed=0)
         start = time.perf_counter()
         SearchDriver(ws, exp, [engine], client, SearchOptions(n_trials=1), data=data).run()

@@ -14,8 +14,8 @@ import time
 
 import cloudpickle
 import numpy as np
-from _common import experiment, workspace
-from distributed import Client, LocalCluster
+from _common import experiment, local_client, workspace
+from distributed import Client
 
 from workbench.search import FunctionEngine, SearchDriver, SearchOptions, TrialResult
 
@@ -42,18 +42,7 @@ def nap(spec, data, resources, reporter):  # type: ignore[no-untyped-def]
 def cpu_bound(n_workers: int, n_trials: int) -> float:
     ws = workspace()
     exp, data = experiment(ws, "penguins")
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            resources={"CPU": 1},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(lambda: None)
+    with local_client(n_workers) as client:
         start = time.perf_counter()
         summary = SearchDriver(
             ws, exp, [FunctionEngine("burn", burn)], client, SearchOptions(n_trials=n_trials), data=data
@@ -91,19 +80,7 @@ def _raw_dask(client: Client, n_trials: int, in_flight: int) -> float:
 def sleep_overhead(n_workers: int = 32, n_trials: int = 1000) -> tuple[float, float, float, float]:
     ws = workspace()
     exp, data = experiment(ws, "penguins")
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=False,
-            host="127.0.0.1",
-            protocol="tcp",
-            dashboard_address=None,
-            resources={"CPU": 1},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(lambda: None)
+    with local_client(n_workers, processes=False) as client:
         driver = SearchDriver(
             ws, exp, [FunctionEngine("nap", nap)], client, SearchOptions(n_trials=n_trials), data=data
         )

@@ -16,7 +16,6 @@ from workbench.compare import ComparisonData, ModelPredictions, views
 from workbench.compare import _report as report
 from workbench.compare._report import SECTIONS, write_report
 from workbench.config import Settings
-from workbench.metrics import get_metric
 from workbench.model import FittedModel, InputSchema, score_predictions
 from workbench.search.families import trial_data
 from workbench.store import ExperimentSpec, Workspace
@@ -94,17 +93,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None) -> ComparisonD
         )
         for i, (engine, n, state) in enumerate(plan)
     )
-    return ComparisonData(
-        experiment=experiment,
-        problem_type=experiment.problem_type,
-        metric=experiment.metric,
-        greater_is_better=get_metric(experiment.metric, experiment.problem_type).greater_is_better,
-        classes=rows.classes,
-        y_valid=rows.y_valid,
-        y_test=rows.y_test,
-        models=tuple(models),
-        trials=trials,
-    )
+    return ComparisonData.from_rows(experiment, rows, models, trials)
 
 
 @pytest.fixture(scope="module")

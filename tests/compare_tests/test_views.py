@@ -18,7 +18,7 @@ from workbench.compare import ComparisonData, ModelPredictions
 from workbench.compare import views as v
 from workbench.config import Settings
 from workbench.errors import InvalidInputError
-from workbench.metrics import METRICS, get_metric
+from workbench.metrics import METRICS
 from workbench.model import FittedModel, InputSchema, score_predictions
 from workbench.search.families import trial_data
 from workbench.store import ExperimentSpec, Workspace
@@ -109,17 +109,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None, seed: int = 0)
                 trial_number=i,
             )
         )
-    return ComparisonData(
-        experiment=experiment,
-        problem_type=experiment.problem_type,
-        metric=experiment.metric,
-        greater_is_better=get_metric(experiment.metric, experiment.problem_type).greater_is_better,
-        classes=rows.classes,
-        y_valid=rows.y_valid,
-        y_test=rows.y_test,
-        models=tuple(models),
-        trials=_trials(experiment.id),
-    )
+    return ComparisonData.from_rows(experiment, rows, models, _trials(experiment.id))
 
 
 def with_xss_class(data: ComparisonData) -> ComparisonData:

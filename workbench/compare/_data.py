@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from workbench.metrics import get_metric
+from workbench.search._protocol import TrialData
 from workbench.store import Experiment, Workspace
 from workbench.store import trials as records
 
@@ -61,6 +63,27 @@ class ComparisonData:
     y_test: np.ndarray
     models: tuple[ModelPredictions, ...]
     trials: tuple[records.TrialRow, ...]
+
+    @classmethod
+    def from_rows(
+        cls,
+        experiment: Experiment,
+        rows: TrialData,
+        models: Sequence[ModelPredictions],
+        trials: Sequence[records.TrialRow] = (),
+    ) -> ComparisonData:
+        """Derive the problem type, metric, direction, classes and targets from the experiment's rows."""
+        return cls(
+            experiment=experiment,
+            problem_type=experiment.problem_type,
+            metric=experiment.metric,
+            greater_is_better=get_metric(experiment.metric, experiment.problem_type).greater_is_better,
+            classes=rows.classes,
+            y_valid=rows.y_valid,
+            y_test=rows.y_test,
+            models=tuple(models),
+            trials=tuple(trials),
+        )
 
     def model(self, name_or_key: str) -> ModelPredictions:
         for m in self.models:
@@ -143,14 +166,4 @@ def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonD
                 created_at=row["created_at"],
             )
         )
-    return ComparisonData(
-        experiment=experiment,
-        problem_type=experiment.problem_type,
-        metric=experiment.metric,
-        greater_is_better=get_metric(experiment.metric, experiment.problem_type).greater_is_better,
-        classes=data.classes,
-        y_valid=data.y_valid,
-        y_test=data.y_test,
-        models=tuple(models),
-        trials=trials,
-    )
+    return ComparisonData.from_rows(experiment, data, models, trials)
