@@ -5,6 +5,14 @@ It sits low in the house, beside data and store, so the model server imports nei
 
 from workbench.model._autogluon import AutoGluonModel
 from workbench.model._base import FittedModel, dumps_model, loads_model
+from workbench.model._columns import (
+    Columns,
+    FastPredict,
+    UnsupportedFastPath,
+    columns_to_frame,
+    probe_columns,
+    verified_fast_path,
+)
 from workbench.model._ensemble import EnsembleModel, stack_features
 from workbench.model._latency import Latency, measure_latency
 from workbench.model._loaded import LoadedModel, ModelSource
@@ -14,16 +22,22 @@ from workbench.model._scoring import labels_from_proba, score_predictions
 __all__ = [
     "AutoGluonModel",
     "ColumnSpec",
+    "Columns",
     "EnsembleModel",
+    "FastPredict",
     "FittedModel",
     "InputSchema",
     "Latency",
     "LoadedModel",
     "ModelSource",
+    "UnsupportedFastPath",
+    "columns_to_frame",
     "dumps_model",
     "labels_from_proba",
     "loads_model",
     "measure_latency",
+    "probe_columns",
     "score_predictions",
     "stack_features",
+    "verified_fast_path",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.model._base import FittedModel
+from workbench.model._columns import FastPredict
 from workbench.model._schema import InputSchema
 
 __all__ = ["META_NAME", "AutoGluonModel", "predictor_to_zip", "reorder_proba"]
@@ -162,6 +163,11 @@ class AutoGluonModel(FittedModel):
             warnings.simplefilter("ignore")
             values = predictor.predict(X, model=self.model_name)
         return np.asarray(values, dtype=float)
+
+    def fast_path(self) -> FastPredict:
+        from workbench.model._autogluon_fast import compile_autogluon
+
+        return compile_autogluon(self.predictor, self.model_name, self.problem_type, self.classes_)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import abc
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.model._schema import InputSchema
+
+if TYPE_CHECKING:
+    from workbench.model._columns import FastPredict
 
 __all__ = ["FittedModel", "dumps_model", "loads_model"]
 
@@ -45,6 +48,14 @@ class FittedModel(abc.ABC):
     def prediction(self, X: pd.DataFrame) -> np.ndarray:
         """What candidates store and scores use: probabilities for classifiers, values for regressors."""
         return self.predict_values(X) if self.problem_type == "regression" else self.predict_proba(X)
+
+    def fast_path(self) -> FastPredict | None:
+        """A predictor from Columns (one array per input column) that skips pandas, or None.
+
+        It returns what `prediction` returns for the same rows. Servers take it through
+        `workbench.model.verified_fast_path`, which checks that on probe rows first.
+        """
+        return None
 
 
 def dumps_model(model: FittedModel) -> bytes:

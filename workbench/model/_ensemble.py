@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.model._base import FittedModel
+from workbench.model._columns import Columns, FastPredict
 from workbench.model._schema import InputSchema
 
 __all__ = ["EnsembleModel", "stack_features"]
@@ -74,6 +75,17 @@ class EnsembleModel(FittedModel):
 
     def predict_values(self, X: pd.DataFrame) -> np.ndarray:
         return self.combine(self._member_predictions(X))
+
+    def fast_path(self) -> FastPredict | None:
+        paths = [member.fast_path() for member in self.members_]
+        if any(path is None for path in paths):
+            return None
+        runs = [path for path in paths if path is not None]
+
+        def combined(columns: Columns, n: int) -> np.ndarray:
+            return self.combine([run(columns, n) for run in runs])
+
+        return combined
 
 
 def _align_columns(proba: np.ndarray, fitted_codes: list[Any], n_classes: int) -> np.ndarray:

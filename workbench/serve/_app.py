@@ -20,6 +20,7 @@ from workbench._version import __version__
 from workbench.model import ModelSource
 from workbench.serve._auth import ApiKeyMiddleware
 from workbench.serve._errors import RequestError
+from workbench.serve._lane import InferenceLane
 from workbench.serve._limits import LimitsMiddleware
 from workbench.serve._metrics import Metrics, MetricsMiddleware
 from workbench.serve._mlflow import mlflow_router
@@ -130,7 +131,8 @@ def create_app(source: ModelSource, settings: ServeSettings | None = None) -> Fa
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    # Outermost last: metrics see every answer, then the limits, then authentication.
+    # Outermost last: metrics see every answer, then the limits, then authentication, then the inference lane.
+    app.add_middleware(InferenceLane, holder=holder, max_depth=settings.max_json_depth, metrics=metrics)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     app.add_middleware(

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from workbench.model import InputSchema, LoadedModel, ModelSource
+from workbench.model import InputSchema, LoadedModel, ModelSource, columns_to_frame
 from workbench.serve._app import ServeSettings
 from workbench.serve._factory import factory_env
 from workbench.serve._schema import FrameBuilder
 
-__all__ = ["ContractReport", "contract_check", "edge_records", "running_server"]
+__all__ = ["ContractReport", "contract_check", "edge_records", "running_server", "terminate"]
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,19 @@ def running_server(
             wait_ready("127.0.0.1", port, ready_timeout_s, process)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            terminate(process)
             if process.stderr is not None:
                 process.stderr.close()
+
+
+def terminate(process: subprocess.Popen[Any], timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; reaped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
 
 
 def wait_ready(host: str, port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -141,7 +146,7 @@ def contract_check(
     schema = loaded.input_schema
     builder = FrameBuilder(schema, max_rows=10_000)
     records = edge_records(schema)
-    frames = [builder.from_records([r]) for r in records]
+    frames = [columns_to_frame(builder.from_records([r]).columns, schema) for r in records]
     classification = loaded.problem_type != "regression"
     mismatches: list[str] = []
     latency: dict[str, dict[str, float]] = {}

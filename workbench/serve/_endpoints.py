@@ -49,11 +49,11 @@ def _alive(pid: int | None) -> bool:
     if not pid:
         return False
     child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return True
+    if child is not None and child.poll() is not None:
         del _CHILDREN[pid]
         return False
+    # Also for our own children: poll() answers None while another thread waits on the child, even once it
+    # has died; the kernel's view (gone, or a zombie) is the truth.
     try:
         os.kill(pid, 0)
         with open(f"/proc/{pid}/stat") as fh:

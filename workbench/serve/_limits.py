@@ -5,14 +5,14 @@ from __future__ import annotations
 from workbench.serve._asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 from workbench.serve._metrics import Metrics
 
-__all__ = ["UNLIMITED_PATHS", "LimitsMiddleware"]
+__all__ = ["UNLIMITED_PATHS", "BodyTooLarge", "LimitsMiddleware"]
 
 # Health and metrics answer even under overload, so probes and scrapers see the truth.
 UNLIMITED_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/metrics"})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised from `receive` once the body passes the limit; this middleware turns it into a 413."""
 
 
 class LimitsMiddleware:
@@ -55,7 +55,7 @@ class LimitsMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -69,7 +69,7 @@ class LimitsMiddleware:
             self.metrics.in_flight = self.in_flight
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if started:
                 raise
             await send_json(send, 413, {"error": f"The body is larger than {limit} bytes."})

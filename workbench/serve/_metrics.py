@@ -27,6 +27,7 @@ class Metrics:
     model_name: str = ""
     model_version: int = 0
     model_ready: bool = False
+    model_fast_path: bool = False
     reloads: int = 0
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -72,6 +73,9 @@ class Metrics:
             "# HELP workbench_model_ready 1 once the model is loaded and verified.",
             "# TYPE workbench_model_ready gauge",
             f"workbench_model_ready {int(self.model_ready)}",
+            "# HELP workbench_model_fast_path 1 when requests skip pandas (a verified fast path serves them).",
+            "# TYPE workbench_model_fast_path gauge",
+            f"workbench_model_fast_path {int(self.model_fast_path)}",
         ]
         if self.model_name:
             lines += [

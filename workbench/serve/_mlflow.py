@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request, Response
 
 from workbench.serve._errors import RequestError
 from workbench.serve._models import InvocationsRequest, PredictRequest, validate
 from workbench.serve._oip import JSON, _jsonable, body_schema
 from workbench.serve._schema import parse_json
-from workbench.serve._state import ModelHolder, Prepared
+from workbench.serve._state import ModelHolder, Prepared, run_request
 
 __all__ = ["invocations_body", "mlflow_router", "predict_body"]
 
@@ -28,16 +27,16 @@ def invocations_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
         raise RequestError(422, "Send exactly one of dataframe_split, dataframe_records, instances or inputs.")
     builder = prepared.builder
     if request.dataframe_split is not None:
-        frame = builder.from_rows(request.dataframe_split.columns, request.dataframe_split.data)
+        batch = builder.from_rows(request.dataframe_split.columns, request.dataframe_split.data)
     elif request.dataframe_records is not None:
-        frame = builder.from_records(request.dataframe_records)
+        batch = builder.from_records(request.dataframe_records)
     elif request.instances is not None:
-        frame = builder.from_records(request.instances)
+        batch = builder.from_records(request.instances)
     elif isinstance(request.inputs, dict):
-        frame = builder.from_columns(request.inputs)
+        batch = builder.from_columns(request.inputs)
     else:
-        frame = builder.from_records(request.inputs or [])
-    result = prepared.predict(frame)
+        batch = builder.from_records(request.inputs or [])
+    result = prepared.predict(batch)
     predictions = _jsonable(result.labels) if result.labels is not None else result.values
     return json.dumps({"predictions": predictions}, allow_nan=False).encode()
 
@@ -69,12 +68,12 @@ def mlflow_router(holder: ModelHolder, max_depth: int) -> APIRouter:
     async def invocations(request: Request) -> Response:
         prepared = holder.require()
         body = await request.body()
-        return Response(await anyio.to_thread.run_sync(invocations_body, prepared, body, max_depth), media_type=JSON)
+        return Response(await run_request(prepared, invocations_body, body, max_depth), media_type=JSON)
 
     @router.post("/predict", summary="Predict a list of records", openapi_extra=body_schema("PredictRequest"))
     async def predict(request: Request) -> Response:
         prepared = holder.require()
         body = await request.body()
-        return Response(await anyio.to_thread.run_sync(predict_body, prepared, body, max_depth), media_type=JSON)
+        return Response(await run_request(prepared, predict_body, body, max_depth), media_type=JSON)
 
     return router

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request, Response
 
 from workbench._version import __version__
 from workbench.serve._errors import RequestError
 from workbench.serve._models import InferenceRequest, validate
 from workbench.serve._schema import OIP_DATATYPES, oip_datatype, parse_json
-from workbench.serve._state import ModelHolder, Prepared
+from workbench.serve._state import ModelHolder, Prepared, run_request
 
-__all__ = ["body_schema", "infer_body", "model_metadata", "oip_router"]
+__all__ = ["body_schema", "check_model", "infer_body", "model_metadata", "oip_router"]
 
 JSON = "application/json"
 
@@ -54,7 +53,7 @@ def model_metadata(prepared: Prepared) -> dict[str, Any]:
         "platform": "workbench",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"problem_type": loaded.problem_type},
+        "parameters": {"problem_type": loaded.problem_type, "fast_path": prepared.fast is not None},
     }
 
 
@@ -77,9 +76,9 @@ def infer_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
         if spec is not None and tensor.datatype not in OIP_DATATYPES[spec.kind]:
             raise RequestError(422, f"Input {spec.name!r} has datatype {oip_datatype(spec)}.")
         columns[tensor.name] = tensor.data
-    frame = prepared.builder.from_columns(columns)
-    result = prepared.predict(frame)
-    n = len(frame)
+    batch = prepared.builder.from_columns(columns)
+    result = prepared.predict(batch)
+    n = batch.n
     outputs: list[dict[str, Any]]
     if result.proba is not None:
         k = result.proba.shape[1]
@@ -111,7 +110,7 @@ def infer_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
     return json.dumps(response, allow_nan=False).encode()
 
 
-def _check(prepared: Prepared, name: str, version: str | None) -> None:
+def check_model(prepared: Prepared, name: str, version: str | None) -> None:
     if name != prepared.loaded.name or (version is not None and version != str(prepared.loaded.version)):
         raise RequestError(404, "No such model or version on this server.")
 
@@ -135,33 +134,32 @@ def oip_router(holder: ModelHolder, max_depth: int, server_name: str) -> APIRout
     @router.get("/v2/models/{name}", summary="Model metadata")
     async def metadata(name: str) -> dict[str, Any]:
         prepared = holder.require()
-        _check(prepared, name, None)
+        check_model(prepared, name, None)
         return model_metadata(prepared)
 
     @router.get("/v2/models/{name}/versions/{version}", summary="Model metadata for one version")
     async def metadata_version(name: str, version: str) -> dict[str, Any]:
         prepared = holder.require()
-        _check(prepared, name, version)
+        check_model(prepared, name, version)
         return model_metadata(prepared)
 
     @router.get("/v2/models/{name}/ready", summary="Model readiness")
     async def model_ready(name: str) -> dict[str, Any]:
         prepared = holder.require()
-        _check(prepared, name, None)
+        check_model(prepared, name, None)
         return {"name": name, "ready": True}
 
     @router.get("/v2/models/{name}/versions/{version}/ready", summary="Model version readiness")
     async def model_version_ready(name: str, version: str) -> dict[str, Any]:
         prepared = holder.require()
-        _check(prepared, name, version)
+        check_model(prepared, name, version)
         return {"name": name, "ready": True}
 
     async def _infer(request: Request, name: str, version: str | None) -> Response:
         prepared = holder.require()
-        _check(prepared, name, version)
+        check_model(prepared, name, version)
         body = await request.body()
-        content = await anyio.to_thread.run_sync(infer_body, prepared, body, max_depth)
-        return Response(content, media_type=JSON)
+        return Response(await run_request(prepared, infer_body, body, max_depth), media_type=JSON)
 
     @router.post("/v2/models/{name}/infer", summary="Inference", openapi_extra=body_schema("InferenceRequest"))
     async def infer(request: Request, name: str) -> Response:

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from workbench.model import ColumnSpec, InputSchema
 from workbench.serve._errors import RequestError
 
-__all__ = ["OIP_DATATYPES", "FrameBuilder", "oip_datatype", "parse_json"]
+__all__ = ["OIP_DATATYPES", "Batch", "FrameBuilder", "oip_datatype", "parse_json"]
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
@@ -55,15 +56,24 @@ def json_depth(body: bytes) -> int:
     if not stripped:
         return 0
     raw = np.frombuffer(stripped, dtype=np.uint8)
-    steps = np.isin(raw, _OPEN).astype(np.int32) - np.isin(raw, _CLOSE).astype(np.int32)
+    steps = ((raw == _OPEN[0]) | (raw == _OPEN[1])).astype(np.int32)
+    steps -= (raw == _CLOSE[0]) | (raw == _CLOSE[1])
     return int(np.cumsum(steps).max(initial=0))
+
+
+def within_depth(body: bytes, max_depth: int) -> bool:
+    """Whether the JSON text nests at most `max_depth` brackets deep; counting the brackets decides most
+    bodies (a served row has a handful) without scanning."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return True
+    return json_depth(body) <= max_depth
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
     """Parse a request body: empty, too deeply nested, non-UTF-8, invalid JSON or NaN/Infinity tokens → 400."""
     if not body.strip():
         raise RequestError(400, "The body is empty; send a JSON document.")
-    if json_depth(body) > max_depth:
+    if not within_depth(body, max_depth):
         raise RequestError(400, f"The JSON document is nested deeper than {max_depth} levels.")
     try:
         text = body.decode("utf-8")
@@ -77,8 +87,16 @@ def parse_json(body: bytes, max_depth: int) -> Any:
         raise RequestError(400, f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
 
 
+@dataclass(frozen=True)
+class Batch:
+    """A validated request: one array per schema column (absent optional columns all missing), n rows."""
+
+    columns: dict[str, Any]
+    n: int
+
+
 class FrameBuilder:
-    """Turns columns of JSON values into the DataFrame the model was fitted on (column order and dtypes)."""
+    """Turns columns of JSON values into a validated Batch: every schema column, in the model's dtypes."""
 
     def __init__(self, schema: InputSchema, max_rows: int) -> None:
         self.schema = schema
@@ -86,7 +104,7 @@ class FrameBuilder:
         self.specs: dict[str, ColumnSpec] = {c.name: c for c in schema.columns}
         self.required = [c.name for c in schema.columns if c.required]
 
-    def from_columns(self, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    def from_columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
         """`columns` maps a column name to its values; all columns must have the same length."""
         unknown = [name for name in columns if name not in self.specs]
         if unknown:
@@ -104,10 +122,9 @@ class FrameBuilder:
             raise RequestError(422, "The request has no rows.")
         if n > self.max_rows:
             raise RequestError(413, f"The request has more than {self.max_rows} rows.")
-        data = {spec.name: self._column(spec, columns.get(spec.name), n) for spec in self.schema.columns}
-        return pd.DataFrame(data, copy=False)
+        return Batch({spec.name: self._column(spec, columns.get(spec.name), n) for spec in self.schema.columns}, n)
 
-    def from_records(self, records: Sequence[Any]) -> pd.DataFrame:
+    def from_records(self, records: Sequence[Any]) -> Batch:
         """`records` is a list of {column: value} objects; absent keys are missing values."""
         if not isinstance(records, list) or not records:
             raise RequestError(422, "Send a non-empty list of records (objects mapping column names to values).")
@@ -129,7 +146,7 @@ class FrameBuilder:
         columns = {name: [r.get(name) for r in records] for name in self.specs if name in names}
         return self.from_columns(columns)
 
-    def from_rows(self, column_names: Sequence[Any], rows: Sequence[Any]) -> pd.DataFrame:
+    def from_rows(self, column_names: Sequence[Any], rows: Sequence[Any]) -> Batch:
         """MLflow's dataframe_split: column names and row-major data."""
         if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(column_names) for r in rows):
             raise RequestError(422, "Every row in 'data' must be a list with one value per column.")
@@ -162,10 +179,7 @@ class FrameBuilder:
                 return pd.to_datetime(pd.Series(values, dtype=object), errors="raise", format="ISO8601")
             except (ValueError, TypeError, OverflowError):
                 raise RequestError(422, f"Column {spec.name!r} holds ISO 8601 dates.") from None
-        column = np.array(values, dtype=object)
-        if spec.dtype == "category":
-            return pd.Categorical(column, categories=list(spec.categories or ()))
-        return column
+        return np.array(values, dtype=object)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -10,14 +10,13 @@ from typing import Any
 
 import anyio
 import numpy as np
-import pandas as pd
 
-from workbench.model import InputSchema, LoadedModel, ModelSource
+from workbench.model import FastPredict, InputSchema, LoadedModel, ModelSource, columns_to_frame, verified_fast_path
 from workbench.serve._errors import RequestError
 from workbench.serve._metrics import Metrics
-from workbench.serve._schema import FrameBuilder
+from workbench.serve._schema import Batch, FrameBuilder
 
-__all__ = ["ModelHolder", "Prediction", "Prepared", "example_columns"]
+__all__ = ["INLINE_BODY_BYTES", "ModelHolder", "Prediction", "Prepared", "example_columns", "run_request"]
 
 log = logging.getLogger("workbench.serve")
 
@@ -31,22 +30,44 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A loaded model with its frame builder: everything one request needs, replaced as a whole."""
+    """A loaded model with its frame builder and fast path: everything one request needs, replaced as a whole.
+
+    fast: the model's verified pandas-free predictor (None: every request goes through a DataFrame).
+    """
 
     loaded: LoadedModel
     builder: FrameBuilder
+    fast: FastPredict | None = None
 
     @property
     def classification(self) -> bool:
         return self.loaded.problem_type != "regression"
 
-    def predict(self, frame: pd.DataFrame) -> Prediction:
-        model = self.loaded.model
+    def predict(self, batch: Batch) -> Prediction:
+        if self.fast is not None:
+            output = self.fast(batch.columns, batch.n)
+        else:
+            output = self.loaded.model.prediction(columns_to_frame(batch.columns, self.loaded.input_schema))
         if self.classification:
-            proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+            proba = np.asarray(output, dtype=np.float64)
             classes = np.asarray(self.loaded.classes, dtype=object)
             return Prediction(labels=classes[np.argmax(proba, axis=1)].tolist(), proba=proba, values=None)
-        return Prediction(labels=None, proba=None, values=np.asarray(model.predict(frame), dtype=np.float64).tolist())
+        return Prediction(labels=None, proba=None, values=np.asarray(output, dtype=np.float64).tolist())
+
+
+# A request body up to this size, for a model with a fast path, is handled on the event loop: it takes
+# tens of microseconds, less than handing it to a worker thread and back. Larger bodies, and models
+# served through pandas, run in a worker thread so the loop stays free for other requests and probes.
+INLINE_BODY_BYTES = 16 * 1024
+
+
+async def run_request(
+    prepared: Prepared, handle: Callable[[Prepared, bytes, int], bytes], body: bytes, max_depth: int
+) -> bytes:
+    """Run a request's handler inline when it is small and fast, else in a worker thread."""
+    if prepared.fast is not None and len(body) <= INLINE_BODY_BYTES:
+        return handle(prepared, body, max_depth)
+    return await anyio.to_thread.run_sync(handle, prepared, body, max_depth)
 
 
 def example_columns(schema: InputSchema) -> dict[str, list[Any]]:
@@ -65,10 +86,12 @@ def example_columns(schema: InputSchema) -> dict[str, list[Any]]:
 
 
 def prepare(loaded: LoadedModel, max_rows: int) -> Prepared:
-    """Build and verify: one prediction on an example row must succeed with the right shape."""
+    """Build and verify: one prediction on an example row must succeed with the right shape; the model's fast
+    path is used only when it predicts exactly like the model on probe rows."""
     if loaded.problem_type != "regression" and not loaded.classes:
         raise ValueError(f"model {loaded.name!r} is a classifier without classes")
-    prepared = Prepared(loaded, FrameBuilder(loaded.input_schema, max_rows))
+    builder = FrameBuilder(loaded.input_schema, max_rows)
+    prepared = Prepared(loaded, builder, verified_fast_path(loaded.model, loaded.input_schema))
     result = prepared.predict(prepared.builder.from_columns(example_columns(loaded.input_schema)))
     if result.proba is not None and result.proba.shape != (1, len(loaded.classes or ())):
         raise ValueError(f"model {loaded.name!r} returned probabilities of shape {result.proba.shape}")
@@ -111,9 +134,14 @@ class ModelHolder:
             self.metrics.model_name = prepared.loaded.name
             self.metrics.model_version = prepared.loaded.version
             self.metrics.model_ready = True
+            self.metrics.model_fast_path = prepared.fast is not None
             if reloaded:
                 self.metrics.reloads += 1
             log.info(
-                "serving %s version %s from %s", prepared.loaded.name, prepared.loaded.version, self.source.describe()
+                "serving %s version %s from %s (%s)",
+                prepared.loaded.name,
+                prepared.loaded.version,
+                self.source.describe(),
+                "fast path" if prepared.fast is not None else "through pandas",
             )
             return prepared

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.model._base import FittedModel
+from workbench.model._columns import Columns, FastPredict
 from workbench.model._schema import InputSchema
+from workbench.model.tabular._prep import OrdinalPrep
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,6 +77,20 @@ class TabularModel(FittedModel):
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         """(n, len(classes_)) probabilities or (n,) values."""
 
+    def _predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """`_predict` on the preprocessed matrix, for models whose `prep_` is an OrdinalPrep."""
+        raise NotImplementedError
+
+    def fast_path(self) -> FastPredict | None:
+        prep = getattr(self, "prep_", None)
+        if not isinstance(prep, OrdinalPrep) or type(self)._predict_matrix is TabularModel._predict_matrix:
+            return None
+
+        def predict(columns: Columns, n: int) -> np.ndarray:
+            return self._predict_matrix(prep.transform_columns(columns, n))
+
+        return predict
+
     def _begin(self, data: TrialData) -> None:
         self.problem_type = data.problem_type
         self.classes_ = tuple(data.classes) if data.classes is not None else None
@@ -109,7 +125,9 @@ class SklearnModel(TabularModel):
         return label_codes(data.y_train, data.classes or ())
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        matrix = self._matrix(X)
+        return self._predict_matrix(self._matrix(X))
+
+    def _predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if self.problem_type == "regression":
             return np.asarray(self.estimator_.predict(matrix), dtype=np.float64)
         codes = [int(c) for c in self.estimator_.classes_]

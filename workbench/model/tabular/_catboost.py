@@ -18,7 +18,9 @@ __all__ = ["CatBoostModel"]
 
 class CatBoostModel(TabularModel):
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        values = self.prep_.transform(X)
+        return self._frame_from(self.prep_.transform(X))
+
+    def _frame_from(self, values: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame(values, columns=[f"f{i}" for i in range(values.shape[1])])
         for i in self.prep_.categorical_indices_:
             frame[f"f{i}"] = np.nan_to_num(values[:, i], nan=-1.0).astype(np.int64)
@@ -67,7 +69,10 @@ class CatBoostModel(TabularModel):
         return self
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        frame = self._frame(X)
+        return self._predict_matrix(self.prep_.transform(X))
+
+    def _predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        frame = self._frame_from(matrix)
         if self.problem_type == "regression":
             return np.asarray(self.model_.predict(frame), dtype=np.float64)
         return expand_proba(self.model_.predict_proba(frame), self.fitted_codes_, self.n_classes_)

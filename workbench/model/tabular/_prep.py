@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.model._columns import Columns, UnsupportedFastPath
+
 __all__ = ["DensePrep", "OrdinalPrep", "TablePrep", "is_datetime_like"]
 
 # The parts a date-time column becomes: days since 1970 (fractional), month, weekday, hour of day.
@@ -100,6 +102,34 @@ class TablePrep:
             out[:, j] = self._column(X, name).astype("string").to_numpy(dtype=object, na_value=None)
         return out
 
+    def numeric_columns(self, columns: Columns, n: int) -> np.ndarray:
+        """`numeric` for Columns (a served request), without pandas."""
+        if self.datetime_:
+            raise UnsupportedFastPath("date-time columns are read through pandas")
+        out = np.empty((n, len(self.numeric_)), dtype=np.float64)
+        for j, name in enumerate(self.numeric_):
+            values = columns.get(str(name))
+            if values is None:
+                out[:, j] = np.nan
+                continue
+            array = np.asarray(values)
+            if array.dtype == object:
+                out[:, j] = [np.nan if v is None else float(v) for v in array.tolist()]
+            else:
+                out[:, j] = array
+        return out
+
+    def categorical_columns(self, columns: Columns, n: int) -> list[list[str | None]]:
+        """`categorical` for Columns, column by column."""
+        out: list[list[str | None]] = []
+        for name in self.categorical_:
+            values = columns.get(str(name))
+            if values is None:
+                out.append([None] * n)
+            else:
+                out.append([None if v is None or v != v else str(v) for v in np.asarray(values).tolist()])
+        return out
+
 
 class OrdinalPrep:
     """Tree-library input: numerics, then categorical codes (most frequent train category -> 0)."""
@@ -126,6 +156,16 @@ class OrdinalPrep:
         codes = np.empty((len(X), len(self.codes_)))
         for j, mapping in enumerate(self.codes_):
             codes[:, j] = pd.Series(categorical[:, j], dtype=object).map(mapping).to_numpy(dtype=float)
+        return np.hstack([numeric, codes])
+
+    def transform_columns(self, columns: Columns, n: int) -> np.ndarray:
+        """`transform` for Columns (a served request), without pandas."""
+        numeric = self.table_.numeric_columns(columns, n)
+        codes = np.empty((n, len(self.codes_)))
+        for j, (values, mapping) in enumerate(
+            zip(self.table_.categorical_columns(columns, n), self.codes_, strict=True)
+        ):
+            codes[:, j] = [np.nan if v is None else mapping.get(v, np.nan) for v in values]
         return np.hstack([numeric, codes])
 
 

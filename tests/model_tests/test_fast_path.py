@@ -1,0 +1,213 @@
+"""Fast paths predict exactly like the frame path: the vectorised forest, LightGBM's single-row C API, the
+family models and AutoGluon's models (compiled feature pipeline and native boosters), on real fits.
+
+Columns are built the way the server builds them: records parsed from JSON through the FrameBuilder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+
+from workbench.config import Settings
+from workbench.model import (
+    AutoGluonModel,
+    Columns,
+    FastPredict,
+    FittedModel,
+    InputSchema,
+    UnsupportedFastPath,
+    loads_model,
+    verified_fast_path,
+)
+from workbench.model._forest import ForestArrays
+from workbench.model._lightgbm_fast import LightGBMRows
+from workbench.search import TrialData, TrialSpec, WorkerResources
+from workbench.search.engines import ARTIFACT_NAME, run_autogluon_trial
+from workbench.search.families import LocalReporter, fit_candidate, trial_data
+from workbench.serve._schema import FrameBuilder
+from workbench.store import ExperimentSpec, Workspace
+
+REPO = Path(__file__).resolve().parents[2]
+RTOL, ATOL = 1e-9, 1e-12
+
+
+def served_columns(X: pd.DataFrame, schema: InputSchema) -> tuple[Columns, int]:
+    """The rows as a server receives them: JSON records, validated and converted by the FrameBuilder."""
+    records = json.loads(X.to_json(orient="records"))
+    batch = FrameBuilder(schema, max_rows=100_000).from_records(records)
+    return batch.columns, batch.n
+
+
+def assert_same(fast: FastPredict, model: FittedModel, X: pd.DataFrame) -> None:
+    columns, n = served_columns(X, model.input_schema_)
+    expected = model.prediction(X)
+    np.testing.assert_allclose(fast(columns, n), expected, rtol=RTOL, atol=ATOL)
+    for i in range(3):  # single rows take the single-row paths (and torch rounds by batch size: compare alike)
+        one, _ = served_columns(X.iloc[[i]], model.input_schema_)
+        np.testing.assert_allclose(fast(one, 1), model.prediction(X.iloc[[i]]), rtol=RTOL, atol=ATOL)
+
+
+def dataset(tmp_path: Path, name: str) -> TrialData:
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        return trial_data(ws, ws.create_experiment(ExperimentSpec(name)))
+
+
+# --- building blocks ------------------------------------------------------------------------------------
+
+
+def test_forest_arrays_equal_scikit_learn_with_missing_values() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(size=600) > 0).astype(int) + (np.nan_to_num(X[:, 1]) > 1)
+    classifier = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)
+    regressor = ExtraTreesRegressor(n_estimators=40, random_state=0).fit(X[:, 1:], y.astype(float))
+    probe = X[:50].copy()
+    np.testing.assert_allclose(ForestArrays.from_estimator(classifier).predict(probe), classifier.predict_proba(probe))
+    np.testing.assert_allclose(
+        ForestArrays.from_estimator(regressor).predict(probe[:, 1:])[:, 0], regressor.predict(probe[:, 1:])
+    )
+    # Trained without missing values, predicting with them: scikit-learn's own rule for unseen NaN.
+    clean = RandomForestClassifier(n_estimators=20, random_state=0).fit(np.nan_to_num(X), y)
+    np.testing.assert_allclose(ForestArrays.from_estimator(clean).predict(probe), clean.predict_proba(probe))
+
+
+@pytest.mark.parametrize("objective", ["binary", "multiclass", "regression"])
+def test_lightgbm_rows_equal_booster_predict(objective: str) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 6))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = {"binary": X[:, 0] > 0, "multiclass": np.digitize(X[:, 1], [-0.5, 0.5]), "regression": X[:, 2] * 3}[objective]
+    params: dict[str, Any] = {"objective": objective, "verbose": -1, "num_leaves": 7}
+    if objective == "multiclass":
+        params["num_class"] = 3
+    booster = lgb.train(params, lgb.Dataset(np.nan_to_num(X, nan=0.0), np.nan_to_num(y.astype(float))), 30)
+    rows = LightGBMRows(booster, num_iteration=20)
+    expected = booster.predict(X[:40], num_iteration=20)
+    np.testing.assert_array_equal(rows.predict(X[:40]), expected)
+    for i in range(5):
+        np.testing.assert_array_equal(rows.predict(X[i : i + 1]), expected[i : i + 1])
+    again = pickle.loads(pickle.dumps(rows))  # the C-side config is rebuilt, not pickled
+    np.testing.assert_array_equal(again.predict(X[:1]), expected[:1])
+
+
+class _Broken(FittedModel):
+    """A model whose fast path answers something else: the guard must refuse it."""
+
+    def __init__(self, schema: InputSchema, fast: FastPredict | None, raises: bool = False) -> None:
+        self.problem_type = "regression"
+        self.classes_ = None
+        self.input_schema_ = schema
+        self._fast = fast
+        self._raises = raises
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        raise TypeError("regressor")
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(X["x"], dtype=float) * 2
+
+    def fast_path(self) -> FastPredict | None:
+        if self._raises:
+            raise UnsupportedFastPath("not this one")
+        return self._fast
+
+
+def test_verified_fast_path_refuses_disagreement_and_unsupported(caplog: pytest.LogCaptureFixture) -> None:
+    schema = InputSchema.from_frame(pd.DataFrame({"x": [1.0, 2.0]}))
+    right = _Broken(schema, lambda columns, n: np.asarray(columns["x"], dtype=float) * 2)
+    assert verified_fast_path(right) is not None
+    with caplog.at_level(logging.WARNING, logger="workbench.model"):
+        assert (
+            verified_fast_path(_Broken(schema, lambda columns, n: np.asarray(columns["x"], dtype=float) * 2.001))
+            is None
+        )
+    assert "disagrees" in caplog.text
+    assert verified_fast_path(_Broken(schema, None)) is None
+    assert verified_fast_path(_Broken(schema, None, raises=True)) is None
+
+
+# --- family models ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["penguins", "grunfeld"])
+def test_family_models_fast_paths_equal_their_predictions(tmp_path: Path, name: str) -> None:
+    data = dataset(tmp_path, name)
+    assert data.X_test.isna().any().any() or name == "grunfeld"
+    for family in ("lightgbm", "xgboost", "catboost", "forest"):
+        _, blob = fit_candidate(family, {}, data, WorkerResources(cpus=1), LocalReporter(), seed=0)
+        model = loads_model(blob)
+        fast = verified_fast_path(model)
+        assert fast is not None, family
+        assert_same(fast, model, data.X_test)
+    _, blob = fit_candidate("linear", {}, data, WorkerResources(cpus=1), LocalReporter(), seed=0)
+    assert verified_fast_path(loads_model(blob)) is None  # one-hot and scaling stay in pandas
+
+
+# --- AutoGluon ------------------------------------------------------------------------------------------
+
+ALL_TREES = {
+    "GBM": {},
+    "XGB": {"n_estimators": 60},
+    "CAT": {"iterations": 60},
+    "RF": {"n_estimators": 40},
+    "XT": {"n_estimators": 40},
+    "NN_TORCH": {"num_epochs": 3},
+}
+
+
+def autogluon_models(tmp_path: Path, data: TrialData, hyperparameters: dict[str, Any]) -> dict[str, AutoGluonModel]:
+    params = {
+        "space": "test",
+        "presets": "medium_quality",
+        "hyperparameters": hyperparameters,
+        "time_limit_s": 90.0,
+        "seed": 0,
+    }
+    spec = TrialSpec(experiment_id=1, engine="autogluon", number=0, params=params, seed=0)
+    result = run_autogluon_trial(spec, data, WorkerResources(cpus=1), LocalReporter())
+    assert result.status == "complete"
+    blob = result.artifacts[ARTIFACT_NAME]
+    return {c.name: AutoGluonModel.from_zip(blob, c.name, cache_dir=tmp_path / "cache") for c in result.candidates}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["penguins", "breast_cancer", "grunfeld"])
+def test_autogluon_fast_paths_equal_autogluon(tmp_path: Path, name: str) -> None:
+    data = dataset(tmp_path, name)
+    models = autogluon_models(tmp_path, data, ALL_TREES)
+    kinds = {n.removesuffix("Gini").removesuffix("Entr").removesuffix("MSE") for n in models}
+    assert {"LightGBM", "XGBoost", "CatBoost", "RandomForest", "ExtraTrees", "WeightedEnsemble_L2"} <= kinds
+    for model_name, model in models.items():
+        fast = verified_fast_path(model)
+        assert fast is not None, model_name
+        assert_same(fast, model, data.X_test)
+
+
+@pytest.mark.slow
+def test_autogluon_date_features_fall_back_to_the_frame_path(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=n, freq="D"), "x": rng.normal(size=n)})
+    y = (X["x"] + rng.normal(size=n) * 0.1 > 0).map({True: "yes", False: "no"}).to_numpy()
+    data = TrialData(
+        X.iloc[:200], y[:200], X.iloc[200:250], y[200:250], X.iloc[250:], y[250:],
+        problem_type="binary", metric="roc_auc", classes=("no", "yes"), split_hash="x",
+    )  # fmt: skip
+    models = autogluon_models(tmp_path, data, {"GBM": {}})
+    model = models["LightGBM"]
+    with pytest.raises(UnsupportedFastPath):
+        model.fast_path()
+    assert verified_fast_path(model) is None
