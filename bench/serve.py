@@ -47,6 +47,7 @@ from workbench.serve._contract import terminate  # noqa: E402
 GOAL_TREE_LATENCY = 0.2  # HTTP p50 / AutoGluon in-process p50, tree model
 GOAL_ENSEMBLE_LATENCY = 0.1  # the same, ensemble
 GOAL_THROUGHPUT = 0.5  # served / bare FastAPI requests per second, tree model, 16 connections
+WARM_UP_S = 2  # a discarded wrk run before each measured server
 
 
 def bare_app() -> Any:
@@ -245,6 +246,7 @@ def main() -> None:
             bodies = [oip_body(version.name, r, datatypes) for r in rows]
             worst = check_answers(port, version.name, bodies, expected, classification)
             url = f"http://127.0.0.1:{port}/v2/models/{version.name}/infer"
+            wrk(url, bodies, 1, WARM_UP_S)  # steady state: first requests fill caches and allocators
             one = wrk(url, bodies, 1, args.seconds)
             many = wrk(url, bodies, 16, args.seconds)
         results[case] = {
@@ -269,6 +271,7 @@ def main() -> None:
         check.close()
         if status != 200:
             sys.exit(f"the bare FastAPI endpoint answered {status}; it must answer 200 to be a baseline")
+        wrk(f"http://127.0.0.1:{port}/echo", tree_bodies, 1, WARM_UP_S)
         bare = wrk(f"http://127.0.0.1:{port}/echo", tree_bodies, 16, args.seconds)
 
     print(

@@ -42,11 +42,12 @@ class FileSource:
     load_delay_s: float = 0.0
     predict_delay_s: float = 0.0
     version_file: Path | None = None
+    frame_only: bool = False  # serve through pandas (SlowModel has no fast path)
 
     def load(self) -> LoadedModel:
         time.sleep(self.load_delay_s)
         model = loads_model(self.path.read_bytes())
-        if self.predict_delay_s:
+        if self.predict_delay_s or self.frame_only:
             model = SlowModel(model, self.predict_delay_s)
         version = int(self.version_file.read_text()) if self.version_file is not None else 1
         return LoadedModel(

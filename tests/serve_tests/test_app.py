@@ -63,6 +63,25 @@ def test_metadata_routes(client: TestClient, model: FittedModel) -> None:
 
 
 def test_predictions_equal_in_process(client: TestClient, model: FittedModel, rows: pd.DataFrame) -> None:
+    assert client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is True
+    assert "workbench_model_fast_path 1" in client.get("/metrics").text
+    check_predictions(client, model, rows)
+
+
+def test_predictions_through_pandas_equal_in_process(
+    fitted: tuple[Path, pd.DataFrame], model: FittedModel, rows: pd.DataFrame
+) -> None:
+    with TestClient(create_app(FileSource(fitted[0], frame_only=True), ServeSettings())) as frame_client:
+        from conftest import wait_ready
+
+        wait_ready(frame_client)
+        assert frame_client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is False
+        assert "workbench_model_fast_path 0" in frame_client.get("/metrics").text
+        check_predictions(frame_client, model, rows)
+
+
+def check_predictions(client: TestClient, model: FittedModel, rows: pd.DataFrame) -> None:
+    """Every inference route, batches and single rows, answers exactly what the model predicts in-process."""
     batch = records(rows)
     expected = model.predict_proba(rows)
     labels = model.predict(rows).tolist()
