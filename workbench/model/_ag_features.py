@@ -68,6 +68,9 @@ def _as_type(generator: Any) -> Step:
     def step(x: Features, n: int) -> Features:
         out: Features = {}
         for name, values in x.items():
+            if isinstance(values, np.ndarray) and values.dtype == types.get(name) and name not in bools:
+                out[name] = values  # already what AutoGluon converts to (a served number column)
+                continue
             if name in bools:
                 out[name] = (objects(values, n) == bools[name]).astype(np.int8)
                 continue

@@ -51,23 +51,28 @@ def _lightgbm(model: Any) -> ModelPredict:
         raise UnsupportedFastPath("LightGBM feature count differs from the model's features")
     booster_categories = list(booster.pandas_categorical or [])
     rows = LightGBMRows(booster)
-    remaps: dict[str, np.ndarray] = {}
+    # Per categorical feature: its codes' values for the booster (NaN where the booster never saw the
+    # category), with a last NaN entry that code -1 (missing) indexes. Built on the first request.
+    lookups: dict[str, np.ndarray] = {}
+
+    def lookup(name: str, value: Codes) -> np.ndarray:
+        position = {v: i for i, v in enumerate(booster_categories[len(lookups)])}
+        codes = [position.get(v) for v in value.categories]
+        table = np.array([np.nan if c is None else float(c) for c in codes] + [np.nan], dtype=np.float64)
+        lookups[name] = table
+        return table
 
     def run(x: Features, n: int) -> np.ndarray:
         matrix = np.empty((n, len(features)), dtype=np.float64)
-        category = 0
         for j, name in enumerate(features):
             value = x[name]
             if isinstance(value, Codes):
-                if name not in remaps:
-                    if category >= len(booster_categories):
+                table = lookups.get(name)
+                if table is None:
+                    if len(lookups) >= len(booster_categories):
                         raise ValueError("LightGBM has fewer categorical features than the model")
-                    position = {v: i for i, v in enumerate(booster_categories[category])}
-                    remaps[name] = np.array([position.get(v, -1) for v in value.categories], dtype=np.float64)
-                category += 1
-                codes = value.codes
-                mapped = np.where(codes >= 0, remaps[name][np.maximum(codes, 0)], -1.0)
-                matrix[:, j] = np.where(mapped >= 0, mapped, np.nan)
+                    table = lookup(name, value)
+                matrix[:, j] = table[value.codes]
             else:
                 matrix[:, j] = value
         return np.asarray(model._post_process_predictions(y_pred_proba=rows.predict(matrix)))

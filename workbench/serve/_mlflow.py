@@ -49,7 +49,7 @@ def predict_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
         out = {
             "predictions": _jsonable(result.labels),
             "probabilities": result.proba.tolist(),
-            "classes": _jsonable(prepared.loaded.classes),
+            "classes": prepared.class_names,
         }
     else:
         out = {"predictions": result.values}

@@ -89,7 +89,7 @@ def infer_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
                 "datatype": "FP64",
                 "shape": [n, k],
                 "data": result.proba.ravel().tolist(),
-                "parameters": {"classes": _jsonable(prepared.loaded.classes)},
+                "parameters": {"classes": prepared.class_names},
             },
         ]
     else:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import anyio
@@ -43,6 +44,15 @@ class Prepared:
     def classification(self) -> bool:
         return self.loaded.problem_type != "regression"
 
+    @cached_property
+    def class_labels(self) -> np.ndarray:
+        return np.asarray(self.loaded.classes, dtype=object)
+
+    @cached_property
+    def class_names(self) -> list[Any]:
+        """The classes as JSON values (numpy scalars become Python ones)."""
+        return [c.item() if hasattr(c, "item") else c for c in (self.loaded.classes or ())]
+
     def predict(self, batch: Batch) -> Prediction:
         if self.fast is not None:
             output = self.fast(batch.columns, batch.n)
@@ -50,8 +60,7 @@ class Prepared:
             output = self.loaded.model.prediction(columns_to_frame(batch.columns, self.loaded.input_schema))
         if self.classification:
             proba = np.asarray(output, dtype=np.float64)
-            classes = np.asarray(self.loaded.classes, dtype=object)
-            return Prediction(labels=classes[np.argmax(proba, axis=1)].tolist(), proba=proba, values=None)
+            return Prediction(labels=self.class_labels[np.argmax(proba, axis=1)].tolist(), proba=proba, values=None)
         return Prediction(labels=None, proba=None, values=np.asarray(output, dtype=np.float64).tolist())
 
 
