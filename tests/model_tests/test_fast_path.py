@@ -43,7 +43,7 @@ RTOL, ATOL = 1e-9, 1e-12
 
 def served_columns(X: pd.DataFrame, schema: InputSchema) -> tuple[Columns, int]:
     """The rows as a server receives them: JSON records, validated and converted by the FrameBuilder."""
-    records = json.loads(X.to_json(orient="records"))
+    records = json.loads(X.to_json(orient="records", date_format="iso"))
     batch = FrameBuilder(schema, max_rows=100_000).from_records(records)
     return batch.columns, batch.n
 
@@ -197,10 +197,11 @@ def test_autogluon_fast_paths_equal_autogluon(tmp_path: Path, name: str) -> None
 
 
 @pytest.mark.slow
-def test_autogluon_date_features_fall_back_to_the_frame_path(tmp_path: Path) -> None:
+def test_autogluon_date_time_columns_and_unsupported_parts(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     n = 300
     X = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=n, freq="D"), "x": rng.normal(size=n)})
+    X.loc[::17, "when"] = pd.NaT
     y = (X["x"] + rng.normal(size=n) * 0.1 > 0).map({True: "yes", False: "no"}).to_numpy()
     data = TrialData(
         X.iloc[:200], y[:200], X.iloc[200:250], y[200:250], X.iloc[250:], y[250:],
@@ -208,6 +209,13 @@ def test_autogluon_date_features_fall_back_to_the_frame_path(tmp_path: Path) -> 
     )  # fmt: skip
     models = autogluon_models(tmp_path, data, {"GBM": {}})
     model = models["LightGBM"]
+    fast = verified_fast_path(model)
+    assert fast is not None
+    assert_same(fast, model, data.X_test)
+    # A part the compiler does not know is refused, and the frame path serves.
+    model.predictor._learner.feature_generator.generators[0][0].__class__ = type(
+        "CustomGenerator", (type(model.predictor._learner.feature_generator.generators[0][0]),), {}
+    )
     with pytest.raises(UnsupportedFastPath):
         model.fast_path()
     assert verified_fast_path(model) is None

@@ -62,7 +62,7 @@ def _as_type(generator: Any) -> Step:
     ints = {str(f) for f in np.asarray(generator._int_features).tolist()}
     types = {name: np.dtype(t) for name, t in (generator._type_map_real_opt or {}).items()}
     for name, dtype in types.items():
-        if name not in bools and dtype.kind not in "Oiuf":
+        if name not in bools and dtype.kind not in "OiufM":
             raise UnsupportedFastPath(f"feature {name!r} has dtype {dtype}")
 
     def step(x: Features, n: int) -> Features:
@@ -77,6 +77,8 @@ def _as_type(generator: Any) -> Step:
             dtype = types[name]
             if dtype.kind == "O":
                 out[name] = objects(values, n)
+            elif dtype.kind == "M":  # date-time columns stay a pandas Series, as AutoGluon converts them
+                out[name] = (values if isinstance(values, pd.Series) else pd.Series(objects(values, n))).astype(dtype)
             elif dtype.kind == "f":
                 out[name] = _floats(values).astype(dtype, copy=False)
             else:
