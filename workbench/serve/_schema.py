@@ -24,6 +24,10 @@ __all__ = ["OIP_DATATYPES", "Batch", "FrameBuilder", "oip_datatype", "parse_json
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
+_QUOTE = ord('"')
+_OPENS = frozenset(b"[{")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"\\')  # translate() deletes these
+_WALK_MARKS = 4096  # more brackets and quotes than this: the vectorised scan is faster than a walk
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # OIP v2 tensor datatypes accepted for each column kind.
@@ -62,11 +66,31 @@ def json_depth(body: bytes) -> int:
 
 
 def within_depth(body: bytes, max_depth: int) -> bool:
-    """Whether the JSON text nests at most `max_depth` brackets deep; counting the brackets decides most
-    bodies (a served row has a handful) without scanning."""
+    """Whether the JSON text nests at most `max_depth` brackets deep.
+
+    Counting the brackets decides small bodies at once. Otherwise only brackets and quotes are kept (a C
+    filter) and walked: without a backslash every quote opens or closes a string, so brackets inside
+    strings are skipped; with one, escaped quotes need `json_depth`'s string-aware scan.
+    """
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return True
-    return json_depth(body) <= max_depth
+    marks = body.translate(None, _NOT_MARKS)
+    if b"\\" in marks or len(marks) > _WALK_MARKS:
+        return json_depth(body) <= max_depth
+    depth = 0
+    inside = False
+    for mark in marks:
+        if mark == _QUOTE:
+            inside = not inside
+        elif inside:
+            continue
+        elif mark in _OPENS:
+            depth += 1
+            if depth > max_depth:
+                return False
+        else:
+            depth -= 1
+    return True
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
@@ -163,7 +187,7 @@ class FrameBuilder:
     def _column(self, spec: ColumnSpec, values: Sequence[Any] | None, n: int) -> Any:
         if values is None:
             values = [None] * n
-        has_null = any(v is None for v in values)
+        has_null = None in values
         if has_null and spec.required:
             raise RequestError(422, f"Column {spec.name!r} is required and may not hold null values.")
         if spec.kind == "numeric":
@@ -188,23 +212,24 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 def _numeric(spec: ColumnSpec, values: Sequence[Any], has_null: bool) -> np.ndarray:
     all_int = True
     for v in values:
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise RequestError(422, f"Column {spec.name!r} holds numbers.")
-        if isinstance(v, float):
+        kind = type(v)
+        if kind is float:
             all_int = False
-            if not math.isfinite(v):
-                raise RequestError(422, f"Column {spec.name!r} holds finite numbers.")
-            if abs(v) > FLOAT32_MAX:
+            if not -FLOAT32_MAX <= v <= FLOAT32_MAX:  # false for NaN and infinities too
+                if not math.isfinite(v):
+                    raise RequestError(422, f"Column {spec.name!r} holds finite numbers.")
                 # Many model libraries compute in float32, where such a value becomes infinity and fails.
                 raise RequestError(422, f"Column {spec.name!r} holds numbers between -3.4e38 and 3.4e38.")
-        elif not _INT64_MIN <= v <= _INT64_MAX:
-            all_int = False
+        elif kind is int:
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                all_int = False
+        elif v is not None:  # bool is not int here: type(True) is bool
+            raise RequestError(422, f"Column {spec.name!r} holds numbers.")
     if all_int and not has_null and spec.dtype.startswith(("int", "Int")):
         return np.array(values, dtype=np.int64)
     try:
-        column = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+        if not has_null:
+            return np.array(values, dtype=np.float64)
+        return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
     except OverflowError:
         raise RequestError(422, f"Column {spec.name!r} holds numbers within the float64 range.") from None
-    return column
