@@ -207,8 +207,39 @@ def _impute(X: np.ndarray, statistics: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _quantiles(X: np.ndarray, transformer: Any) -> np.ndarray:
-    return np.asarray(transformer._transform(X.copy(), inverse=False))
+def _quantiles(X: np.ndarray, transformer: Any, clip: tuple[float, float]) -> np.ndarray:
+    """QuantileTransformer's forward transform (scikit-learn's `_transform_col`), with the normal
+    distribution's inverse CDF as scipy computes it (`ndtri`) but without `norm.ppf`'s per-call
+    argument handling, which costs about 150 µs a column."""
+    from scipy.special import ndtri
+    from sklearn.preprocessing._data import BOUNDS_THRESHOLD
+
+    normal = transformer.output_distribution == "normal"
+    references = transformer.references_
+    out = X.copy()
+    for j in range(out.shape[1]):
+        column = out[:, j]
+        quantiles = transformer.quantiles_[:, j]
+        with np.errstate(invalid="ignore"):
+            if normal:
+                lower = column - BOUNDS_THRESHOLD < quantiles[0]
+                upper = column + BOUNDS_THRESHOLD > quantiles[-1]
+            else:
+                lower = column == quantiles[0]
+                upper = column == quantiles[-1]
+        finite = ~np.isnan(column)
+        values = column[finite]
+        column[finite] = 0.5 * (
+            np.interp(values, quantiles, references) - np.interp(-values, -quantiles[::-1], -references[::-1])
+        )
+        column[upper] = 1
+        column[lower] = 0
+        if normal:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                column = ndtri(column)
+            column = np.clip(column, *clip)
+        out[:, j] = column
+    return out
 
 
 def _transform(X: np.ndarray, transformer: Any) -> np.ndarray:
@@ -244,8 +275,16 @@ def _numeric_pipeline(pipeline: Any) -> Callable[[np.ndarray], np.ndarray]:
                 return X
 
             steps.append(scaled)
-        elif type(step) is QuantileTransformer:
-            steps.append(partial(_quantiles, transformer=step))
+        elif type(step) is QuantileTransformer and step.output_distribution in ("normal", "uniform"):
+            from scipy.stats import norm
+            from sklearn.preprocessing._data import BOUNDS_THRESHOLD
+
+            # The bounds scikit-learn clips the normal output to, computed as it computes them.
+            clip = (
+                float(norm.ppf(BOUNDS_THRESHOLD - np.spacing(1))),
+                float(norm.ppf(1 - (BOUNDS_THRESHOLD - np.spacing(1)))),
+            )
+            steps.append(partial(_quantiles, transformer=step, clip=clip))
         else:
             steps.append(partial(_transform, transformer=step))
 
