@@ -65,6 +65,7 @@ def test_metadata_routes(client: TestClient, model: FittedModel) -> None:
 def test_predictions_equal_in_process(client: TestClient, model: FittedModel, rows: pd.DataFrame) -> None:
     assert client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is True
     assert "workbench_model_fast_path 1" in client.get("/metrics").text
+    assert client.app.state.holder.current.inline  # type: ignore[attr-defined]  # a row in well under 2 ms
     check_predictions(client, model, rows)
 
 
@@ -77,6 +78,7 @@ def test_predictions_through_pandas_equal_in_process(
         wait_ready(frame_client)
         assert frame_client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is False
         assert "workbench_model_fast_path 0" in frame_client.get("/metrics").text
+        assert not frame_client.app.state.holder.current.inline  # type: ignore[attr-defined]
         check_predictions(frame_client, model, rows)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -17,7 +18,15 @@ from workbench.serve._errors import RequestError
 from workbench.serve._metrics import Metrics
 from workbench.serve._schema import Batch, FrameBuilder
 
-__all__ = ["INLINE_BODY_BYTES", "ModelHolder", "Prediction", "Prepared", "example_columns", "run_request"]
+__all__ = [
+    "INLINE_BODY_BYTES",
+    "INLINE_MAX_S",
+    "ModelHolder",
+    "Prediction",
+    "Prepared",
+    "example_columns",
+    "run_request",
+]
 
 log = logging.getLogger("workbench.serve")
 
@@ -39,6 +48,7 @@ class Prepared:
     loaded: LoadedModel
     builder: FrameBuilder
     fast: FastPredict | None = None
+    inline: bool = False  # small requests run on the event loop (a fast path that answers a row quickly)
 
     @property
     def classification(self) -> bool:
@@ -68,13 +78,16 @@ class Prepared:
 # tens of microseconds, less than handing it to a worker thread and back. Larger bodies, and models
 # served through pandas, run in a worker thread so the loop stays free for other requests and probes.
 INLINE_BODY_BYTES = 16 * 1024
+# ... and only when the fast path answers a row within this time (measured at load), so one request
+# never holds the loop for long.
+INLINE_MAX_S = 0.002
 
 
 async def run_request(
     prepared: Prepared, handle: Callable[[Prepared, bytes, int], bytes], body: bytes, max_depth: int
 ) -> bytes:
     """Run a request's handler inline when it is small and fast, else in a worker thread."""
-    if prepared.fast is not None and len(body) <= INLINE_BODY_BYTES:
+    if prepared.inline and len(body) <= INLINE_BODY_BYTES:
         return handle(prepared, body, max_depth)
     return await anyio.to_thread.run_sync(handle, prepared, body, max_depth)
 
@@ -100,11 +113,20 @@ def prepare(loaded: LoadedModel, max_rows: int) -> Prepared:
     if loaded.problem_type != "regression" and not loaded.classes:
         raise ValueError(f"model {loaded.name!r} is a classifier without classes")
     builder = FrameBuilder(loaded.input_schema, max_rows)
-    prepared = Prepared(loaded, builder, verified_fast_path(loaded.model, loaded.input_schema))
-    result = prepared.predict(prepared.builder.from_columns(example_columns(loaded.input_schema)))
+    fast = verified_fast_path(loaded.model, loaded.input_schema)
+    prepared = Prepared(loaded, builder, fast)
+    example = prepared.builder.from_columns(example_columns(loaded.input_schema))
+    result = prepared.predict(example)
     if result.proba is not None and result.proba.shape != (1, len(loaded.classes or ())):
         raise ValueError(f"model {loaded.name!r} returned probabilities of shape {result.proba.shape}")
-    return prepared
+    if fast is None:
+        return prepared
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        prepared.predict(example)
+        times.append(time.perf_counter() - start)
+    return replace(prepared, inline=sorted(times)[2] <= INLINE_MAX_S)
 
 
 class ModelHolder:
