@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check workbench tests $(wildcard bench)
 	$(BIN)/ruff format --check workbench tests $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q

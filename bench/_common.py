@@ -10,9 +10,7 @@ from pathlib import Path
 from distributed import Client, LocalCluster
 
 from workbench.config import Settings
-from workbench.search import TrialData
-from workbench.search.families import trial_data
-from workbench.store import Experiment, ExperimentSpec, Workspace
+from workbench.store import Experiment, ExperimentSpec, TrialData, Workspace, trial_data
 
 REPO = Path(__file__).resolve().parent.parent
 

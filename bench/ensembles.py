@@ -11,8 +11,8 @@ import sys
 
 from _common import workspace
 
+import workbench.api as wb
 from workbench.compare import ModelPredictions, build_ensemble, load_comparison
-from workbench.search import SearchRequest, run_search
 
 DATASETS = sys.argv[1:] or ["breast_cancer", "seattle_weather", "grunfeld"]
 TRIALS = int(os.environ.get("BENCH_TRIALS", "6"))
@@ -29,10 +29,8 @@ def main() -> None:
     print(f"{'dataset':<18}{'metric':<20}{'best single':>14}{'AutoGluon ens.':>16}{'workbench ens.':>16}  members")
     for dataset in DATASETS:
         ws = workspace()
-        request = SearchRequest(
-            dataset=dataset, engines=("autogluon", "optuna"), n_trials=TRIALS, time_limit_s=TIME_LIMIT_S, cluster="auto"
-        )
-        summary = run_search(ws, request)
+        config = wb.search_config(engines=("autogluon", "optuna"), n_trials=TRIALS, time_limit_s=TIME_LIMIT_S)
+        summary = wb.run_search(wb.prepare_search(dataset, config, workspace=ws).id, config, workspace=ws)
         experiment = ws.experiment(summary.experiment_id)
         data = load_comparison(ws, experiment)
         sign = 1 if data.greater_is_better else -1

@@ -194,17 +194,15 @@ def main() -> None:
 
     from autogluon.tabular import TabularPredictor
 
+    import workbench.api as wb
     from workbench.registry import Registry
-    from workbench.search import SearchRequest, run_search
-    from workbench.search.families import trial_data
-    from workbench.serve._contract import free_port
+    from workbench.serve import free_port
+    from workbench.store import trial_data
     from workbench.store import trials as records
 
     ws = _common.workspace()
-    request = SearchRequest(
-        dataset=args.dataset, engines=("autogluon",), n_trials=1, time_limit_s=args.fit_seconds, cluster="local:1"
-    )
-    summary = run_search(ws, request)
+    config = wb.search_config(engines=("autogluon",), n_trials=1, time_limit_s=args.fit_seconds, cluster="local:1")
+    summary = wb.run_search(wb.prepare_search(args.dataset, config, workspace=ws).id, config, workspace=ws)
     experiment = ws.experiment(summary.experiment_id)
     data = trial_data(ws, experiment)
     candidates = {c.model_in_artifact or c.name: c for c in records.list_candidates(ws.store, experiment.id)}

@@ -64,7 +64,9 @@ def test_compare_builds_an_ensemble_and_a_report(home: Path, experiment_id: int)
     assert "<script src=" not in html.replace('<script src="data:', "")  # plotly.js is inlined, nothing loaded
     assert out["ensemble"]["members"][0]["name"] in html
     board = json.loads(runner.invoke(app, ["leaderboard", str(experiment_id), "--json"]).stdout)
-    assert {row["engine"] for row in board} == {"optuna"}
+    # One ranking: the saved ensemble stands beside the candidates it was built from.
+    assert {row["engine"] for row in board} == {"optuna", "workbench"}
+    assert f"e{out['ensemble']['id']}" in [row["key"] for row in board]
     plain = runner.invoke(app, ["compare", str(experiment_id)])
     assert plain.exit_code == 0 and "Leaderboard" in plain.stdout
 

@@ -19,8 +19,7 @@ from workbench.compare import (
 from workbench.config import Settings
 from workbench.errors import InvalidInputError
 from workbench.search import OptunaEngine, SearchDriver, SearchOptions
-from workbench.search.families import trial_data
-from workbench.store import Experiment, ExperimentSpec, Workspace
+from workbench.store import Experiment, ExperimentSpec, Workspace, trial_data
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

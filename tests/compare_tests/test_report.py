@@ -17,8 +17,7 @@ from workbench.compare import _report as report
 from workbench.compare._report import SECTIONS, write_report
 from workbench.config import Settings
 from workbench.model import FittedModel, InputSchema, score_predictions
-from workbench.search.families import trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 from workbench.store._trials import TrialRow
 
 REPO = Path(__file__).resolve().parents[2]

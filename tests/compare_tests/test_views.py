@@ -20,8 +20,7 @@ from workbench.config import Settings
 from workbench.errors import InvalidInputError
 from workbench.metrics import METRICS
 from workbench.model import FittedModel, InputSchema, score_predictions
-from workbench.search.families import trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 from workbench.store._trials import TrialRow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,12 +197,14 @@ def test_pareto_front_matches_brute_force_on_random_points() -> None:
 def test_leaderboard_is_best_first_in_the_metric_direction(cases: dict[str, ComparisonData], case: str) -> None:
     data = cases[case]
     info = v.get_leaderboard_info(data)
-    scores = [r.valid for r in info.rows]
+    scores = [r.valid_score for r in info.rows]
     assert len(info.rows) == len(data.models)
     expected = sorted(scores, reverse=data.greater_is_better)  # type: ignore[type-var]
     assert scores == expected
     assert [r.key for r in info.rows] == [m.key for m in data.ranked()]
+    assert [r.rank for r in info.rows] == list(range(1, len(info.rows) + 1))
     assert set(info.table()) == {
+        "rank",
         "name",
         "engine",
         "kind",
@@ -219,7 +220,7 @@ def test_leaderboard_is_best_first_in_the_metric_direction(cases: dict[str, Comp
     assert {r.engine for r in info.rows} == {"optuna", "autogluon", "workbench"}
     if case == "regression":
         assert not info.greater_is_better  # rmse: the smallest first
-        assert info.rows[0].valid == min(m.valid_score for m in data.models if m.valid_score is not None)
+        assert info.rows[0].valid_score == min(m.valid_score for m in data.models if m.valid_score is not None)
 
 
 def test_leaderboard_for_log_loss_and_missing_scores(cases: dict[str, ComparisonData]) -> None:
@@ -235,11 +236,11 @@ def test_leaderboard_for_log_loss_and_missing_scores(cases: dict[str, Comparison
     models = (*models, replace(models[0], id=99, valid_score=None))
     data = replace(data, metric="log_loss", greater_is_better=False, models=models)
     info = v.get_leaderboard_info(data)
-    assert [r.valid for r in info.rows[:-1]] == sorted(m.valid_score for m in models[:-1])  # type: ignore[type-var]
+    assert [r.valid_score for r in info.rows[:-1]] == sorted(m.valid_score for m in models[:-1])  # type: ignore[type-var]
     assert info.rows[-1].key == "c99"  # no valid score: last
     by_test = info.sorted("test")
-    assert by_test.rows[-1].test is None
-    assert info.sorted("row ms").rows[0].row_ms == 0.1
+    assert by_test.rows[-1].test_score is None
+    assert info.sorted("row ms").rows[0].predict_row_ms == 0.1
     assert info.sorted("size MB", descending=True).rows[0].size_mb == 8.0
     with pytest.raises(InvalidInputError):
         info.sorted("nope")
@@ -546,11 +547,14 @@ def _figures(data: ComparisonData) -> list[go.Figure]:
 @pytest.mark.parametrize("case", ["binary", "multiclass", "regression"])
 def test_every_plot_draws_and_escapes_model_names(cases: dict[str, ComparisonData], case: str) -> None:
     for fig in _figures(cases[case]):
-        assert isinstance(fig, go.Figure)
         assert_escaped(fig)
         assert "<img" not in fig.to_json()
-    history = v.plot_history(v.get_history_info(cases[case]))
-    assert isinstance(history, go.Figure)  # trials carry no model names: escaping is checked with engine names
+    info = v.get_history_info(cases[case])
+    history = v.plot_history(info)
+    # One series of points per engine, at its trials' numbers (escaping is checked with engine names below).
+    plotted = {tuple(trace.x) for trace in history.data if trace.x is not None and len(trace.x)}
+    for engine in info.engines:
+        assert tuple(engine.x.tolist()) in plotted
 
 
 @pytest.mark.parametrize("case", ["binary", "multiclass"])
@@ -571,10 +575,15 @@ def test_engine_names_are_escaped(cases: dict[str, ComparisonData]) -> None:
 
 def test_plots_draw_empty_inputs(cases: dict[str, ComparisonData]) -> None:
     empty = replace(cases["binary"], models=(), trials=())
-    assert isinstance(v.plot_leaderboard(v.get_leaderboard_info(empty)), go.Figure)
-    assert isinstance(v.plot_history(v.get_history_info(empty)), go.Figure)
-    assert isinstance(v.plot_pareto(v.get_pareto_info(empty)), go.Figure)
-    assert isinstance(v.plot_weights(v.get_weights_info([], [], "none")), go.Figure)
+    board = v.plot_leaderboard(v.get_leaderboard_info(empty))
+    assert [list(column) for column in board.data[0].cells.values] == [[]] * len(v.Leaderboard.COLUMNS)
+    for fig in (
+        v.plot_history(v.get_history_info(empty)),
+        v.plot_pareto(v.get_pareto_info(empty)),
+        v.plot_weights(v.get_weights_info([], [], "none")),
+    ):
+        assert sum(len(t.x) for t in fig.data if getattr(t, "x", None) is not None) == 0  # no points drawn
+        assert fig.layout.title.text  # still titled, so an empty view says what it is
 
 
 def test_data_functions_do_not_import_plotly() -> None:
@@ -588,3 +597,32 @@ def test_data_functions_do_not_import_plotly() -> None:
         "assert 'plotly' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", ["binary", "multiclass", "regression"])
+def test_every_view_info_is_plain_json(cases: dict[str, ComparisonData], case: str) -> None:
+    """What a REST route returns: `to_dict()` of each view's data, numpy arrays as lists, NaN as null."""
+    import json
+
+    data = cases[case]
+    infos: list[Any] = [
+        v.get_leaderboard_info(data),
+        v.get_history_info(data),
+        v.get_pareto_info(data),
+        v.get_diff_info(data, "c1", "c2"),
+        v.get_weights_info(["a", "b"], [0.25, 0.75], "ens"),
+    ]
+    if case == "regression":
+        infos.append(v.get_regression_info(data, ["c1"]))
+    else:
+        infos += [
+            v.get_roc_pr_info(data, ["c1"]),
+            v.get_confusion_info(data, "c1"),
+            v.get_calibration_info(data, ["c1"]),
+        ]
+    for info in infos:
+        plain = info.to_dict()
+        text = json.dumps(plain, allow_nan=False)  # raises on NaN, numpy types or arrays
+        assert json.loads(text) == plain
+    pareto = v.get_pareto_info(data).to_dict()
+    assert pareto["keys"] == [m.key for m in data.models] and isinstance(pareto["latency_front"], list)

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -19,8 +18,8 @@ from typing import IO
 import pytest
 from typer.testing import CliRunner
 
+from workbench.cli._cluster import cluster_app
 from workbench.compute import cluster, cluster_resources
-from workbench.compute._cli import cluster_app
 
 pytestmark = pytest.mark.slow
 
@@ -104,11 +103,8 @@ def test_cluster_up_prints_its_address_serves_tasks_and_stops_on_sigint(
         result = CliRunner().invoke(cluster_app, ["info", str(scheduler_file), "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["workers"] == 1
-
-        t0 = time.monotonic()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
-        assert time.monotonic() - t0 < 30
         assert not scheduler_file.exists()
         assert "Traceback" not in log.read_text()
     finally:

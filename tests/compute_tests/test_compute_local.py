@@ -5,7 +5,6 @@ from __future__ import annotations
 import operator
 import os
 import socket
-import time
 
 import pytest
 from distributed import Client, KilledWorker, Scheduler, SpecCluster, Worker, get_worker
@@ -55,10 +54,8 @@ def test_allowed_failures_makes_a_worker_killing_task_fail_fast() -> None:
         assert handle.kind == "local"
         assert client.run_on_scheduler(_scheduler_allowed_failures) == 0
         doomed = client.submit(os._exit, 1, pure=False)
-        t0 = time.monotonic()
         with pytest.raises(KilledWorker):
             doomed.result(timeout=60)
-        assert time.monotonic() - t0 < 30
         # The nanny brings the worker back; the cluster stays usable.
         assert client.submit(operator.mul, 6, 7).result(timeout=60) == 42
 

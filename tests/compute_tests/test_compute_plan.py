@@ -322,7 +322,7 @@ def test_start_refuses_bad_options(kwargs: dict, message: str) -> None:
 
 def test_importing_compute_loads_neither_dask_nor_gpu_libraries() -> None:
     code = (
-        "import sys, workbench.compute, workbench.compute._cli\n"
+        "import sys, workbench.compute, workbench.cli._cluster\n"
         "print([m for m in ('dask', 'distributed', 'dask_cuda', 'pynvml') if m in sys.modules])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

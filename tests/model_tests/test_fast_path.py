@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,20 @@ from workbench.model import (
     FastPredict,
     FittedModel,
     InputSchema,
+    LoadedModel,
     UnsupportedFastPath,
+    check_fast_path,
     loads_model,
     verified_fast_path,
 )
+from workbench.model._autogluon import VERIFIED_AUTOGLUON_VERSIONS, autogluon_version
 from workbench.model._forest import ForestArrays
 from workbench.model._lightgbm_fast import LightGBMRows
 from workbench.search import TrialData, TrialSpec, WorkerResources
 from workbench.search.engines import ARTIFACT_NAME, run_autogluon_trial
-from workbench.search.families import LocalReporter, fit_candidate, trial_data
+from workbench.search.families import LocalReporter, fit_candidate
 from workbench.serve._schema import FrameBuilder
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 
 REPO = Path(__file__).resolve().parents[2]
 RTOL, ATOL = 1e-9, 1e-12
@@ -190,10 +195,67 @@ def test_autogluon_fast_paths_equal_autogluon(tmp_path: Path, name: str) -> None
     models = autogluon_models(tmp_path, data, ALL_TREES)
     kinds = {n.removesuffix("Gini").removesuffix("Entr").removesuffix("MSE") for n in models}
     assert {"LightGBM", "XGBoost", "CatBoost", "RandomForest", "ExtraTrees", "WeightedEnsemble_L2"} <= kinds
+    verified = autogluon_version() in VERIFIED_AUTOGLUON_VERSIONS
     for model_name, model in models.items():
-        fast = verified_fast_path(model)
-        assert fast is not None, model_name
+        fast, warning = check_fast_path(model)
+        if not verified:  # another AutoGluon than the fast path was checked with: AutoGluon's own predict serves
+            assert fast is None and warning is not None and "verified" in warning, model_name
+            continue
+        assert fast is not None and warning is None, model_name
         assert_same(fast, model, data.X_test)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    model: FittedModel
+
+    def load(self) -> LoadedModel:
+        m = self.model
+        return LoadedModel("ag", 1, m, m.input_schema_, m.problem_type, m.classes_)
+
+    def describe(self) -> str:
+        return "an AutoGluon model in memory"
+
+
+@pytest.mark.slow
+def test_autogluon_fast_path_runs_only_on_verified_versions_and_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from workbench.model import _autogluon
+    from workbench.serve import ServeSettings, create_app
+
+    data = dataset(tmp_path, "penguins")
+    model = autogluon_models(tmp_path, data, {"GBM": {}})["LightGBM"]
+    assert check_fast_path(model)[0] is not None or autogluon_version() not in VERIFIED_AUTOGLUON_VERSIONS
+
+    def metadata(settings: ServeSettings) -> dict[str, Any]:
+        with TestClient(create_app(ModelSource(model), settings)) as client:
+            for _ in range(600):
+                if client.get("/v2/health/ready").status_code == 200:
+                    break
+                time.sleep(0.05)
+            meta: dict[str, Any] = client.get("/v2/models/ag").json()["parameters"]
+            records = json.loads(data.X_test.head(3).to_json(orient="records"))
+            answer = client.post("/predict", json=records).json()
+            np.testing.assert_allclose(answer["probabilities"], model.predict_proba(data.X_test.head(3)), rtol=1e-9)
+            return meta
+
+    monkeypatch.setattr(_autogluon, "VERIFIED_AUTOGLUON_VERSIONS", ("0.0.1",))
+    with caplog.at_level(logging.WARNING, logger="workbench.model"):
+        fast, warning = check_fast_path(model)
+    assert fast is None and warning is not None and "not a version the fast path was verified with" in warning
+    assert [r for r in caplog.records if r.levelno == logging.WARNING and "verified" in r.getMessage()]
+    unverified = metadata(ServeSettings())
+    assert unverified["fast_path"] is False and unverified["warnings"] == [warning]
+
+    monkeypatch.setattr(_autogluon, "VERIFIED_AUTOGLUON_VERSIONS", (autogluon_version(),))
+    assert metadata(ServeSettings())["fast_path"] is True
+    off = metadata(ServeSettings(fast_path=False))
+    assert off["fast_path"] is False and off["warnings"] == []
+    monkeypatch.setenv("WORKBENCH_FAST_PATH", "0")
+    assert ServeSettings().fast_path is False
 
 
 @pytest.mark.slow

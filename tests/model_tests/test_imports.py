@@ -14,8 +14,8 @@ from workbench.config import Settings
 from workbench.model import AutoGluonModel, dumps_model
 from workbench.search import TrialSpec, WorkerResources
 from workbench.search.engines import ARTIFACT_NAME, run_autogluon_trial
-from workbench.search.families import LocalReporter, fit_candidate, trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.search.families import LocalReporter, fit_candidate
+from workbench.store import ExperimentSpec, Workspace, trial_data
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

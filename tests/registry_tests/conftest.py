@@ -8,8 +8,7 @@ from registry_helpers import Searched, settings_for
 
 from workbench.compare import build_ensemble, save_ensemble
 from workbench.search import OptunaEngine, SearchDriver, SearchOptions
-from workbench.search.families import trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 from workbench.store import trials as records
 
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config import Settings
-from workbench.search import TrialData
-from workbench.store import Experiment, Workspace
+from workbench.store import Experiment, TrialData, Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -286,13 +286,41 @@ def test_bad_archives_refused(searched: Searched, tmp_path: Path) -> None:
             target.import_archive(tmp_path / "junk.tar.gz")
 
 
-def test_source_imports_no_store_search_or_compare(searched: Searched) -> None:
+def test_source_reads_the_registry_tables_only(searched: Searched) -> None:
+    """A server loads its model without the dataset catalog, the workspace, search or compare."""
     Registry(searched.workspace).register("light", candidate_id=searched.candidates["lightgbm"])
     code = (
         "import sys\nfrom workbench.registry._source import RegistrySource\n"
         f"m = RegistrySource({str(searched.home)!r}, 'light').load()\n"
-        "bad = ('workbench.search', 'workbench.compare', 'workbench.store', 'workbench.data')\n"
-        "print(m.version, sorted(x for x in sys.modules if x.startswith(bad)))"
+        "bad = ('workbench.search', 'workbench.compare', 'workbench.store.', 'workbench.data')\n"
+        "print(m.version, sorted(x for x in sys.modules if x.startswith(bad) and x != 'workbench.store._registry'))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "1 []"
+
+
+def test_serving_a_family_model_loads_no_search_stack(searched: Searched) -> None:
+    """What an endpoint's process imports (the job runner, the server, the model) leaves Dask, Optuna,
+    AutoGluon and torch out: serving a LightGBM candidate needs none of them."""
+    Registry(searched.workspace).register("lean", candidate_id=searched.candidates["lightgbm"])
+    records = searched.data.X_test.head(3).to_json(orient="records")
+    code = (
+        "import json, os, sys, time\n"
+        "import workbench.jobs._runner, workbench.serve._run\n"
+        "from fastapi.testclient import TestClient\n"
+        "from workbench.serve import ServeSettings\n"
+        "from workbench.serve._factory import create_app_from_env, factory_env\n"
+        f"os.environ.update(factory_env({{'registry': {str(searched.home)!r}, 'ref': 'lean'}}, ServeSettings(), None))\n"
+        "with TestClient(create_app_from_env()) as client:\n"
+        "    for _ in range(600):\n"
+        "        if client.get('/v2/health/ready').status_code == 200: break\n"
+        "        time.sleep(0.05)\n"
+        f"    answer = client.post('/predict', json=json.loads({records!r})).json()\n"
+        "heavy = {'dask', 'distributed', 'optuna', 'autogluon', 'torch'}\n"
+        "print(json.dumps({'predictions': answer['predictions'],"
+        " 'loaded': sorted(heavy & {m.split('.')[0] for m in sys.modules})}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(report["predictions"]) == 3
+    assert report["loaded"] == []

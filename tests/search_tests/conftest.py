@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from workbench.config import Settings
-from workbench.search import TrialData
-from workbench.search.families import trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, TrialData, Workspace, trial_data
 
 REPO = Path(__file__).resolve().parents[2]
 

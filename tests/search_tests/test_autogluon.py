@@ -34,8 +34,7 @@ from workbench.search.engines import (
 )
 from workbench.search.engines._autogluon import _environment, _fit_kwargs, _seeded, _time_limit
 from workbench.search.engines._autogluon_model import reorder_proba
-from workbench.search.families._data import trial_data
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 
 # The process worker unpickles the reporter below: ship this module by value, not by (test-only) path.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

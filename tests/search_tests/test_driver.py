@@ -31,7 +31,9 @@ from workbench.search import (
     TrialSpec,
     WorkerResources,
 )
-from workbench.store import Workspace
+from workbench.store import Workspace, search_progress
+from workbench.store import events as event_rows
+from workbench.store import jobs as job_rows
 from workbench.store import trials as records
 
 # Process workers unpickle these objectives: ship them by value, not by (test-only) module path.
@@ -120,7 +122,7 @@ def test_exact_trial_count_and_events(search_workspace: Workspace, client: Clien
     assert kinds[0] == "search_started" and kinds[-1] == "search_finished"
     for kind in ("cluster", "trial_queued", "trial_started", "trial_finished"):
         assert kind in kinds
-    persisted = records.events_since(search_workspace.store, experiment_id)
+    persisted = event_rows.events_since(search_workspace.store, experiment_id)
     assert [e.kind for e in persisted] == kinds
 
 
@@ -192,7 +194,7 @@ def test_pruning_is_decided_by_the_driver_for_remote_trials(search_workspace: Wo
     assert summary.complete + summary.pruned == 4 and summary.pruned >= 1
     for trial in trials:
         assert trial.state == ("PRUNED" if trial.params["bad"] else "COMPLETE")
-    reported = records.events_since(search_workspace.store, experiment_id)
+    reported = event_rows.events_since(search_workspace.store, experiment_id)
     steps_of_pruned = [
         e.payload["step"] for e in reported if e.kind == "trial_reported" and e.payload["number"] % 2 == 1
     ]
@@ -201,19 +203,22 @@ def test_pruning_is_decided_by_the_driver_for_remote_trials(search_workspace: Wo
 
 @pytest.mark.parametrize("on_stop", ["cancel", "finish"])
 def test_stop_at_the_time_limit(search_workspace: Workspace, client: Client, on_stop: str) -> None:
-    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 3.0})
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 5.0})
     experiment_id, summary = _run(
         search_workspace,
         client,
         engine,
-        SearchOptions(time_limit_s=1.0, on_stop=on_stop),  # type: ignore[arg-type]
+        SearchOptions(time_limit_s=3.0, on_stop=on_stop),  # type: ignore[arg-type]
     )
     states = _states(search_workspace, experiment_id)
     assert "RUNNING" not in states and "QUEUED" not in states
+    trials = records.list_trials(search_workspace.store, experiment_id)
     if on_stop == "cancel":
         assert summary.complete == 0 and summary.cancelled >= 2
     else:
-        assert summary.complete >= 2 and summary.cancelled == 0
+        # Running trials finish; the one queued beyond the free workers never starts.
+        assert summary.complete >= 2
+        assert all("before it started" in (t.error or "") for t in trials if t.state == "CANCELLED")
     assert summary.status == "finished"
 
 
@@ -232,3 +237,129 @@ def test_stop_from_another_thread(search_workspace: Workspace, client: Client) -
     summary = driver.run()
     assert summary.status == "stopped" and 0 < summary.complete < 1000
     assert "RUNNING" not in _states(search_workspace, experiment_id)
+
+
+def _driver_with_job(workspace: Workspace, client: Client, engine: FunctionEngine, options: SearchOptions) -> Any:
+    experiment_id, data = small_trial_data(workspace)
+    job = job_rows.create_job(workspace.store, "search", {}, experiment_id=experiment_id)
+    experiment = workspace.experiment(experiment_id)
+    return (
+        experiment_id,
+        job.id,
+        SearchDriver(workspace, experiment, [engine], client, options, data=data, job_id=job.id),
+    )
+
+
+@pytest.mark.parametrize("mode", ["finish", "cancel"])
+def test_a_stop_request_in_the_store_is_honoured_in_its_mode(
+    search_workspace: Workspace, client: Client, mode: str
+) -> None:
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 2.5})
+    experiment_id, job_id, driver = _driver_with_job(search_workspace, client, engine, SearchOptions(n_trials=50))
+    other = Workspace(search_workspace.settings)  # another connection, as another process would have
+
+    def request_once_two_trials_run() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(records.list_trials(other.store, experiment_id, ("RUNNING",))) >= 2:
+                job_rows.request_stop(other.store, job_id, mode)  # type: ignore[arg-type]
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=request_once_two_trials_run, daemon=True).start()
+    summary = driver.run()
+    other.close()
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    states = [t.state for t in trials]
+    assert summary.status == "stopped" and summary.stop_mode == mode
+    assert "RUNNING" not in states and "QUEUED" not in states
+    started = [t for t in trials if t.started_at is not None]
+    if mode == "finish":
+        assert {t.state for t in started} == {"COMPLETE"} and len(started) >= 2  # the running ones finished
+        assert all("before it started" in (t.error or "") for t in trials if t.state == "CANCELLED")
+    else:
+        assert summary.complete == 0 and {t.state for t in started} == {"CANCELLED"}
+    assert len(trials) <= 4  # nothing was submitted after the request
+
+
+def test_a_raising_subscriber_is_dropped_and_never_aborts_the_search(
+    search_workspace: Workspace, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    bus = EventBus(search_workspace.store, buffered=True)
+
+    def broken(event: SearchEvent) -> None:
+        seen.append(event.kind)
+        raise RuntimeError("a widget that broke")
+
+    bus.subscribe(broken)
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.1})
+    with caplog.at_level("WARNING", logger="workbench.search"):
+        _, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3), bus)
+    assert summary.status == "finished" and summary.complete == 3
+    assert seen == ["search_started"]  # called once, then dropped
+    assert any("subscriber raised" in r.message for r in caplog.records)
+
+
+def test_queued_trials_a_dead_driver_left_run_on_resume_with_their_numbers(
+    search_workspace: Workspace, client: Client
+) -> None:
+    experiment_id, data = small_trial_data(search_workspace)
+    store = search_workspace.store
+    # What a driver killed early leaves: two trials queued (never started) and one running.
+    for number in range(2):
+        records.create_trial(store, experiment_id, "fn", number, {"sleep": 0.1, "number": number})
+    running = records.create_trial(store, experiment_id, "fn", 2, {"sleep": 0.1, "number": 2})
+    records.start_trial(store, running.id, "tcp://gone:1")
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.1, "number": n})
+    experiment = search_workspace.experiment(experiment_id)
+    summary = SearchDriver(search_workspace, experiment, [engine], client, SearchOptions(n_trials=4), data=data).run()
+    trials = {t.number: t for t in records.list_trials(store, experiment_id)}
+    assert summary.status == "finished" and summary.complete == 4
+    assert trials[0].state == trials[1].state == "COMPLETE"  # run, not failed
+    assert trials[0].attempts == trials[1].attempts == 1
+    assert trials[2].state == "FAILED" and "interrupted" in (trials[2].error or "")
+    assert sorted(n for n, t in trials.items() if t.state == "COMPLETE") == [0, 1, 3, 4]
+    assert trials[3].params == {"sleep": 0.1, "number": 2}  # the interrupted one's parameters, run again
+
+
+def test_a_second_thread_polls_and_writes_outside_the_drivers_transaction(
+    search_workspace: Workspace, client: Client
+) -> None:
+    """A widget thread reads progress and writes (a stop-free job update) while the real driver writes."""
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.05})
+    experiment_id, job_id, driver = _driver_with_job(search_workspace, client, engine, SearchOptions(n_trials=40))
+    store = search_workspace.store
+    errors: list[BaseException] = []
+    done_seen: list[int] = []
+    connections: list[int] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        connections.append(id(store.conn))
+        i = 0
+        while not stop.is_set():
+            try:
+                assert not store.conn.in_transaction  # this thread's connection is never inside another's BEGIN
+                progress = search_progress(store, experiment_id, True)
+                assert progress is not None
+                done_seen.append(progress.done)
+                i += 1
+                job_rows.merge_outputs(store, job_id, {"polls": i})
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        summary = driver.run()
+    finally:
+        stop.set()
+        poller.join(timeout=60)
+    assert errors == []
+    assert summary.complete == 40
+    assert connections and connections[0] != id(store.conn)  # a connection of its own
+    assert done_seen == sorted(done_seen) and len(done_seen) > 10
+    job = job_rows.get_job(store, job_id)
+    assert job is not None and job.outputs["polls"] == len(done_seen)  # every write of the poller kept

@@ -13,7 +13,7 @@ import pytest
 from workbench.config import Settings
 from workbench.metrics import get_metric
 from workbench.model import loads_model, score_predictions
-from workbench.search._protocol import TrialData, TrialPruned, WorkerResources
+from workbench.search._protocol import TrialPruned, WorkerResources
 from workbench.search.families import (
     FAMILIES,
     REPORT_EVERY,
@@ -23,9 +23,8 @@ from workbench.search.families import (
     PruneAfter,
     device_params,
     fit_candidate,
-    trial_data,
 )
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, TrialData, Workspace, trial_data
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = ("breast_cancer", "penguins", "grunfeld")

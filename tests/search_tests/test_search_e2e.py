@@ -159,7 +159,8 @@ def test_kill_the_driver_then_run_the_same_command_again(env: dict[str, str]) ->
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     with _db(env) as conn:
-        interrupted = conn.execute("SELECT COUNT(*) FROM trials WHERE state IN ('RUNNING', 'QUEUED')").fetchone()[0]
+        running = conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0]
+        queued = conn.execute("SELECT id, number FROM trials WHERE state = 'QUEUED'").fetchall()
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
@@ -168,8 +169,13 @@ def test_kill_the_driver_then_run_the_same_command_again(env: dict[str, str]) ->
     complete = [n for engine, n, s in states if s == "COMPLETE"]
     assert len(complete) == 8 and len(set(complete)) == 8
     assert not [s for _, _, s in states if s in ("RUNNING", "QUEUED")]
-    # Interrupted trials were closed as FAILED and their parameters run again.
-    assert len([s for _, _, s in states if s == "FAILED"]) == interrupted
+    # Running trials were closed as FAILED and their parameters run again; queued ones (never started) kept
+    # their row and number and ran.
+    assert len([s for _, _, s in states if s == "FAILED"]) == running
+    with _db(env) as conn:
+        for trial_id, number in queued:
+            row = conn.execute("SELECT number, state FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            assert tuple(row) == (number, "COMPLETE")
     with _db(env) as conn:
         assert conn.execute("SELECT COUNT(*) FROM experiments").fetchone()[0] == 1
 
@@ -280,11 +286,9 @@ def test_reattach_after_a_kernel_restart(env: dict[str, str], dask_cluster: tupl
     """A "notebook" process starts a search on a remote cluster and dies; a new one attaches to it."""
     address, _ = dask_cluster
     notebook = (
-        "from workbench.store import Workspace\n"
-        "from workbench.search import SearchRequest\n"
-        "from workbench.jobs import start_search\n"
-        f"h = start_search(Workspace(), SearchRequest(dataset='penguins', engines=('optuna',), families=('linear',),"
-        f" n_trials=6, cluster={address!r}))\n"
+        "import workbench.api as wb\n"
+        "exp = wb.create_experiment('penguins', budget=wb.Budget(n_trials=6))\n"
+        f"h = wb.start_search(exp.id, wb.search_config(engines=('optuna',), families=('linear',), cluster={address!r}))\n"
         "print(h.experiment_id, flush=True)\n"
     )
     first = subprocess.run([sys.executable, "-c", notebook], env=env, capture_output=True, text=True, timeout=120)
@@ -292,11 +296,11 @@ def test_reattach_after_a_kernel_restart(env: dict[str, str], dask_cluster: tupl
     experiment_id = int(first.stdout.strip())
     restarted = (
         "import json\n"
-        "from workbench.store import Workspace\n"
-        "from workbench.jobs import attach\n"
-        f"h = attach(Workspace(), {experiment_id})\n"
+        "import workbench.api as wb\n"
+        f"h = wb.attach({experiment_id})\n"
         "status = h.wait(timeout=240)\n"
-        "print(json.dumps({'status': status, 'board': h.leaderboard(), 'events': [e.kind for e in h.events()]}))\n"
+        "board = [r.to_dict() for r in h.leaderboard().rows]\n"
+        "print(json.dumps({'status': status, 'board': board, 'events': [e.kind for e in h.events()]}))\n"
     )
     second = subprocess.run([sys.executable, "-c", restarted], env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr

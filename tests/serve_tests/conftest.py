@@ -11,9 +11,9 @@ from serve_support import FileSource
 from workbench.config import Settings
 from workbench.model import FittedModel, loads_model
 from workbench.search import WorkerResources
-from workbench.search.families import LocalReporter, fit_candidate, trial_data
+from workbench.search.families import LocalReporter, fit_candidate
 from workbench.serve import ServeSettings, create_app
-from workbench.store import ExperimentSpec, Workspace
+from workbench.store import ExperimentSpec, Workspace, trial_data
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -65,8 +65,20 @@ def test_metadata_routes(client: TestClient, model: FittedModel) -> None:
 def test_predictions_equal_in_process(client: TestClient, model: FittedModel, rows: pd.DataFrame) -> None:
     assert client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is True
     assert "workbench_model_fast_path 1" in client.get("/metrics").text
-    assert client.app.state.holder.current.inline  # type: ignore[attr-defined]  # a row in well under 2 ms
     check_predictions(client, model, rows)
+
+
+@pytest.mark.parametrize(("limit_s", "inline"), [(3600.0, True), (0.0, False)])
+def test_small_requests_run_inline_only_for_a_fast_enough_fast_path(
+    source: FileSource, monkeypatch: pytest.MonkeyPatch, limit_s: float, inline: bool
+) -> None:
+    """The decision follows the row time measured at load against INLINE_MAX_S (no wall-clock assert)."""
+    from workbench.serve import _state
+
+    monkeypatch.setattr(_state, "INLINE_MAX_S", limit_s)
+    prepared = _state.prepare(source.load(), max_rows=100)
+    assert prepared.fast is not None and prepared.inline is inline
+    assert _state.prepare(source.load(), max_rows=100, fast_path=False).inline is False
 
 
 def test_predictions_through_pandas_equal_in_process(

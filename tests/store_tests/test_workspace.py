@@ -14,6 +14,7 @@ from workbench.config import Settings
 from workbench.data import SplitSpec
 from workbench.errors import DataFormatError, FileTooLargeError, InvalidInputError, NotFoundError, StoreError
 from workbench.store import Budget, ExperimentSpec, Workspace
+from workbench.store import datasets as datasets_table
 
 
 def _table(n: int = 60) -> pd.DataFrame:
@@ -70,7 +71,7 @@ def test_sql_sources_are_read_only_and_checked(workspace: Workspace, data_dir: P
         workspace.add_dataset("d", url="postgresql://u:p@127.0.0.1/db", query="SELECT 1")
     with pytest.raises(InvalidInputError, match="needs a query"):
         workspace.add_dataset("d", url=url)
-    assert workspace.store.list_datasets() == []
+    assert datasets_table.list_datasets(workspace.store) == []
 
 
 def test_file_over_the_cap_is_refused_before_parsing(workspace: Workspace, data_dir: Path) -> None:

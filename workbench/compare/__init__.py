@@ -1,8 +1,18 @@
-"""Compare: cross-engine ensembles, leaderboards, Pareto fronts and comparison views."""
+"""Compare: the leaderboard, cross-engine ensembles, Pareto fronts and comparison views."""
 
 from workbench.compare._data import ComparisonData, ModelPredictions, load_comparison, read_predictions
-from workbench.compare._ensembles import BuiltEnsemble, EnsembleConstraints, build_ensemble, save_ensemble
-from workbench.compare._models import load_candidate_model, load_ensemble_model
+from workbench.compare._ensembles import (
+    BuiltEnsemble,
+    EnsembleConstraints,
+    EnsemblePreview,
+    build_ensemble,
+    build_weighted_ensemble,
+    delete_ensemble,
+    preview_ensemble,
+    save_ensemble,
+)
+from workbench.compare._leaderboard import Leaderboard, LeaderboardRow, leaderboard, ranking_key
+from workbench.compare._models import load_candidate_model, load_ensemble_model, load_model
 from workbench.compare._selection import GreedyResult, StackingResult, fit_stacking, greedy_selection
 from workbench.compare._workflow import saved_ensembles, write_comparison_report
 from workbench.model import EnsembleModel
@@ -12,15 +22,24 @@ __all__ = [
     "ComparisonData",
     "EnsembleConstraints",
     "EnsembleModel",
+    "EnsemblePreview",
     "GreedyResult",
+    "Leaderboard",
+    "LeaderboardRow",
     "ModelPredictions",
     "StackingResult",
     "build_ensemble",
+    "build_weighted_ensemble",
+    "delete_ensemble",
     "fit_stacking",
     "greedy_selection",
+    "leaderboard",
     "load_candidate_model",
     "load_comparison",
     "load_ensemble_model",
+    "load_model",
+    "preview_ensemble",
+    "ranking_key",
     "read_predictions",
     "save_ensemble",
     "saved_ensembles",

@@ -7,7 +7,6 @@ and test rows, scores, latency and size. Nothing is refitted or re-predicted to 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,8 +14,8 @@ from typing import Any, Literal
 import numpy as np
 
 from workbench.metrics import get_metric
-from workbench.search._protocol import TrialData
-from workbench.store import Experiment, Workspace
+from workbench.store import Experiment, ExperimentTargets, Workspace
+from workbench.store import ensembles as ensemble_rows
 from workbench.store import trials as records
 
 __all__ = ["ComparisonData", "ModelPredictions", "load_comparison", "read_predictions"]
@@ -45,6 +44,8 @@ class ModelPredictions:
     fit_time_s: float | None
     trial_number: int | None = None
     created_at: float = 0.0
+    artifact_key: str | None = None  # the candidate's model artifact (members sharing one count it once)
+    artifact_size: int | None = None
 
     @property
     def key(self) -> str:
@@ -68,11 +69,12 @@ class ComparisonData:
     def from_rows(
         cls,
         experiment: Experiment,
-        rows: TrialData,
+        rows: ExperimentTargets,
         models: Sequence[ModelPredictions],
         trials: Sequence[records.TrialRow] = (),
     ) -> ComparisonData:
-        """Derive the problem type, metric, direction, classes and targets from the experiment's rows."""
+        """Derive the problem type, metric, direction, classes and targets from the experiment and its
+        targets (a `TrialData` serves too)."""
         return cls(
             experiment=experiment,
             problem_type=experiment.problem_type,
@@ -95,14 +97,10 @@ class ComparisonData:
         return [m for m in self.models if m.kind == "candidate"]
 
     def ranked(self) -> list[ModelPredictions]:
-        """Best valid score first; models without a score last."""
+        """Best valid score first, with the one ranking of the leaderboard; models without a score last."""
+        from workbench.compare._leaderboard import ranking_key
 
-        def key(m: ModelPredictions) -> float:
-            if m.valid_score is None or not np.isfinite(m.valid_score):
-                return np.inf
-            return -m.valid_score if self.greater_is_better else m.valid_score
-
-        return sorted(self.models, key=lambda m: (key(m), m.key))
+        return sorted(self.models, key=lambda m: ranking_key(m.valid_score, m.kind, m.id, self.greater_is_better))
 
 
 def read_predictions(workspace: Workspace, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -111,17 +109,17 @@ def read_predictions(workspace: Workspace, key: str) -> tuple[np.ndarray, np.nda
 
 
 def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonData:
-    """Every candidate and saved ensemble of `experiment` with its stored predictions."""
-    from workbench.search.families import trial_data
-
-    data = trial_data(workspace, experiment)
-    trials = tuple(records.list_trials(workspace.store, experiment.id))
+    """Every candidate and saved ensemble of `experiment` with its stored predictions. Reads the store and
+    its artifacts only: the dataset is not loaded."""
+    store = workspace.store
+    trials = tuple(records.list_trials(store, experiment.id))
     numbers = {t.id: t.number for t in trials}
     models: list[ModelPredictions] = []
-    for c in records.list_candidates(workspace.store, experiment.id):
+    for c in records.list_candidates(store, experiment.id):
         if not c.predictions_key:
             continue
         valid, test = read_predictions(workspace, c.predictions_key)
+        ref = store.get_artifact(c.artifact_key) if c.artifact_key else None
         models.append(
             ModelPredictions(
                 id=c.id,
@@ -139,31 +137,31 @@ def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonD
                 fit_time_s=c.fit_time_s,
                 trial_number=numbers.get(c.trial_id) if c.trial_id is not None else None,
                 created_at=c.created_at,
+                artifact_key=c.artifact_key,
+                artifact_size=ref.size if ref else c.size_bytes,
             )
         )
-    for row in workspace.store.conn.execute(
-        "SELECT * FROM ensembles WHERE experiment_id = ? ORDER BY id", (experiment.id,)
-    ).fetchall():
-        members = json.loads(row["members_json"])
-        if not members.get("predictions_key"):
+    for e in ensemble_rows.list_ensembles(store, experiment.id):
+        key = e.spec.get("predictions_key")
+        if not key:
             continue
-        valid, test = read_predictions(workspace, members["predictions_key"])
+        valid, test = read_predictions(workspace, key)
         models.append(
             ModelPredictions(
-                id=row["id"],
+                id=e.id,
                 kind="ensemble",
-                name=members.get("name", f"ensemble-{row['id']}"),
+                name=e.name,
                 engine="workbench",
-                model_type=f"ensemble:{row['method']}",
+                model_type=f"ensemble:{e.method}",
                 valid=valid,
                 test=test,
-                valid_score=row["valid_score"],
-                test_score=row["test_score"],
-                predict_row_ms=row["predict_row_ms"],
-                predict_batch_ms=row["predict_batch_ms"],
-                size_bytes=row["size_bytes"],
+                valid_score=e.valid_score,
+                test_score=e.test_score,
+                predict_row_ms=e.predict_row_ms,
+                predict_batch_ms=e.predict_batch_ms,
+                size_bytes=e.size_bytes,
                 fit_time_s=None,
-                created_at=row["created_at"],
+                created_at=e.created_at,
             )
         )
-    return ComparisonData.from_rows(experiment, data, models, trials)
+    return ComparisonData.from_rows(experiment, workspace.targets(experiment), models, trials)

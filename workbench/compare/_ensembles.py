@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
+import math
 import pickle
-import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -15,14 +15,25 @@ import numpy as np
 from workbench.compare._data import ComparisonData, ModelPredictions, load_comparison
 from workbench.compare._models import load_candidate_model
 from workbench.compare._selection import fit_stacking, greedy_selection, scorer
-from workbench.errors import InvalidInputError
+from workbench.errors import InvalidInputError, NotFoundError
 from workbench.model import EnsembleModel, measure_latency, score_predictions
 from workbench.store import Experiment, Workspace
+from workbench.store import ensembles as ensemble_rows
 from workbench.store import trials as records
 
-__all__ = ["BuiltEnsemble", "EnsembleConstraints", "build_ensemble", "save_ensemble"]
+__all__ = [
+    "BuiltEnsemble",
+    "EnsembleConstraints",
+    "EnsemblePreview",
+    "build_ensemble",
+    "build_weighted_ensemble",
+    "delete_ensemble",
+    "preview_ensemble",
+    "save_ensemble",
+]
 
-Method = Literal["greedy", "stacking"]
+# greedy selection and stacking are searched; "manual" is an ensemble whose members and weights were given.
+Method = Literal["greedy", "stacking", "manual"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,8 @@ class BuiltEnsemble:
     name: str = ""
     rejected: list[str] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the predictions and the model, as plain JSON."""
         return {
             "id": self.id,
             "name": self.name,
@@ -96,16 +108,13 @@ class BuiltEnsemble:
             "predict_row_ms": self.predict_row_ms,
             "predict_batch_ms": self.predict_batch_ms,
             "size_bytes": self.size_bytes,
+            "rejected": list(self.rejected),
         }
 
 
-def _artifact_sizes(workspace: Workspace, experiment_id: int) -> dict[int, tuple[str, int]]:
+def _artifact_sizes(data: ComparisonData) -> dict[int, tuple[str, int]]:
     """Candidate id -> (artifact key, artifact size): members sharing an artifact are counted once."""
-    sizes = {}
-    for c in records.list_candidates(workspace.store, experiment_id):
-        ref = workspace.store.get_artifact(c.artifact_key) if c.artifact_key else None
-        sizes[c.id] = (c.artifact_key or f"c{c.id}", ref.size if ref else int(c.size_bytes or 0))
-    return sizes
+    return {m.id: (m.artifact_key or f"c{m.id}", int(m.artifact_size or m.size_bytes or 0)) for m in data.candidates()}
 
 
 def _size_of(ids: set[int], sizes: dict[int, tuple[str, int]]) -> int:
@@ -123,12 +132,14 @@ def build_ensemble(
 ) -> BuiltEnsemble:
     """The best ensemble (by valid score) of all candidates of `experiment`, whichever engine made them,
     that satisfies `constraints`. Latency is measured on the built ensemble, not summed from members."""
+    if not methods or any(m not in ("greedy", "stacking") for m in methods):
+        raise InvalidInputError(f"Unknown ensemble method in {list(methods)}; use greedy, stacking or both.")
     limits = constraints or EnsembleConstraints()
     data = comparison or load_comparison(workspace, experiment)
     pool = [m for m in data.candidates() if m.valid_score is not None]
     if not pool:
         raise InvalidInputError(f"Experiment {experiment.id} has no candidates yet; run a search first.")
-    sizes = _artifact_sizes(workspace, experiment.id)
+    sizes = _artifact_sizes(data)
     if limits.max_latency_ms is not None:
         pool = [m for m in pool if (m.predict_row_ms or 0) <= limits.max_latency_ms]
     if limits.max_size_bytes is not None:
@@ -213,13 +224,25 @@ def _build(
         )
         weights = [1.0 / len(members)] * len(members)
         valid_pred, test_pred, meta = stacking.valid_pred, stacking.test_pred, stacking.meta
+    return _measured(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
+
+
+def _measured(
+    workspace: Workspace,
+    data: ComparisonData,
+    method: Method,
+    members: list[ModelPredictions],
+    weights: list[float],
+    valid_pred: Any,
+    test_pred: Any,
+    meta: Any,
+    sizes: dict[int, tuple[str, int]],
+) -> BuiltEnsemble:
+    """Load the members, build the ensemble model and measure its latency on the valid rows."""
     by_id = {c.id: c for c in records.list_candidates(workspace.store, data.experiment.id)}
     models = [load_candidate_model(workspace, by_id[m.id]) for m in members]
     ensemble = EnsembleModel(models, [m.name for m in members], data.problem_type, data.classes, weights, meta)
-    from workbench.search.families import trial_data
-
-    rows = trial_data(workspace, data.experiment).X_valid
-    latency = measure_latency(ensemble, rows)
+    latency = measure_latency(ensemble, workspace.rows(data.experiment).X_valid)
     return BuiltEnsemble(
         method=method,
         member_ids=[m.id for m in members],
@@ -256,32 +279,114 @@ def save_ensemble(workspace: Workspace, experiment: Experiment, built: BuiltEnse
     name = f"ensemble-{built.method}-{len(built.member_ids)}"
     spec = {
         "name": name,
-        "members": built.summary()["members"],
+        "members": built.to_dict()["members"],
         "classes": list(built.model.classes_) if built.model.classes_ is not None else None,
         "predictions_key": predictions.key,
         "meta_key": meta_key,
     }
-    with store.transaction() as conn:
-        cursor = conn.execute(
-            "INSERT INTO ensembles (experiment_id, method, members_json, valid_score, test_score, predict_row_ms,"
-            " predict_batch_ms, size_bytes, artifact_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                experiment.id,
-                built.method,
-                json.dumps(spec, default=str),
-                built.valid_score,
-                built.test_score,
-                built.predict_row_ms,
-                built.predict_batch_ms,
-                built.size_bytes,
-                predictions.key,
-                time.time(),
-            ),
-        )
-        built.id = int(cursor.lastrowid or 0)
-    built.name = f"{name}-e{built.id}"
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE ensembles SET members_json = ? WHERE id = ?", (json.dumps({**spec, "name": built.name}), built.id)
-        )
+    scores = {
+        k: getattr(built, k) for k in ("valid_score", "test_score", "predict_row_ms", "predict_batch_ms", "size_bytes")
+    }
+    row = ensemble_rows.add_ensemble(
+        store, experiment.id, built.method, spec, scores, predictions.key, name_of=lambda i: f"{name}-e{i}"
+    )
+    built.id, built.name = row.id, row.name
     return built
+
+
+def delete_ensemble(workspace: Workspace, experiment: Experiment, ensemble_id: int) -> None:
+    """Remove a saved ensemble and its artifacts (registered versions made from it keep their own copy)."""
+    row = ensemble_rows.get_ensemble(workspace.store, ensemble_id)
+    if row is None or row.experiment_id != experiment.id:
+        raise NotFoundError(f"Experiment {experiment.id} has no ensemble {ensemble_id}.")
+    ensemble_rows.delete_ensemble(workspace.store, ensemble_id)
+    keys = [k for k in (row.spec.get("predictions_key"), row.spec.get("meta_key")) if k]
+    workspace.store.delete_artifacts(keys)
+
+
+# ensembles with the members and weights the user gives --------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnsemblePreview:
+    """An ensemble of given members and weights, scored from the stored predictions alone.
+
+    members: (key, name, weight) with weights normalized to sum to 1. estimated_row_ms: the members'
+    single-row latencies summed (measured on the built model only when it is saved). size_bytes: the
+    members' artifacts, each counted once.
+    """
+
+    members: tuple[tuple[str, str, float], ...]
+    valid_score: float
+    test_score: float
+    estimated_row_ms: float | None
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "members": [{"key": k, "name": n, "weight": w} for k, n, w in self.members],
+            "valid_score": _finite(self.valid_score),
+            "test_score": _finite(self.test_score),
+            "estimated_row_ms": self.estimated_row_ms,
+            "size_bytes": self.size_bytes,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _weighted_members(data: ComparisonData, weights: Mapping[str | int, float]) -> list[tuple[ModelPredictions, float]]:
+    """The candidates named in `weights` ("c12" or 12) with their weights normalized; zero weights dropped."""
+    if not weights:
+        raise InvalidInputError("Give at least one member with a weight above 0.")
+    chosen: dict[int, float] = {}
+    by_id = {m.id: m for m in data.candidates()}
+    for key, weight in weights.items():
+        text = str(key)
+        number = text[1:] if text.startswith("c") else text
+        if not number.isdigit() or int(number) not in by_id:
+            raise InvalidInputError(
+                f"{key!r} is not a candidate of experiment {data.experiment.id}; members are candidates (c12)."
+            )
+        try:
+            value = float(weight)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"The weight of {key} must be a number, not {weight!r}.") from None
+        if not math.isfinite(value) or value < 0:
+            raise InvalidInputError(f"The weight of {key} must be a finite number of at least 0, not {weight!r}.")
+        chosen[int(number)] = chosen.get(int(number), 0.0) + value
+    total = sum(chosen.values())
+    if total <= 0:
+        raise InvalidInputError("Give at least one member with a weight above 0.")
+    return [(by_id[i], w / total) for i, w in sorted(chosen.items()) if w > 0]
+
+
+def preview_ensemble(data: ComparisonData, weights: Mapping[str | int, float]) -> EnsemblePreview:
+    """Score the weighted average of the given candidates' stored predictions: no model is loaded and the
+    dataset is not read, so an editor can call it on every change."""
+    members = _weighted_members(data, weights)
+    valid = sum(w * m.valid for m, w in members)
+    test = sum(w * m.test for m, w in members)
+    sizes = _artifact_sizes(data)
+    latencies = [m.predict_row_ms for m, _ in members]
+    return EnsemblePreview(
+        members=tuple((m.key, m.name, w) for m, w in members),
+        valid_score=score_predictions(data.metric, data.problem_type, data.y_valid, np.asarray(valid), data.classes),
+        test_score=score_predictions(data.metric, data.problem_type, data.y_test, np.asarray(test), data.classes),
+        estimated_row_ms=None if any(v is None for v in latencies) else float(sum(v or 0 for v in latencies)),
+        size_bytes=_size_of({m.id for m, _ in members}, sizes),
+    )
+
+
+def build_weighted_ensemble(
+    workspace: Workspace, data: ComparisonData, weights: Mapping[str | int, float]
+) -> BuiltEnsemble:
+    """The ensemble of the given candidates and weights, built as a model with its latency measured (save it
+    with `save_ensemble`)."""
+    members = _weighted_members(data, weights)
+    models = [m for m, _ in members]
+    normalized = [w for _, w in members]
+    valid = sum(w * m.valid for m, w in members)
+    test = sum(w * m.test for m, w in members)
+    return _measured(workspace, data, "manual", models, normalized, valid, test, None, _artifact_sizes(data))

@@ -2,53 +2,64 @@
 
 from __future__ import annotations
 
-import json
+import pickle
 from typing import Any
 
-from workbench.model import EnsembleModel, FittedModel, loads_model
+from workbench.errors import InvalidInputError, NotFoundError
+from workbench.model import AutoGluonModel, EnsembleModel, FittedModel, autogluon_cache_dir, loads_model
 from workbench.store import Workspace
+from workbench.store import ensembles as ensemble_rows
 from workbench.store import trials as records
 
-__all__ = ["load_candidate_model", "load_ensemble_model"]
+__all__ = ["load_candidate_model", "load_ensemble_model", "load_model"]
 
 
 def load_candidate_model(workspace: Workspace, candidate: records.CandidateRow) -> FittedModel:
     """The candidate's model from its checksummed artifact (AutoGluon: one model inside a predictor)."""
     if not candidate.artifact_key:
-        raise ValueError(f"candidate {candidate.name} has no stored model")
+        raise InvalidInputError(f"Candidate {candidate.name} has no stored model.")
     blob = workspace.store.read_artifact(candidate.artifact_key)
     if candidate.model_in_artifact:
-        from workbench.model import AutoGluonModel
-
-        cache = workspace.settings.home / "cache" / "autogluon"
+        cache = autogluon_cache_dir(workspace.settings.home)
         return AutoGluonModel.from_zip(blob, candidate.model_in_artifact, cache_dir=cache)
     return loads_model(blob)
 
 
-def _candidates_by_id(workspace: Workspace, experiment_id: int) -> dict[int, records.CandidateRow]:
-    return {c.id: c for c in records.list_candidates(workspace.store, experiment_id)}
-
-
 def load_ensemble_model(workspace: Workspace, ensemble_id: int) -> EnsembleModel:
-    row = workspace.store.conn.execute("SELECT * FROM ensembles WHERE id = ?", (ensemble_id,)).fetchone()
+    row = ensemble_rows.get_ensemble(workspace.store, ensemble_id)
     if row is None:
-        raise LookupError(f"no ensemble {ensemble_id}")
-    spec: dict[str, Any] = json.loads(row["members_json"])
-    candidates = _candidates_by_id(workspace, row["experiment_id"])
-    members = [load_candidate_model(workspace, candidates[m["candidate_id"]]) for m in spec["members"]]
-    meta = loads_meta(workspace.store.read_artifact(spec["meta_key"])) if spec.get("meta_key") else None
-    experiment = workspace.experiment(row["experiment_id"])
+        raise NotFoundError(f"There is no saved ensemble {ensemble_id}.")
+    candidates = {c.id: c for c in records.list_candidates(workspace.store, row.experiment_id)}
+    members = [load_candidate_model(workspace, candidates[m["candidate_id"]]) for m in row.members]
+    meta_key = row.spec.get("meta_key")
+    meta = _loads_meta(workspace.store.read_artifact(meta_key)) if meta_key else None
+    experiment = workspace.experiment(row.experiment_id)
     return EnsembleModel(
         members,
-        [m["name"] for m in spec["members"]],
+        [m["name"] for m in row.members],
         experiment.problem_type,
-        spec.get("classes"),
-        weights=[m["weight"] for m in spec["members"]],
+        row.spec.get("classes"),
+        weights=[m["weight"] for m in row.members],
         meta=meta,
     )
 
 
-def loads_meta(blob: bytes) -> Any:
-    import pickle
+def load_model(workspace: Workspace, experiment_id: int, key: str) -> FittedModel:
+    """The model behind a leaderboard key of the experiment: "c12" (a candidate) or "e3" (an ensemble)."""
+    kind, number = key[:1], key[1:]
+    if kind not in ("c", "e") or not number.isdigit():
+        raise InvalidInputError(f"{key!r} is not a model key; keys look like c12 (a candidate) or e3 (an ensemble).")
+    if kind == "e":
+        row = ensemble_rows.get_ensemble(workspace.store, int(number))
+        if row is None or row.experiment_id != experiment_id:
+            raise NotFoundError(f"Experiment {experiment_id} has no ensemble {key}.")
+        return load_ensemble_model(workspace, row.id)
+    candidate = records.get_candidate(workspace.store, int(number))
+    if candidate is None or candidate.experiment_id != experiment_id:
+        raise NotFoundError(f"Experiment {experiment_id} has no candidate {key}.")
+    return load_candidate_model(workspace, candidate)
 
+
+def _loads_meta(blob: bytes) -> Any:
+    """A stacking meta-model this workspace pickled itself (a checksummed artifact)."""
     return pickle.loads(blob)

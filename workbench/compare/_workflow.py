@@ -1,30 +1,24 @@
-"""What `workbench compare` does: build and save an ensemble, and write the HTML report."""
+"""What `workbench compare` does beyond ensembles: the HTML report."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from workbench.compare._data import ComparisonData, load_comparison
-from workbench.compare._models import load_candidate_model, load_ensemble_model
+from workbench.compare._models import load_model
 from workbench.errors import InvalidInputError
-from workbench.model import FittedModel
 from workbench.store import Experiment, Workspace
-from workbench.store import trials as records
+from workbench.store import ensembles as ensemble_rows
 
 __all__ = ["saved_ensembles", "write_comparison_report"]
 
 
 def saved_ensembles(workspace: Workspace, experiment: Experiment) -> list[tuple[str, list[str], list[float]]]:
     """(name, member names, weights) of every saved ensemble of the experiment."""
-    rows = workspace.store.conn.execute(
-        "SELECT members_json FROM ensembles WHERE experiment_id = ? ORDER BY id", (experiment.id,)
-    ).fetchall()
-    out = []
-    for row in rows:
-        spec = json.loads(row["members_json"])
-        out.append((spec["name"], [m["name"] for m in spec["members"]], [m["weight"] for m in spec["members"]]))
-    return out
+    return [
+        (e.name, [m["name"] for m in e.members], [m["weight"] for m in e.members])
+        for e in ensemble_rows.list_ensembles(workspace.store, experiment.id)
+    ]
 
 
 def write_comparison_report(
@@ -38,7 +32,6 @@ def write_comparison_report(
     permutation importance of the best model and a diff of the best two."""
     from workbench.compare._report import write_report
     from workbench.compare.views import get_permutation_importance_info
-    from workbench.search.families import trial_data
 
     if not path.parent.is_dir():
         raise InvalidInputError(f"The folder {str(path.parent)!r} does not exist; create it or choose another path.")
@@ -48,15 +41,9 @@ def write_comparison_report(
     info = None
     if importance:
         best = data.ranked()[0]
-        model: FittedModel
-        if best.kind == "ensemble":
-            model = load_ensemble_model(workspace, best.id)
-        else:
-            row = next(c for c in _candidates(workspace, experiment) if c.id == best.id)
-            model = load_candidate_model(workspace, row)
-        rows = trial_data(workspace, experiment)
+        rows = workspace.rows(experiment)
         info = get_permutation_importance_info(
-            model,
+            load_model(workspace, experiment.id, best.key),
             rows.X_valid,
             rows.y_valid,
             experiment.metric,
@@ -66,7 +53,3 @@ def write_comparison_report(
             name=best.name,
         )
     return write_report(path, data, ensembles=saved_ensembles(workspace, experiment), importance=info)
-
-
-def _candidates(workspace: Workspace, experiment: Experiment) -> list[records.CandidateRow]:
-    return records.list_candidates(workspace.store, experiment.id)

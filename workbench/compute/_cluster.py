@@ -39,6 +39,7 @@ __all__ = [
     "ClusterKind",
     "ClusterPlan",
     "available_cpus",
+    "check_cluster",
     "cluster",
     "cluster_resources",
     "is_remote_spec",
@@ -412,6 +413,15 @@ def _probe_scheduler(address: str, timeout: float) -> None:
     if error is not None or not isinstance(found, dict) or found.get("type") != "Scheduler":
         reason = f" ({type(error).__name__})" if error is not None else ""
         raise InvalidInputError(f"{address} did not answer like a Dask scheduler{reason}; check the address and port.")
+
+
+def check_cluster(spec: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> ClusterPlan:
+    """The plan of `spec`, refused (InvalidInputError) when the spec is malformed or names a scheduler that
+    does not answer; nothing is started or kept connected."""
+    plan = plan_cluster(spec)
+    if plan.kind == "remote" and plan.address:
+        _probe_scheduler(plan.address, connect_timeout)
+    return plan
 
 
 def _client_for(started: Any, plan: ClusterPlan, connect_timeout: float) -> ClusterHandle:

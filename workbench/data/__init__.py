@@ -1,12 +1,14 @@
 """Datasets: the catalog (bundled, files, SQL), loading, profiling, problem inference and splits."""
 
 from workbench.data._entries import (
+    WORKSPACE_DATASETS,
     DatasetEntry,
     bundled_datasets,
     bundled_datasets_dir,
     content_hash,
     file_entry,
     load_entry,
+    source_fingerprint,
     sql_entry,
     with_shape,
 )
@@ -18,6 +20,7 @@ from workbench.data._tables import FILE_FORMATS, detect_format, read_file, read_
 
 __all__ = [
     "FILE_FORMATS",
+    "WORKSPACE_DATASETS",
     "ColumnProfile",
     "DatasetEntry",
     "Profile",
@@ -39,6 +42,7 @@ __all__ = [
     "read_sql",
     "resolve_problem",
     "resolve_within",
+    "source_fingerprint",
     "split_hash",
     "sql_entry",
     "with_shape",

@@ -18,16 +18,21 @@ from workbench.data._tables import detect_format, read_file, read_sql
 from workbench.errors import DataFormatError, InvalidInputError, NotFoundError
 
 __all__ = [
+    "WORKSPACE_DATASETS",
     "DatasetEntry",
     "bundled_datasets",
     "bundled_datasets_dir",
     "content_hash",
     "file_entry",
     "load_entry",
+    "source_fingerprint",
     "sql_entry",
+    "with_shape",
 ]
 
-SourceKind = Literal["bundled", "file", "sql"]
+SourceKind = Literal["bundled", "file", "sql", "workspace"]
+# "workspace": a file the workspace keeps itself (an upload, a saved DataFrame), under WORKBENCH_HOME/datasets.
+WORKSPACE_DATASETS = "datasets"
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,14 @@ class DatasetEntry:
     time_column: str | None = None
     group_column: str | None = None
 
+    @property
+    def problem_type(self) -> str | None:
+        """binary, multiclass or regression, when the entry names a target (manifest or registration)."""
+        return self.task
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["problem_type"] = self.task
         if self.kind == "sql":
             data["location"] = _mask_password(self.location)
         return data
@@ -160,9 +171,32 @@ def load_entry(entry: DatasetEntry, settings: Settings) -> pd.DataFrame:
     path = Path(entry.location)
     if entry.kind == "file":
         path = resolve_within(path, settings.data_roots)
+    elif entry.kind == "workspace":
+        path = resolve_within(path, [settings.home / WORKSPACE_DATASETS])
     elif not path.is_file():
         raise NotFoundError(f"The bundled file for {entry.name!r} is missing ({path.name}); reinstall workbench.")
     return read_file(path, settings.max_file_bytes, entry.format)
+
+
+def source_fingerprint(entry: DatasetEntry, settings: Settings) -> str | None:
+    """A token that changes whenever the entry's rows may have changed, read without reading them: the
+    file's (or the database file's) path, size, modification time and inode, plus the query. None when the
+    source cannot be checked this way (it is then read every time)."""
+    if entry.kind == "sql":
+        import sqlalchemy as sa
+
+        database = sa.engine.make_url(entry.location).database
+        path, extra = (Path(database) if database else None), entry.query or ""
+    else:
+        path, extra = Path(entry.location), entry.format
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    token = json.dumps([str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino, extra])
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def content_hash(frame: pd.DataFrame) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from workbench._json import to_jsonable
 from workbench.data._problem import check_target, resolve_problem
 
 __all__ = ["ColumnProfile", "Profile", "profile_frame"]
@@ -53,21 +52,17 @@ class Profile:
     warnings: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = _clean(asdict(self))
+        cleaned: dict[str, Any] = to_jsonable(self)
         return cleaned
 
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become None, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        """The profile `to_dict` gave (missing numbers come back as None, not NaN)."""
+        fields = dict(data)
+        fields["column_profiles"] = tuple(ColumnProfile(**c) for c in data["column_profiles"])
+        fields["leakage"] = tuple(data["leakage"])
+        fields["warnings"] = tuple(data["warnings"])
+        return cls(**fields)
 
 
 def _kind(series: pd.Series) -> str:

@@ -1,5 +1,63 @@
-"""Background jobs: searches whose driver outlives the notebook that started them."""
+"""Background jobs: searches and endpoints (and later notebooks) in processes that outlive their caller.
 
-from workbench.jobs._search_jobs import JOB_ENV, SearchHandle, attach, finish_job, start_search
+Every job is a row in the store and a process running `python -m workbench.jobs run ID`, which reads
+the job's parameters from the store. Names load on first use, so the job runner of an endpoint imports
+neither Dask nor the search engines.
+"""
 
-__all__ = ["JOB_ENV", "SearchHandle", "attach", "finish_job", "start_search"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workbench._lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from workbench.jobs._control import cancel_job, get_job, job_log, list_jobs, wait_for_job
+    from workbench.jobs._endpoints import (
+        endpoint_log,
+        get_endpoint,
+        list_endpoints,
+        start_endpoint,
+        stop_endpoint,
+    )
+    from workbench.jobs._process import JOB_ENV, spawn_job
+    from workbench.jobs._search import SearchHandle, attach, start_search
+
+__all__ = [
+    "JOB_ENV",
+    "SearchHandle",
+    "attach",
+    "cancel_job",
+    "endpoint_log",
+    "get_endpoint",
+    "get_job",
+    "job_log",
+    "list_endpoints",
+    "list_jobs",
+    "spawn_job",
+    "start_endpoint",
+    "start_search",
+    "stop_endpoint",
+    "wait_for_job",
+]
+
+_HOMES = {
+    "cancel_job": "_control",
+    "get_job": "_control",
+    "job_log": "_control",
+    "list_jobs": "_control",
+    "wait_for_job": "_control",
+    "endpoint_log": "_endpoints",
+    "get_endpoint": "_endpoints",
+    "list_endpoints": "_endpoints",
+    "start_endpoint": "_endpoints",
+    "stop_endpoint": "_endpoints",
+    "JOB_ENV": "_process",
+    "spawn_job": "_process",
+    "SearchHandle": "_search",
+    "attach": "_search",
+    "start_search": "_search",
+}
+
+
+__getattr__ = lazy_getattr(globals(), _HOMES)

@@ -3,12 +3,14 @@
 It sits low in the house, beside data and store, so the model server imports neither search nor compare.
 """
 
-from workbench.model._autogluon import AutoGluonModel
+from workbench.model._autogluon import AutoGluonModel, autogluon_cache_dir
 from workbench.model._base import FittedModel, dumps_model, loads_model
 from workbench.model._columns import (
     Columns,
     FastPredict,
     UnsupportedFastPath,
+    UnverifiedFastPath,
+    check_fast_path,
     columns_to_frame,
     probe_columns,
     verified_fast_path,
@@ -31,6 +33,9 @@ __all__ = [
     "LoadedModel",
     "ModelSource",
     "UnsupportedFastPath",
+    "UnverifiedFastPath",
+    "autogluon_cache_dir",
+    "check_fast_path",
     "columns_to_frame",
     "dumps_model",
     "labels_from_proba",

@@ -17,13 +17,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._json import to_jsonable
 from workbench.model._base import FittedModel
-from workbench.model._columns import FastPredict
+from workbench.model._columns import FastPredict, UnverifiedFastPath
 from workbench.model._schema import InputSchema
 
-__all__ = ["META_NAME", "AutoGluonModel", "predictor_to_zip", "reorder_proba"]
+__all__ = [
+    "META_NAME",
+    "VERIFIED_AUTOGLUON_VERSIONS",
+    "AutoGluonModel",
+    "autogluon_cache_dir",
+    "autogluon_version",
+    "predictor_to_zip",
+    "reorder_proba",
+]
 
 META_NAME = "workbench.json"  # beside the predictor's files in the zip: problem type, classes, input schema
+# The fast path reads about 25 private attributes of AutoGluon's learner, feature generators and models;
+# it runs only on the versions whose internals it was checked against. Others predict through AutoGluon.
+VERIFIED_AUTOGLUON_VERSIONS = ("1.6.3",)
+
+
+def autogluon_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("autogluon.tabular")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def reorder_proba(proba: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
@@ -45,18 +66,13 @@ def reorder_proba(proba: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
     return out
 
 
-def _plain(value: Any) -> Any:
-    """A class label as a JSON value (numpy scalars become Python ones)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def predictor_to_zip(
     folder: Path, problem_type: str, classes: Sequence[Any] | None, input_schema: InputSchema
 ) -> bytes:
     """Zip a saved predictor folder, with the metadata `AutoGluonModel.from_zip` needs beside it."""
     meta = {
         "problem_type": problem_type,
-        "classes": None if classes is None else [_plain(c) for c in classes],
+        "classes": None if classes is None else to_jsonable(list(classes)),
         "input_schema": input_schema.to_dict(),
     }
     buffer = io.BytesIO()
@@ -68,8 +84,12 @@ def predictor_to_zip(
     return buffer.getvalue()
 
 
-def _default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "workbench-autogluon"
+def autogluon_cache_dir(home: Path | None = None) -> Path:
+    """Where zipped predictors are extracted: the workspace's cache (`home/cache/autogluon`), or a folder in
+    the system's temp folder when no workspace is given."""
+    if home is None:
+        return Path(tempfile.gettempdir()) / "workbench-autogluon"
+    return Path(home) / "cache" / "autogluon"
 
 
 def _extract(data: bytes, cache_dir: Path) -> Path:
@@ -119,7 +139,7 @@ class AutoGluonModel(FittedModel):
     @classmethod
     def from_zip(cls, data: bytes, model_name: str, cache_dir: Path | None = None) -> AutoGluonModel:
         """The model `model_name` of a zipped predictor (`TrialResult.artifacts["predictor.zip"]`)."""
-        folder = _extract(data, cache_dir or _default_cache_dir())
+        folder = _extract(data, cache_dir or autogluon_cache_dir())
         meta = json.loads((folder / META_NAME).read_text())
         classes = meta["classes"]
         return cls(
@@ -167,6 +187,12 @@ class AutoGluonModel(FittedModel):
     def fast_path(self) -> FastPredict:
         from workbench.model._autogluon_fast import compile_autogluon
 
+        version = autogluon_version()
+        if version not in VERIFIED_AUTOGLUON_VERSIONS:
+            raise UnverifiedFastPath(
+                f"AutoGluon {version} is not a version the fast path was verified with "
+                f"({', '.join(VERIFIED_AUTOGLUON_VERSIONS)}); requests go through AutoGluon's own predict"
+            )
         return compile_autogluon(self.predictor, self.model_name, self.problem_type, self.classes_)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -23,6 +23,8 @@ __all__ = [
     "Columns",
     "FastPredict",
     "UnsupportedFastPath",
+    "UnverifiedFastPath",
+    "check_fast_path",
     "columns_to_frame",
     "probe_columns",
     "verified_fast_path",
@@ -41,6 +43,11 @@ FastPredict = Callable[[Columns, int], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12
 # Probe rows also checked one at a time (each costs a frame-path prediction at load time).
 SINGLE_ROWS = 12
+
+
+class UnverifiedFastPath(Exception):
+    """The model has a fast path, but not for the library version installed here: it is not used, and a
+    server says so (in its log and its model metadata)."""
 
 
 class UnsupportedFastPath(Exception):
@@ -109,11 +116,17 @@ def _row(columns: Columns, i: int) -> dict[str, Any]:
 
 def verified_fast_path(model: FittedModel, schema: InputSchema | None = None) -> FastPredict | None:
     """The model's fast path if it has one and it predicts exactly like the frame path on probe rows."""
+    return check_fast_path(model, schema)[0]
+
+
+def check_fast_path(model: FittedModel, schema: InputSchema | None = None) -> tuple[FastPredict | None, str | None]:
+    """The model's verified fast path (or None) and, when one exists but cannot be used here, why: a
+    warning for the server to show."""
     schema = schema or model.input_schema_
     try:
         fast = model.fast_path()
         if fast is None:
-            return None
+            return None, None
         columns, n = probe_columns(schema)
         expected = np.asarray(model.prediction(columns_to_frame(columns, schema)), dtype=np.float64)
         got = np.asarray(fast(columns, n), dtype=np.float64)
@@ -125,14 +138,17 @@ def verified_fast_path(model: FittedModel, schema: InputSchema | None = None) ->
                 got = np.concatenate([got, np.asarray(fast(row, 1), dtype=np.float64)])
                 frame = columns_to_frame(row, schema)
                 expected = np.concatenate([expected, np.asarray(model.prediction(frame), dtype=np.float64)])
+    except UnverifiedFastPath as exc:
+        log.warning("no fast path for %s: %s", type(model).__name__, exc)
+        return None, str(exc)
     except UnsupportedFastPath as exc:
         log.info("no fast path for %s: %s", type(model).__name__, exc)
-        return None
+        return None, None
     except Exception:
         log.warning("the fast path of %s failed on probe rows; serving through the frame path", model, exc_info=True)
-        return None
+        return None, "the fast path failed on probe rows; requests go through the model's own predict"
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True):
         worst = float(np.nanmax(np.abs(got - expected))) if got.shape == expected.shape else math.inf
         log.warning("the fast path of %s disagrees with the frame path (max |diff| %.3g); not using it", model, worst)
-        return None
-    return fast
+        return None, f"the fast path disagreed with the model's own predict (max |diff| {worst:.3g}); not used"
+    return fast, None

@@ -1,12 +1,14 @@
 """The model registry: numbered, verified, immutable bundles of candidates and ensembles, with aliases.
 
 `Registry(workspace)` registers, resolves, aliases, loads, exports, imports and deletes versions.
-`RegistrySource` and `load_bundle` are what a model server uses: they import only the model layer.
+`RegistrySource` and `load_bundle` are what a model server uses: they import only the model layer and
+the store's registry tables.
 Every name loads on first use, so `workbench.cli` (which imports the `models` commands) starts fast.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from workbench.registry._bundle import (
@@ -52,8 +54,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.registry' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"workbench.registry.{module}"), name)
+__getattr__ = lazy_getattr(globals(), _HOMES)

@@ -12,13 +12,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from workbench._json import to_jsonable
 from workbench.errors import InvalidInputError, NotFoundError
 from workbench.model import InputSchema, loads_model
 from workbench.model._autogluon import META_NAME
 from workbench.model._ensemble import _union_schema
 from workbench.store import Workspace
+from workbench.store import ensembles as ensemble_rows
+from workbench.store import experiments as experiment_rows
 from workbench.store import trials as records
 
 __all__ = ["PACKAGES", "BundleContent", "candidate_content", "ensemble_content", "package_versions"]
@@ -36,10 +37,6 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass
 class BundleContent:
     """The files of a bundle (relative path -> bytes) and where it came from."""
@@ -50,7 +47,7 @@ class BundleContent:
     experiment_id: int = 0
 
     def add_json(self, rel: str, value: Any) -> None:
-        self.files[rel] = (json.dumps(value, indent=2, sort_keys=True, default=_plain) + "\n").encode()
+        self.files[rel] = (json.dumps(to_jsonable(value), indent=2, sort_keys=True) + "\n").encode()
 
     def write(self, folder: Path) -> None:
         for rel, data in self.files.items():
@@ -60,11 +57,9 @@ class BundleContent:
 
 
 def _candidate(workspace: Workspace, candidate_id: int) -> records.CandidateRow:
-    row = workspace.store.conn.execute("SELECT experiment_id FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-    if row is None:
+    candidate = records.get_candidate(workspace.store, candidate_id)
+    if candidate is None:
         raise NotFoundError(f"There is no candidate {candidate_id}; see `workbench leaderboard EXPERIMENT`.")
-    by_id = {c.id: c for c in records.list_candidates(workspace.store, int(row[0]))}
-    candidate = by_id[candidate_id]
     if not candidate.artifact_key:
         raise InvalidInputError(f"Candidate {candidate_id} has no stored model; register another candidate.")
     return candidate
@@ -88,12 +83,12 @@ def _schema_and_output(spec: dict[str, Any], blob: bytes) -> tuple[InputSchema, 
             meta = json.loads(archive.read(META_NAME))
         return InputSchema.from_dict(meta["input_schema"]), meta["problem_type"], meta["classes"]
     model = loads_model(blob)  # a store artifact this workspace wrote itself
-    classes = None if model.classes_ is None else [_plain(c) for c in model.classes_]
+    classes = None if model.classes_ is None else to_jsonable(list(model.classes_))
     return model.input_schema_, model.problem_type, classes
 
 
 def _lineage(workspace: Workspace, experiment_id: int, **extra: Any) -> dict[str, Any]:
-    experiment = workspace.store.get_experiment(experiment_id) or {}
+    experiment = experiment_rows.get_experiment(workspace.store, experiment_id) or {}
     return {
         "experiment_id": experiment_id,
         "experiment_name": experiment.get("name"),
@@ -108,19 +103,17 @@ def _lineage(workspace: Workspace, experiment_id: int, **extra: Any) -> dict[str
 
 
 def _trial_params(workspace: Workspace, trial_id: int | None) -> dict[str, Any] | None:
-    if trial_id is None:
-        return None
-    row = workspace.store.conn.execute("SELECT params_json FROM trials WHERE id = ?", (trial_id,)).fetchone()
-    return json.loads(row[0]) if row else None
+    trial = records.get_trial(workspace.store, trial_id) if trial_id is not None else None
+    return trial.params if trial is not None else None
 
 
 def _metrics(experiment: dict[str, Any], row: Any, size: int) -> dict[str, Any]:
     return {
         "metric": experiment.get("metric"),
-        "valid_score": row["valid_score"],
-        "test_score": row["test_score"],
-        "predict_row_ms": row["predict_row_ms"],
-        "predict_batch_ms": row["predict_batch_ms"],
+        "valid_score": row.valid_score,
+        "test_score": row.test_score,
+        "predict_row_ms": row.predict_row_ms,
+        "predict_batch_ms": row.predict_batch_ms,
         "size_bytes": size,
     }
 
@@ -134,9 +127,8 @@ def candidate_content(workspace: Workspace, candidate_id: int, description: str)
     content.add_json("model.json", {"kind": "candidate", **spec})
     content.add_json("schema.json", schema.to_dict())
     content.add_json("output.json", {"problem_type": problem_type, "classes": classes})
-    experiment = workspace.store.get_experiment(candidate.experiment_id) or {}
-    row = workspace.store.conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-    content.add_json("metrics.json", {**_metrics(experiment, row, len(blob)), "fit_time_s": candidate.fit_time_s})
+    experiment = experiment_rows.get_experiment(workspace.store, candidate.experiment_id) or {}
+    content.add_json("metrics.json", {**_metrics(experiment, candidate, len(blob)), "fit_time_s": candidate.fit_time_s})
     lineage = _lineage(
         workspace,
         candidate.experiment_id,
@@ -151,11 +143,11 @@ def candidate_content(workspace: Workspace, candidate_id: int, description: str)
 
 
 def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -> BundleContent:
-    row = workspace.store.conn.execute("SELECT * FROM ensembles WHERE id = ?", (ensemble_id,)).fetchone()
+    row = ensemble_rows.get_ensemble(workspace.store, ensemble_id)
     if row is None:
         raise NotFoundError(f"There is no saved ensemble {ensemble_id}; save one with `workbench compare`.")
-    spec: dict[str, Any] = json.loads(row["members_json"])
-    experiment_id = int(row["experiment_id"])
+    spec: dict[str, Any] = row.spec
+    experiment_id = row.experiment_id
     candidates = {c.id: c for c in records.list_candidates(workspace.store, experiment_id)}
     content = BundleContent(source_kind="ensemble", source_id=ensemble_id, experiment_id=experiment_id)
     members, schemas, outputs, lineages = [], [], [], []
@@ -178,10 +170,10 @@ def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -
     if spec.get("meta_key"):
         meta_file = "meta.pkl"
         content.files[meta_file] = workspace.store.read_artifact(spec["meta_key"])
-    experiment = workspace.store.get_experiment(experiment_id) or {}
+    experiment = experiment_rows.get_experiment(workspace.store, experiment_id) or {}
     problem_type = experiment.get("problem_type") or outputs[0][0]
     classes = spec.get("classes")
-    content.add_json("ensemble.json", {"method": row["method"], "members": members, "meta": meta_file})
+    content.add_json("ensemble.json", {"method": row.method, "members": members, "meta": meta_file})
     content.add_json("model.json", {"kind": "ensemble", "file": "ensemble.json"})
     content.add_json("schema.json", _union_schema(schemas).to_dict())
     content.add_json("output.json", {"problem_type": problem_type, "classes": classes})
@@ -190,7 +182,7 @@ def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -
     lineage = _lineage(
         workspace,
         experiment_id,
-        source={"kind": "ensemble", "id": ensemble_id, "name": spec.get("name"), "method": row["method"]},
+        source={"kind": "ensemble", "id": ensemble_id, "name": spec.get("name"), "method": row.method},
         engine="ensemble",
         members=lineages,
         description=description,

@@ -6,7 +6,7 @@ import re
 
 from workbench.errors import InvalidInputError
 
-__all__ = ["LATEST", "check_alias", "check_model_name", "format_ref", "parse_ref"]
+__all__ = ["LATEST", "check_alias", "check_model_name", "format_ref", "parse_ref", "selector_of"]
 
 LATEST = "latest"
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -52,3 +52,8 @@ def parse_ref(ref: str) -> tuple[str, int | str]:
 
 def format_ref(name: str, version: int) -> str:
     return f"{name}@{version}"
+
+
+def selector_of(selector: int | str) -> int | str | None:
+    """A `parse_ref` selector as the store reads it: None for the latest version."""
+    return None if selector == LATEST else selector

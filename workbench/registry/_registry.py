@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench._json import to_jsonable
 from workbench.errors import InvalidInputError, NotFoundError
-from workbench.model import LoadedModel
+from workbench.model import LoadedModel, autogluon_cache_dir
 from workbench.registry._bundle import (
     BundleIntegrityError,
     check_not_world_writable,
@@ -20,9 +20,9 @@ from workbench.registry._bundle import (
     verify_bundle,
     write_manifest,
 )
-from workbench.registry._catalog import aliases_of, resolve_row
-from workbench.registry._refs import check_alias, check_model_name, format_ref, parse_ref
+from workbench.registry._refs import check_alias, check_model_name, format_ref, parse_ref, selector_of
 from workbench.store import Workspace
+from workbench.store import registry as versions
 
 __all__ = ["REGISTRY_DIR", "Registry", "VersionInfo"]
 
@@ -50,7 +50,9 @@ class VersionInfo:
         return format_ref(self.name, self.version)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path), "ref": self.ref}
+        data: dict[str, Any] = to_jsonable(self)
+        data["ref"] = self.ref
+        return data
 
 
 class Registry:
@@ -63,7 +65,7 @@ class Registry:
 
     @property
     def cache_dir(self) -> Path:
-        return self.home / "cache" / "autogluon"
+        return autogluon_cache_dir(self.home)
 
     # folders -----------------------------------------------------------------------------------
 
@@ -105,32 +107,32 @@ class Registry:
     def _commit(self, name: str, staging: Path, sha: str, kind: str, source_id: int, description: str) -> VersionInfo:
         """Number the staged bundle and move it into place, in one BEGIN IMMEDIATE transaction."""
         metrics = json.loads((staging / "metrics.json").read_text())
-        with self.workspace.store.transaction() as conn:
-            row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name = ?", (name,))
-            version = int(row.fetchone()[0]) + 1
+        placed: list[Path] = []
+
+        def place(version: int) -> str:
             target = self.root / name / str(version)
             if target.exists():  # left by a process that died between the rename and its commit
                 shutil.rmtree(target)
             os.replace(staging, target)
-            try:
-                conn.execute(
-                    "INSERT INTO registry_versions (name, version, source_kind, source_id, bundle_key,"
-                    " manifest_sha256, metrics_json, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        version,
-                        kind,
-                        source_id,
-                        f"{REGISTRY_DIR}/{name}/{version}",
-                        sha,
-                        json.dumps(metrics, sort_keys=True),
-                        time.time(),
-                        description,
-                    ),
+            placed.append(target)
+            return f"{REGISTRY_DIR}/{name}/{version}"
+
+        try:
+            with self.workspace.store.transaction() as conn:
+                version = versions.add_version(
+                    conn,
+                    name,
+                    place,
+                    kind=kind,
+                    source_id=source_id,
+                    manifest_sha256=sha,
+                    metrics=metrics,
+                    description=description,
                 )
-            except BaseException:
+        except BaseException:
+            for target in placed:
                 shutil.rmtree(target, ignore_errors=True)
-                raise
+            raise
         return self.info(name, version)
 
     # reading -----------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class Registry:
         return VersionInfo(
             name=name,
             version=version,
-            aliases=aliases_of(self.workspace.store.conn, name, version),
+            aliases=versions.aliases_of(self.workspace.store.conn, name, version),
             path=path,
             manifest_sha256=str(row["manifest_sha256"]),
             metrics=json.loads(row["metrics_json"]),
@@ -155,20 +157,16 @@ class Registry:
         )
 
     def info(self, name: str, version: int) -> VersionInfo:
-        return self._info(resolve_row(self.workspace.store.conn, check_model_name(name), version))
+        return self._info(versions.resolve_version(self.workspace.store.conn, check_model_name(name), version))
 
     def resolve(self, ref: str) -> VersionInfo:
         """`name` (latest), `name@3` or `name@alias`."""
         name, selector = parse_ref(ref)
-        return self._info(resolve_row(self.workspace.store.conn, name, selector))
+        return self._info(versions.resolve_version(self.workspace.store.conn, name, selector_of(selector)))
 
     def list(self, name: str | None = None) -> list[VersionInfo]:
-        query = "SELECT * FROM registry_versions WHERE deleted_at IS NULL"
-        args: tuple[Any, ...] = ()
-        if name is not None:
-            query, args = query + " AND name = ?", (check_model_name(name),)
-        rows = self.workspace.store.conn.execute(query + " ORDER BY name, version", args)
-        return [self._info(dict(r)) for r in rows]
+        conn = self.workspace.store.conn
+        return [self._info(r) for r in versions.list_versions(conn, None if name is None else check_model_name(name))]
 
     def load(self, ref: str) -> LoadedModel:
         """The model `ref` names, its bundle verified against its manifest before anything is unpickled."""
@@ -186,32 +184,24 @@ class Registry:
     # aliases, metrics, deletion ----------------------------------------------------------------
 
     def set_alias(self, name: str, alias: str, version: int) -> VersionInfo:
-        """Point `alias` at `version` (creating or moving it) in one statement."""
+        """Point `alias` at `version` (creating or moving it) in one statement, with no check: promotion
+        (`workbench.serve.promote`) runs the contract check first and then calls this."""
         check_alias(alias)
         info = self.info(name, version)
         with self.workspace.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO registry_aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-                (info.name, alias, info.version, time.time()),
-            )
+            versions.set_alias(conn, info.name, alias, info.version)
         return self.info(name, version)
 
     def remove_alias(self, name: str, alias: str) -> None:
         with self.workspace.store.transaction() as conn:
-            cursor = conn.execute("DELETE FROM registry_aliases WHERE name = ? AND alias = ?", (name, alias))
-        if cursor.rowcount == 0:
+            removed = versions.remove_alias(conn, check_model_name(name), alias)
+        if not removed:
             raise NotFoundError(f"Model {name!r} has no alias {alias!r}.")
 
     def record_metrics(self, name: str, version: int, metrics: dict[str, Any]) -> VersionInfo:
         """Merge `metrics` (e.g. served latencies) into the version's metrics in the store; the bundle stays as is."""
         with self.workspace.store.transaction() as conn:
-            row = resolve_row(conn, check_model_name(name), version)
-            merged = {**json.loads(row["metrics_json"]), **metrics}
-            conn.execute(
-                "UPDATE registry_versions SET metrics_json = ? WHERE name = ? AND version = ?",
-                (json.dumps(merged, sort_keys=True, default=str), name, version),
-            )
+            versions.merge_metrics(conn, check_model_name(name), version, metrics)
         return self.info(name, version)
 
     def delete(self, ref: str, *, force: bool = False) -> VersionInfo:
@@ -222,11 +212,7 @@ class Registry:
                 f"{info.ref} is aliased as {', '.join(info.aliases)}; move the alias first or delete with --force."
             )
         with self.workspace.store.transaction() as conn:
-            conn.execute("DELETE FROM registry_aliases WHERE name = ? AND version = ?", (info.name, info.version))
-            conn.execute(
-                "UPDATE registry_versions SET deleted_at = ? WHERE name = ? AND version = ?",
-                (time.time(), info.name, info.version),
-            )
+            versions.delete_version(conn, info.name, info.version)
         trash = info.path.parent / f"{TEMP_PREFIX}deleted-{uuid.uuid4().hex}"
         if info.path.exists():
             os.replace(info.path, trash)

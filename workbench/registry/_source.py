@@ -1,7 +1,8 @@
 """RegistrySource: what a model server loads, read from the registry without the rest of the workbench.
 
-It imports only `_bundle`, `_catalog`, `_refs`, the model layer, `workbench.errors` and the standard
-library, and reads the SQLite catalog read-only.
+It imports only `_bundle`, `_refs`, the model layer, the store's registry tables (`workbench.store.registry`,
+which needs neither pandas' dataset catalog nor the rest of the store), `workbench.errors` and the
+standard library, and reads the SQLite catalog read-only.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from workbench.model._autogluon import autogluon_cache_dir
 from workbench.model._loaded import LoadedModel
 from workbench.registry._bundle import BundleIntegrityError, check_not_world_writable, load_bundle, verify_bundle
-from workbench.registry._catalog import DB_NAME, open_readonly, resolve_row
-from workbench.registry._refs import parse_ref
+from workbench.registry._refs import parse_ref, selector_of
+from workbench.store._registry import DB_NAME, open_readonly, resolve_version
 
 __all__ = ["RegistrySource"]
 
@@ -35,7 +37,7 @@ class RegistrySource:
     def load(self) -> LoadedModel:
         conn = open_readonly(self.home)
         try:
-            row = resolve_row(conn, self.name, self.selector)
+            row = resolve_version(conn, self.name, selector_of(self.selector))
         finally:
             conn.close()
         bundle = self.home / str(row["bundle_key"])
@@ -49,7 +51,7 @@ class RegistrySource:
             bundle,
             name=self.name,
             version=int(row["version"]),
-            cache_dir=self.home / "cache" / "autogluon",
+            cache_dir=autogluon_cache_dir(self.home),
             metrics=json.loads(row["metrics_json"]),
         )
 

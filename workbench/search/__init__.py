@@ -10,7 +10,6 @@ from workbench.search._engines import (
     run_optuna_trial,
 )
 from workbench.search._events import EVENT_KINDS, EventBus, SearchEvent
-from workbench.search._leaderboard import leaderboard, trial_table
 from workbench.search._protocol import (
     CandidateResult,
     Reporter,
@@ -20,12 +19,23 @@ from workbench.search._protocol import (
     TrialSpec,
     WorkerResources,
 )
-from workbench.search._run import SearchRequest, build_engines, prepare_experiment, run_search
+from workbench.search._run import (
+    RESUMABLE,
+    SearchConfig,
+    build_engines,
+    find_or_create_experiment,
+    job_status,
+    run_search,
+    search_fingerprint,
+)
 from workbench.search._worker import DaskReporter, execute_trial
+from workbench.store import STOP_MODES, StopMode, StopSignal, check_stop_mode
 
 __all__ = [
     "ENGINE_NAMES",
     "EVENT_KINDS",
+    "RESUMABLE",
+    "STOP_MODES",
     "AutoGluonEngine",
     "CandidateResult",
     "DaskReporter",
@@ -34,21 +44,24 @@ __all__ = [
     "FunctionEngine",
     "OptunaEngine",
     "Reporter",
+    "SearchConfig",
     "SearchDriver",
     "SearchEvent",
     "SearchOptions",
-    "SearchRequest",
     "SearchSummary",
+    "StopMode",
+    "StopSignal",
     "TrialData",
     "TrialPruned",
     "TrialResult",
     "TrialSpec",
     "WorkerResources",
     "build_engines",
+    "check_stop_mode",
     "execute_trial",
-    "leaderboard",
-    "prepare_experiment",
+    "find_or_create_experiment",
+    "job_status",
     "run_optuna_trial",
     "run_search",
-    "trial_table",
+    "search_fingerprint",
 ]

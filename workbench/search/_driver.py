@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import CancelledError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,13 +27,17 @@ from workbench.search._engines import Engine
 from workbench.search._events import EventBus
 from workbench.search._protocol import TrialData, TrialResult, TrialSpec
 from workbench.search._worker import execute_trial, prune_event_name, report_topic
-from workbench.store import Experiment, Workspace
+from workbench.store import Experiment, StopMode, StopSignal, Workspace
+from workbench.store import experiments as experiment_rows
+from workbench.store import jobs as job_rows
 from workbench.store import trials as records
 
 __all__ = ["SearchDriver", "SearchOptions", "SearchSummary"]
 
 # How long a worker with a timed-out trial gets to close before its nanny kills it.
 RESTART_TIMEOUT_S = 5.0
+# How often the driver tells the store that its job is alive (read by other hosts, which cannot see its pid).
+HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class SearchOptions:
     n_trials: finished trials (complete or pruned) to reach, counting those of earlier runs.
     time_limit_s: wall-clock limit of this run. At least one of the two is required.
     trial_timeout_s: a trial running longer is failed and its worker restarted.
-    on_stop: at the end of the budget (or on stop()), "cancel" running trials or let them "finish".
+    on_stop: at the end of the budget, "cancel" running trials or let them "finish" (a stop request
+        carries its own mode).
     max_failures: stop after this many failed trials in this run (default: max(5, n_trials)).
     """
 
@@ -79,6 +84,12 @@ class SearchSummary:
     elapsed_s: float = 0.0
     best: dict[str, Any] | None = None
     message: str = ""
+    stop_mode: str | None = None  # the stop request that ended the run, if one did
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
 
 
 @dataclass
@@ -104,6 +115,9 @@ class SearchDriver:
         options: SearchOptions,
         bus: EventBus | None = None,
         data: TrialData | None = None,
+        *,
+        job_id: int | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         if not engines:
             raise InvalidInputError("Choose at least one engine.")
@@ -114,7 +128,9 @@ class SearchDriver:
         self.options = options
         self.bus = bus or EventBus(workspace.store, buffered=True)
         self._data = data
-        self._stop = threading.Event()
+        self.job_id = job_id
+        self._stop = stop or StopSignal()
+        self._resumed: deque[tuple[records.TrialRow, Engine]] = deque()  # queued trials a dead driver left
         self._running: dict[Any, _Running] = {}  # future -> trial
         self._by_key: dict[str, Any] = {}  # trial key -> future
         self.run_id = uuid.uuid4().hex[:12]
@@ -129,9 +145,18 @@ class SearchDriver:
 
     # public ------------------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Ask the run to stop (thread-safe); running trials are cancelled or finished per on_stop."""
-        self._stop.set()
+    def stop(self, mode: StopMode = "cancel") -> None:
+        """Ask the run to stop (thread-safe): "cancel" every trial now, or "finish" the running ones."""
+        self._stop.request(mode)
+
+    def _stop_requested(self) -> StopMode | None:
+        """A stop asked in this process, or recorded in the store by any process on any host."""
+        mode = self._stop.mode
+        if mode != "cancel" and self.job_id is not None:
+            stored = job_rows.stop_request(self.workspace.store, self.job_id)
+            if stored is not None and mode != stored:
+                self._stop.request(stored)
+        return self._stop.mode
 
     def run(self) -> SearchSummary:
         from distributed import wait
@@ -140,12 +165,12 @@ class SearchDriver:
         exp = self.experiment
         summary = SearchSummary(exp.id, "running")
         start = time.monotonic()
-        self._requeue_interrupted()
+        self._resume_interrupted()
         summary.complete, summary.pruned = self._finished_counts()
         for row in records.list_trials(store, exp.id, ("COMPLETE", "PRUNED")):
             self._finished_by_engine[row.engine] = self._finished_by_engine.get(row.engine, 0) + 1
         self._best = self._best_so_far()
-        records.set_experiment_status(store, exp.id, "running")
+        experiment_rows.set_status(store, exp.id, "running")
         resources = self._cluster_resources()
         self.bus.publish("search_started", exp.id, run_id=self.run_id, engines=[e.name for e in self.engines])
         self.bus.publish("cluster", exp.id, **resources)
@@ -154,21 +179,26 @@ class SearchDriver:
         self.client.subscribe_topic(topic, self._inbox.append)
         self._data_future = self._scatter_data()
         max_failures = self.options.max_failures or max(5, self.options.n_trials or 0)
-        stopping = False
+        stopping: StopMode | None = None
+        beat = time.monotonic()
         try:
             while True:
                 now = time.monotonic()
                 self._drain_reports()
                 self.bus.flush()
                 self._check_timeouts(summary)
+                if self.job_id is not None and now - beat >= HEARTBEAT_S:
+                    job_rows.heartbeat(store, self.job_id)
+                    beat = now
                 done_count = summary.complete + summary.pruned
-                if not stopping:
-                    reason = self._stop_reason(done_count, now - start, summary.failed, max_failures)
-                    if reason:
-                        stopping = True
-                        summary.message = reason
-                        if self.options.on_stop == "cancel" or self._stop.is_set():
-                            self._cancel_all(summary, reason)
+                requested = self._stop_requested()
+                if stopping != "cancel":
+                    reason, mode = self._stop_reason(requested, done_count, now - start, summary.failed, max_failures)
+                    if mode is not None and mode != stopping:
+                        summary.message = summary.message or reason
+                        summary.stop_mode = requested
+                        stopping = mode
+                        self._wind_down(summary, mode, reason)
                 if not stopping:
                     wanted = slots + self.options.extra_in_flight
                     while len(self._running) < wanted:
@@ -188,6 +218,7 @@ class SearchDriver:
         except KeyboardInterrupt:
             self._cancel_all(summary, "interrupted")
             summary.message = "interrupted"
+            summary.stop_mode = "cancel"
             raise
         finally:
             self._drain_reports()
@@ -196,8 +227,9 @@ class SearchDriver:
             summary.elapsed_s = time.monotonic() - start
             summary.best = self._best
             failed_out = summary.failed >= max_failures and not (summary.complete + summary.pruned)
-            summary.status = "failed" if failed_out else ("finished" if self._budget_spent(summary) else "stopped")
-            records.set_experiment_status(store, exp.id, summary.status)
+            spent = self._budget_spent(summary) and summary.stop_mode is None
+            summary.status = "failed" if failed_out else ("finished" if spent else "stopped")
+            experiment_rows.set_status(store, exp.id, summary.status)
             self.bus.publish(
                 "search_finished",
                 exp.id,
@@ -212,18 +244,32 @@ class SearchDriver:
             self.bus.flush()
         return summary
 
+    def _wind_down(self, summary: SearchSummary, mode: StopMode, reason: str) -> None:
+        """Stop submitting; cancel every trial ("cancel") or only those not started yet ("finish")."""
+        for future, running in list(self._running.items()):
+            if mode == "cancel" or running.started is None:
+                future.cancel()
+                why = "cancelled before it started" if running.started is None else "cancelled"
+                self._close(future, summary, "CANCELLED", error=f"{why}: {reason}")
+        if mode == "finish":
+            self._resumed.clear()
+
     # budget ------------------------------------------------------------------------------------
 
-    def _stop_reason(self, done: int, elapsed: float, failed: int, max_failures: int) -> str:
-        if self._stop.is_set():
-            return "stopped by request"
+    def _stop_reason(
+        self, requested: StopMode | None, done: int, elapsed: float, failed: int, max_failures: int
+    ) -> tuple[str, StopMode | None]:
+        """Why to stop now and how ("cancel" or "finish"), or ("", None) to go on."""
+        if requested is not None:
+            return "stopped by request", requested
+        on_stop: StopMode = self.options.on_stop
         if self.options.n_trials is not None and done >= self.options.n_trials:
-            return f"{done} trials finished"
+            return f"{done} trials finished", on_stop
         if self.options.time_limit_s is not None and elapsed >= self.options.time_limit_s:
-            return f"time limit of {self.options.time_limit_s:g} s reached"
+            return f"time limit of {self.options.time_limit_s:g} s reached", on_stop
         if failed >= max_failures:
-            return f"{failed} trials failed; see the trial errors with 'workbench leaderboard --trials'"
-        return ""
+            return f"{failed} trials failed; see the trial errors with 'workbench leaderboard --trials'", "cancel"
+        return "", None
 
     def _budget_spent(self, summary: SearchSummary) -> bool:
         if self.options.n_trials is not None and summary.complete + summary.pruned >= self.options.n_trials:
@@ -236,13 +282,19 @@ class SearchDriver:
 
     # submission --------------------------------------------------------------------------------
 
-    def _requeue_interrupted(self) -> None:
-        """Trials a dead driver left QUEUED or RUNNING: close them as FAILED and run their parameters again."""
+    def _resume_interrupted(self) -> None:
+        """Trials a dead driver left open. One that was RUNNING is closed as FAILED and its parameters run
+        again as a new trial; one still QUEUED (never started) keeps its row and number and runs first."""
         store = self.workspace.store
         engines = {e.name: e for e in self.engines}
         for row in records.list_trials(store, self.experiment.id, records.ACTIVE_STATES):
-            records.finish_trial(store, row.id, "FAILED", error="interrupted: the driver stopped before it finished")
             engine = engines.get(row.engine)
+            if row.state == "QUEUED" and row.started_at is None and engine is not None:
+                params = engine.resume(row.number, row.params)
+                records.requeue_trial(store, row.id, params)
+                self._resumed.append((replace(row, params=params), engine))
+                continue
+            records.finish_trial(store, row.id, "FAILED", error="interrupted: the driver stopped before it finished")
             if engine is not None:
                 engine.requeue(row.params)
 
@@ -276,28 +328,29 @@ class SearchDriver:
 
     def _submit(self, data_future: Any) -> None:
         store = self.workspace.store
-        engine = self._next_engine()
-        if engine.name not in self._next_number:
-            self._next_number[engine.name] = records.next_trial_number(store, self.experiment.id, engine.name)
-        number = self._next_number[engine.name]
-        self._next_number[engine.name] += 1
-        params = engine.ask(number)
-        row = records.create_trial(store, self.experiment.id, engine.name, number, params)
-        needs_gpu = engine.needs_gpu(params)
+        if self._resumed:
+            row, engine = self._resumed.popleft()
+        else:
+            engine = self._next_engine()
+            if engine.name not in self._next_number:
+                self._next_number[engine.name] = records.next_trial_number(store, self.experiment.id, engine.name)
+            number = self._next_number[engine.name]
+            self._next_number[engine.name] += 1
+            row = records.create_trial(store, self.experiment.id, engine.name, number, engine.ask(number))
         spec = TrialSpec(
             experiment_id=self.experiment.id,
             engine=engine.name,
-            number=number,
-            params=params,
-            seed=self.options.seed + number,
+            number=row.number,
+            params=row.params,
+            seed=self.options.seed + row.number,
             time_limit_s=self._trial_time_limit(),
-            needs_gpu=needs_gpu,
+            needs_gpu=engine.needs_gpu(row.params),
             run_id=self.run_id,
         )
         future = self._submit_spec(spec, engine, data_future)
         self._running[future] = _Running(row.id, engine, spec, time.monotonic())
         self._by_key[spec.key] = future
-        self.bus.publish("trial_queued", self.experiment.id, engine=engine.name, number=number, params=params)
+        self.bus.publish("trial_queued", self.experiment.id, engine=engine.name, number=row.number, params=row.params)
 
     def _trial_time_limit(self) -> float | None:
         if self.options.time_limit_s is None:
@@ -323,10 +376,7 @@ class SearchDriver:
     def _scatter_data(self) -> Any:
         data = self._data
         if data is None:
-            from workbench.search.families._data import trial_data
-
-            data = trial_data(self.workspace, self.experiment)
-            self._data = data
+            data = self._data = self.workspace.rows(self.experiment)
         return self.client.scatter(data, broadcast=True, hash=False)
 
     def _ensure_data(self, data_future: Any) -> Any:

@@ -28,7 +28,8 @@ class Engine(abc.ABC):
 
     `ask(number)` returns the parameters of trial `number` (numbers are assigned by the driver, per
     engine); `tell` receives its outcome. `requeue(params)` asks for a trial with fixed parameters to be
-    run again first (a trial interrupted by a driver crash).
+    run again first (a trial interrupted by a driver crash); `resume(number, params)` gives the parameters
+    to run trial `number`, queued by a driver that died before it started, under this driver.
     """
 
     name: str
@@ -39,6 +40,10 @@ class Engine(abc.ABC):
 
     def requeue(self, params: dict[str, Any]) -> None:
         self._requeued.append(params)
+
+    def resume(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
+        self.requeue(params)
+        return self.ask(number)
 
     @abc.abstractmethod
     def ask(self, number: int) -> dict[str, Any]: ...

@@ -1,38 +1,22 @@
-"""Progress events: published to in-process subscribers (CLI progress bar, widgets) and persisted."""
+"""Progress events: published to in-process subscribers (CLI progress bar, widgets) and persisted.
+
+Subscribers get the same `SearchEvent` that `workbench.store.events.events_since` reads back later (then
+with its row id).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.store import Store
-from workbench.store import trials as records
+from workbench.store import EVENT_KINDS, EventKind, SearchEvent, Store
+from workbench.store import events as event_rows
 
-__all__ = ["EVENT_KINDS", "EventBus", "SearchEvent"]
+__all__ = ["EVENT_KINDS", "EventBus", "SearchEvent", "Subscriber"]
 
-EVENT_KINDS = (
-    "search_started",
-    "cluster",
-    "trial_queued",
-    "trial_started",
-    "trial_reported",
-    "trial_finished",
-    "trial_failed",
-    "best",
-    "search_finished",
-)
-
-
-@dataclass(frozen=True)
-class SearchEvent:
-    kind: str
-    experiment_id: int
-    payload: dict[str, Any]
-    time: float = field(default_factory=time.time)
-
+log = logging.getLogger("workbench.search")
 
 Subscriber = Callable[[SearchEvent], None]
 
@@ -41,7 +25,8 @@ class EventBus:
     """Publishes each event to every subscriber at once, and appends it to the store's events table.
 
     With `buffered=True` the rows are written by `flush()` in one transaction (the search driver flushes
-    once per loop turn, so a busy search does not pay one commit per event).
+    once per loop turn, so a busy search does not pay one commit per event). A subscriber that raises is
+    logged and dropped: a broken progress display never aborts a search.
     """
 
     def __init__(self, store: Store | None = None, buffered: bool = False) -> None:
@@ -57,24 +42,31 @@ class EventBus:
             self._subscribers.append(subscriber)
 
         def unsubscribe() -> None:
-            with self._lock:
-                if subscriber in self._subscribers:
-                    self._subscribers.remove(subscriber)
+            self._drop(subscriber)
 
         return unsubscribe
 
-    def publish(self, kind: str, experiment_id: int, **payload: Any) -> SearchEvent:
+    def _drop(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    def publish(self, kind: EventKind, experiment_id: int, **payload: Any) -> SearchEvent:
         event = SearchEvent(kind, experiment_id, payload)
         if self._store is not None:
             if self._buffered:
                 with self._lock:
                     self._pending.append(event)
             else:
-                records.add_event(self._store, experiment_id, kind, payload)
+                event_rows.add_events(self._store, [event])
         with self._lock:
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
-            subscriber(event)
+            try:
+                subscriber(event)
+            except Exception:
+                log.warning("An event subscriber raised on %s and was removed", kind, exc_info=True)
+                self._drop(subscriber)
         return event
 
     def flush(self) -> None:
@@ -82,4 +74,4 @@ class EventBus:
         with self._lock:
             pending, self._pending = self._pending, []
         if pending and self._store is not None:
-            records.add_events(self._store, [(e.experiment_id, e.kind, e.payload, e.time) for e in pending])
+            event_rows.add_events(self._store, pending)

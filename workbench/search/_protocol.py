@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
-import pandas as pd
+
+from workbench.store import TrialData
 
 __all__ = [
     "CandidateResult",
@@ -28,22 +29,6 @@ __all__ = [
 
 class TrialPruned(Exception):
     """Raised inside a trial when the driver decided to prune it."""
-
-
-@dataclass(frozen=True)
-class TrialData:
-    """The experiment's rows, split once by the driver: every candidate is scored on the same valid/test rows."""
-
-    X_train: pd.DataFrame
-    y_train: np.ndarray
-    X_valid: pd.DataFrame
-    y_valid: np.ndarray
-    X_test: pd.DataFrame
-    y_test: np.ndarray
-    problem_type: str
-    metric: str
-    classes: tuple[Any, ...] | None  # sorted labels; column order of every stored probability matrix
-    split_hash: str
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,44 @@
-"""Serving one model over HTTP: Open Inference Protocol v2, MLflow scoring, records, metrics.
+"""Serving one model over HTTP: Open Inference Protocol v2, MLflow scoring, records, metrics; the contract
+check a version passes before an alias moves to it.
 
-FastAPI is imported on first use, so `workbench` commands that do not serve start fast.
+FastAPI and uvicorn are imported on first use, so `workbench` commands that do not serve start fast.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from workbench.serve._app import ServeSettings, create_app
-    from workbench.serve._contract import ContractReport, contract_check
+    from workbench.serve._app import FAST_PATH_ENV, ServeSettings, create_app
+    from workbench.serve._contract import ContractReport, contract_check, free_port
+    from workbench.serve._promote import ContractFailedError, promote
+    from workbench.serve._run import serve_registered
 
-__all__ = ["ContractReport", "ServeSettings", "contract_check", "create_app"]
+__all__ = [
+    "FAST_PATH_ENV",
+    "ContractFailedError",
+    "ContractReport",
+    "ServeSettings",
+    "contract_check",
+    "create_app",
+    "free_port",
+    "promote",
+    "serve_registered",
+]
+
+_HOMES = {
+    "FAST_PATH_ENV": "_app",
+    "ServeSettings": "_app",
+    "create_app": "_app",
+    "ContractReport": "_contract",
+    "contract_check": "_contract",
+    "free_port": "_contract",
+    "ContractFailedError": "_promote",
+    "promote": "_promote",
+    "serve_registered": "_run",
+}
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("ServeSettings", "create_app"):
-        from workbench.serve import _app
-
-        return getattr(_app, name)
-    if name in ("ContractReport", "contract_check"):
-        from workbench.serve import _contract
-
-        return getattr(_contract, name)
-    raise AttributeError(name)
+__getattr__ = lazy_getattr(globals(), _HOMES)

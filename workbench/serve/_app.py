@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +29,14 @@ from workbench.serve._models import InferenceRequest, InvocationsRequest, Predic
 from workbench.serve._oip import oip_router
 from workbench.serve._state import ModelHolder, Prepared
 
-__all__ = ["ServeSettings", "create_app"]
+__all__ = ["FAST_PATH_ENV", "ServeSettings", "create_app", "fast_path_default"]
+
+FAST_PATH_ENV = "WORKBENCH_FAST_PATH"
+
+
+def fast_path_default() -> bool:
+    return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+
 
 log = logging.getLogger("workbench.serve")
 
@@ -43,6 +51,9 @@ class ServeSettings:
     max_batch_rows: larger requests get 413.
     max_json_depth: JSON nested deeper is refused before parsing.
     reload_on_sighup: reload the model on SIGHUP (servers started from the CLI).
+    fast_path: serve through the model's verified pandas-free fast path when it has one (default: on,
+        unless the environment sets WORKBENCH_FAST_PATH=0); off, every request goes through the model's
+        own predict.
     """
 
     max_body_bytes: int = 16 * 1024 * 1024
@@ -52,13 +63,14 @@ class ServeSettings:
     max_json_depth: int = 32
     reload_on_sighup: bool = False
     server_name: str = "workbench"
+    fast_path: bool = field(default_factory=fast_path_default)
 
 
 def create_app(source: ModelSource, settings: ServeSettings | None = None) -> FastAPI:
     """A FastAPI app serving `source`'s model; readiness is 503 until the background load has finished."""
     settings = settings or ServeSettings()
     metrics = Metrics()
-    holder = ModelHolder(source, settings.max_batch_rows, metrics)
+    holder = ModelHolder(source, settings.max_batch_rows, metrics, fast_path=settings.fast_path)
 
     async def initial_load() -> None:
         with contextlib.suppress(Exception):  # logged by reload(); readiness stays 503

@@ -29,9 +29,14 @@ __all__ = ["ContractReport", "contract_check", "edge_records", "running_server",
 
 @dataclass(frozen=True)
 class ContractReport:
+    """passed: every answer equalled the in-process one. latency_ms: "b1" / "b100" -> p50 and p99."""
+
     passed: bool
     mismatches: list[str] = field(default_factory=list)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "mismatches": list(self.mismatches), "latency_ms": dict(self.latency_ms)}
 
 
 def free_port() -> int:

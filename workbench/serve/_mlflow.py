@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from workbench.serve._errors import RequestError
 from workbench.serve._models import InvocationsRequest, PredictRequest, validate
-from workbench.serve._oip import JSON, _jsonable, body_schema
+from workbench.serve._oip import JSON, body_schema
 from workbench.serve._schema import parse_json
 from workbench.serve._state import ModelHolder, Prepared, run_request
 
@@ -37,7 +37,7 @@ def invocations_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
     else:
         batch = builder.from_records(request.inputs or [])
     result = prepared.predict(batch)
-    predictions = _jsonable(result.labels) if result.labels is not None else result.values
+    predictions = result.labels if result.labels is not None else result.values
     return json.dumps({"predictions": predictions}, allow_nan=False).encode()
 
 
@@ -47,7 +47,7 @@ def predict_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
     out: dict[str, Any]
     if result.proba is not None:
         out = {
-            "predictions": _jsonable(result.labels),
+            "predictions": result.labels,
             "probabilities": result.proba.tolist(),
             "classes": prepared.class_names,
         }

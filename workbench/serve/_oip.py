@@ -42,7 +42,7 @@ def model_metadata(prepared: Prepared) -> dict[str, Any]:
                 "name": "probabilities",
                 "datatype": "FP64",
                 "shape": [-1, k],
-                "parameters": {"classes": _jsonable(loaded.classes)},
+                "parameters": {"classes": prepared.class_names},
             },
         ]
     else:
@@ -53,12 +53,12 @@ def model_metadata(prepared: Prepared) -> dict[str, Any]:
         "platform": "workbench",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"problem_type": loaded.problem_type, "fast_path": prepared.fast is not None},
+        "parameters": {
+            "problem_type": loaded.problem_type,
+            "fast_path": prepared.fast is not None,
+            "warnings": list(prepared.warnings),
+        },
     }
-
-
-def _jsonable(values: Any) -> list[Any]:
-    return [v.item() if hasattr(v, "item") else v for v in (values or ())]
 
 
 def infer_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
@@ -83,7 +83,7 @@ def infer_body(prepared: Prepared, body: bytes, max_depth: int) -> bytes:
     if result.proba is not None:
         k = result.proba.shape[1]
         outputs = [
-            {"name": "label", "datatype": "BYTES", "shape": [n], "data": _jsonable(result.labels)},
+            {"name": "label", "datatype": "BYTES", "shape": [n], "data": result.labels},
             {
                 "name": "probabilities",
                 "datatype": "FP64",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
 from workbench.serve._contract import ContractReport, contract_check
+
+if TYPE_CHECKING:
+    from workbench.registry import Registry, VersionInfo
 
 __all__ = ["ContractFailedError", "promote"]
 
@@ -15,8 +18,8 @@ class ContractFailedError(WorkbenchError):
 
 
 def promote(
-    registry: Any, name: str, version: int, alias: str, check: bool = True
-) -> tuple[Any, ContractReport | None]:
+    registry: Registry, name: str, version: int, alias: str, check: bool = True
+) -> tuple[VersionInfo, ContractReport | None]:
     """Run the contract check on `name@version` (unless `check=False`), store its p50/p99 latencies with the
     version, then move `alias` to it. Returns the version info and the report."""
     from workbench.registry import RegistrySource

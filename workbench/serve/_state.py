@@ -13,7 +13,8 @@ from typing import Any
 import anyio
 import numpy as np
 
-from workbench.model import FastPredict, InputSchema, LoadedModel, ModelSource, columns_to_frame, verified_fast_path
+from workbench._json import to_jsonable
+from workbench.model import FastPredict, InputSchema, LoadedModel, ModelSource, check_fast_path, columns_to_frame
 from workbench.serve._errors import RequestError
 from workbench.serve._metrics import Metrics
 from workbench.serve._schema import Batch, FrameBuilder
@@ -21,6 +22,7 @@ from workbench.serve._schema import Batch, FrameBuilder
 __all__ = [
     "INLINE_BODY_BYTES",
     "INLINE_MAX_S",
+    "LOAD_FAILED",
     "ModelHolder",
     "Prediction",
     "Prepared",
@@ -29,6 +31,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("workbench.serve")
+
+LOAD_FAILED = "The model could not be loaded; see the server's log."
 
 
 @dataclass(frozen=True)
@@ -43,25 +47,24 @@ class Prepared:
     """A loaded model with its frame builder and fast path: everything one request needs, replaced as a whole.
 
     fast: the model's verified pandas-free predictor (None: every request goes through a DataFrame).
+    warnings: what the server wants its clients to know (an unverified fast path, shown in the metadata).
     """
 
     loaded: LoadedModel
     builder: FrameBuilder
     fast: FastPredict | None = None
     inline: bool = False  # small requests run on the event loop (a fast path that answers a row quickly)
+    warnings: tuple[str, ...] = ()
 
     @property
     def classification(self) -> bool:
         return self.loaded.problem_type != "regression"
 
     @cached_property
-    def class_labels(self) -> np.ndarray:
-        return np.asarray(self.loaded.classes, dtype=object)
-
-    @cached_property
     def class_names(self) -> list[Any]:
-        """The classes as JSON values (numpy scalars become Python ones)."""
-        return [c.item() if hasattr(c, "item") else c for c in (self.loaded.classes or ())]
+        """The classes as JSON values (numpy scalars become Python ones): what predicted labels are."""
+        names: list[Any] = to_jsonable(list(self.loaded.classes or ()))
+        return names
 
     def predict(self, batch: Batch) -> Prediction:
         if self.fast is not None:
@@ -70,7 +73,9 @@ class Prepared:
             output = self.loaded.model.prediction(columns_to_frame(batch.columns, self.loaded.input_schema))
         if self.classification:
             proba = np.asarray(output, dtype=np.float64)
-            return Prediction(labels=self.class_labels[np.argmax(proba, axis=1)].tolist(), proba=proba, values=None)
+            names = self.class_names
+            labels = [names[i] for i in np.argmax(proba, axis=1).tolist()]
+            return Prediction(labels=labels, proba=proba, values=None)
         return Prediction(labels=None, proba=None, values=np.asarray(output, dtype=np.float64).tolist())
 
 
@@ -107,14 +112,14 @@ def example_columns(schema: InputSchema) -> dict[str, list[Any]]:
     return row
 
 
-def prepare(loaded: LoadedModel, max_rows: int) -> Prepared:
+def prepare(loaded: LoadedModel, max_rows: int, fast_path: bool = True) -> Prepared:
     """Build and verify: one prediction on an example row must succeed with the right shape; the model's fast
-    path is used only when it predicts exactly like the model on probe rows."""
+    path is used (unless `fast_path` is off) only when it predicts exactly like the model on probe rows."""
     if loaded.problem_type != "regression" and not loaded.classes:
         raise ValueError(f"model {loaded.name!r} is a classifier without classes")
     builder = FrameBuilder(loaded.input_schema, max_rows)
-    fast = verified_fast_path(loaded.model, loaded.input_schema)
-    prepared = Prepared(loaded, builder, fast)
+    fast, warning = check_fast_path(loaded.model, loaded.input_schema) if fast_path else (None, None)
+    prepared = Prepared(loaded, builder, fast, warnings=(warning,) if warning else ())
     example = prepared.builder.from_columns(example_columns(loaded.input_schema))
     result = prepared.predict(example)
     if result.proba is not None and result.proba.shape != (1, len(loaded.classes or ())):
@@ -132,9 +137,10 @@ def prepare(loaded: LoadedModel, max_rows: int) -> Prepared:
 class ModelHolder:
     """Holds the current Prepared model; readers take the reference once per request, reload swaps it."""
 
-    def __init__(self, source: ModelSource, max_rows: int, metrics: Metrics) -> None:
+    def __init__(self, source: ModelSource, max_rows: int, metrics: Metrics, fast_path: bool = True) -> None:
         self.source = source
         self.max_rows = max_rows
+        self.fast_path = fast_path
         self.metrics = metrics
         self.current: Prepared | None = None
         self.error: str | None = None
@@ -143,11 +149,13 @@ class ModelHolder:
     def require(self) -> Prepared:
         prepared = self.current
         if prepared is None:
+            if self.error is not None:  # the reason is in the server's log, not in an unauthenticated answer
+                raise RequestError(503, LOAD_FAILED)
             raise RequestError(503, "The model is not loaded yet; retry shortly.")
         return prepared
 
     def _load_and_prepare(self) -> Prepared:
-        return prepare(self.source.load(), self.max_rows)
+        return prepare(self.source.load(), self.max_rows, self.fast_path)
 
     async def reload(self) -> Prepared:
         """Re-resolve the source, build and verify the new model in a thread, then swap the reference."""

@@ -148,4 +148,31 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE registry_versions ADD COLUMN deleted_at REAL;
     ALTER TABLE registry_versions ADD COLUMN description TEXT NOT NULL DEFAULT ''
     """,
+    # 4: generic jobs (a search is one kind) with their host, stop requests and outputs; endpoints run as
+    # jobs; profiles cached by their source's fingerprint.
+    """
+    ALTER TABLE jobs ADD COLUMN experiment_id INTEGER REFERENCES experiments(id);
+    ALTER TABLE jobs ADD COLUMN host TEXT;
+    ALTER TABLE jobs ADD COLUMN pid_start TEXT;
+    ALTER TABLE jobs ADD COLUMN started_at REAL;
+    ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+    ALTER TABLE jobs ADD COLUMN log_path TEXT;
+    ALTER TABLE jobs ADD COLUMN outputs_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE jobs ADD COLUMN error TEXT;
+    ALTER TABLE jobs ADD COLUMN stop_mode TEXT;
+    ALTER TABLE jobs ADD COLUMN stop_requested_at REAL;
+    UPDATE jobs SET experiment_id = json_extract(params_json, '$.experiment_id'),
+        log_path = json_extract(params_json, '$.log') WHERE kind = 'search';
+    CREATE INDEX jobs_by_experiment ON jobs(experiment_id, id);
+    ALTER TABLE endpoints ADD COLUMN job_id INTEGER REFERENCES jobs(id);
+    CREATE TABLE profiles (
+        dataset TEXT NOT NULL,
+        options TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        profile_json TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (dataset, options)
+    )
+    """,
 )

@@ -1,25 +1,40 @@
-"""The workspace: an SQLite catalog (WAL, migrated on open) and an artifact root beside it."""
+"""The workspace store: an SQLite catalog (WAL, migrated on open) and an artifact root beside it.
+
+Each thread gets a connection of its own. A widget polling progress while the search driver writes
+therefore never runs inside the driver's transaction (one shared connection would put its reads, and
+worse its writes, inside whatever BEGIN IMMEDIATE the driver has open on that connection).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
+import shutil
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from workbench.data import DatasetEntry, check_name
 from workbench.errors import InvalidInputError, NotFoundError, StoreError
 from workbench.store._artifacts import ArtifactRef, atomic_write, sweep_temp_files
 from workbench.store._migrations import MIGRATIONS
 
-__all__ = ["Store"]
+__all__ = ["ARTIFACTS_DIR", "DB_NAME", "Store", "connect"]
 
 DB_NAME = "workbench.db"
 ARTIFACTS_DIR = "artifacts"
+BUSY_TIMEOUT_S = 30.0
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A connection to the catalog: rows as `sqlite3.Row`, autocommit (transactions are explicit)."""
+    conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
 class Store:
@@ -27,17 +42,21 @@ class Store:
 
     Open one with `Store.open(home)`; it creates the folder, switches SQLite to WAL and runs pending
     migrations. A row naming an artifact is written only after the artifact's file is complete and
-    renamed into place, so nothing half-written is ever listed.
+    renamed into place, so nothing half-written is ever listed. `conn` is the calling thread's own
+    connection; `close()` closes every thread's.
     """
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._conn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._ready = False
 
     @classmethod
     def open(cls, home: Path) -> Store:
         store = cls(home)
-        store._connect()
+        store.conn  # noqa: B018  # creates the folder, migrates and sweeps now: errors surface at open
         return store
 
     # connection and schema ---------------------------------------------------------------------
@@ -52,30 +71,47 @@ class Store:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._connect()
-        assert self._conn is not None
-        return self._conn
+        """This thread's connection (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+        return conn
 
-    def _connect(self) -> None:
+    def _connect(self) -> sqlite3.Connection:
         try:
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o750)
-            self.artifact_root.mkdir(exist_ok=True, mode=0o750)
-            conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            if not self._ready:
+                self.home.mkdir(parents=True, exist_ok=True, mode=0o750)
+                self.artifact_root.mkdir(exist_ok=True, mode=0o750)
+            conn = connect(self.db_path)
+            conn.execute("PRAGMA journal_mode=WAL")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"The workspace at {self.home} cannot be opened ({exc}); check WORKBENCH_HOME and its permissions."
             ) from None
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn = conn
-        self._migrate()
-        sweep_temp_files(self.artifact_root)
+        self._local.conn = conn
+        with self._lock:
+            # Connections of threads that ended are closed here, so short-lived threads do not pile them up.
+            alive = []
+            for thread, other in self._connections:
+                owner = thread()
+                if owner is not None and owner.is_alive():
+                    alive.append((thread, other))
+                else:
+                    other.close()
+            alive.append((weakref.ref(threading.current_thread()), conn))
+            self._connections = alive
+            first = not self._ready
+            self._ready = True
+        if first:
+            try:
+                self._migrate(conn)
+            except BaseException:
+                self._ready = False
+                raise
+            sweep_temp_files(self.artifact_root)
+        return conn
 
-    def _migrate(self) -> None:
-        conn = self.conn
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         with self.transaction():
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
@@ -99,7 +135,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: one writer at a time across processes, rolled back on error."""
+        """BEGIN IMMEDIATE ... COMMIT on this thread's connection: one writer at a time across threads and
+        processes, rolled back on error. Nested blocks join the outer transaction."""
         conn = self.conn
         if conn.in_transaction:
             yield conn
@@ -113,9 +150,12 @@ class Store:
         conn.execute("COMMIT")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for _, conn in connections:
+            conn.close()
+        self._local = threading.local()
+        self._ready = False
 
     def __enter__(self) -> Store:
         return self
@@ -158,84 +198,24 @@ class Store:
 
     def list_artifacts(self, prefix: str = "") -> list[ArtifactRef]:
         rows = self.conn.execute(
-            "SELECT * FROM artifacts WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
-            (prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
+            "SELECT * FROM artifacts WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (_like_prefix(prefix),)
         )
         return [ArtifactRef(**dict(r)) for r in rows]
 
-    # datasets ----------------------------------------------------------------------------------
-
-    def add_dataset(self, entry: DatasetEntry, content_hash: str, rows: int, columns: int) -> None:
-        check_name(entry.name, "dataset name")
-        try:
-            with self.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO datasets (name, kind, entry_json, content_hash, rows, columns, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (entry.name, entry.kind, entry.to_json(), content_hash, rows, columns, time.time()),
-                )
-        except sqlite3.IntegrityError:
-            raise InvalidInputError(
-                f"A dataset named {entry.name!r} is already registered; choose another name."
-            ) from None
-
-    def get_dataset(self, name: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM datasets WHERE name = ?", (name,)).fetchone()
-        return _dataset_row(row) if row else None
-
-    def list_datasets(self) -> list[dict[str, Any]]:
-        return [_dataset_row(r) for r in self.conn.execute("SELECT * FROM datasets ORDER BY name")]
-
-    # experiments -------------------------------------------------------------------------------
-
-    def add_experiment(self, record: dict[str, Any]) -> int:
+    def delete_artifacts(self, keys: list[str]) -> None:
+        """Unlist `keys` (in one transaction), then remove their files; a crash in between leaves only files
+        that no row names, never a row without its file."""
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO experiments (name, dataset, dataset_hash, target, problem_type, metric, spec_json,"
-                " split_hash, split_artifact, status, created_at, fingerprint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record["name"],
-                    record["dataset"],
-                    record["dataset_hash"],
-                    record["target"],
-                    record["problem_type"],
-                    record["metric"],
-                    json.dumps(record["spec"], sort_keys=True),
-                    record["split_hash"],
-                    record["split_artifact"],
-                    record.get("status", "created"),
-                    time.time(),
-                    record.get("fingerprint"),
-                ),
-            )
-            assert cursor.lastrowid is not None
-            return int(cursor.lastrowid)
+            conn.executemany("DELETE FROM artifacts WHERE key = ?", [(k,) for k in keys])
+        for key in keys:
+            (self.artifact_root / key).unlink(missing_ok=True)
 
-    def get_experiment(self, experiment_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
-        return _experiment_row(row) if row else None
-
-    def find_experiment(self, fingerprint: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
-        """The newest experiment with this fingerprint and one of these statuses."""
-        marks = ", ".join("?" for _ in statuses)
-        row = self.conn.execute(
-            f"SELECT * FROM experiments WHERE fingerprint = ? AND status IN ({marks}) ORDER BY id DESC LIMIT 1",
-            (fingerprint, *statuses),
-        ).fetchone()
-        return _experiment_row(row) if row else None
-
-    def list_experiments(self) -> list[dict[str, Any]]:
-        return [_experiment_row(r) for r in self.conn.execute("SELECT * FROM experiments ORDER BY id")]
+    def remove_artifact_folder(self, prefix: str) -> None:
+        """Remove the files under `prefix/` that no row names any more (after `delete_artifacts`)."""
+        folder = self.artifact_root / prefix
+        if folder.is_dir() and not self.list_artifacts(prefix.rstrip("/") + "/"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["entry"] = DatasetEntry.from_json(data.pop("entry_json"))
-    return data
-
-
-def _experiment_row(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["spec"] = json.loads(data.pop("spec_json"))
-    return data
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -1,4 +1,4 @@
-"""Trials, candidates and events: the rows a search writes. Only the search driver calls these."""
+"""The trials and candidates tables: the rows a search writes (only its driver writes them)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,22 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from workbench._json import to_jsonable
 from workbench.store._store import Store
 
 __all__ = [
     "ACTIVE_STATES",
     "FINISHED_STATES",
     "CandidateRow",
-    "EventRow",
     "TrialRow",
-    "add_event",
-    "add_events",
     "create_trial",
-    "events_since",
     "finish_trial",
+    "get_candidate",
+    "get_trial",
     "list_candidates",
     "list_trials",
     "next_trial_number",
-    "set_experiment_status",
+    "requeue_trial",
     "start_trial",
 ]
 
@@ -47,6 +46,15 @@ class TrialRow:
     started_at: float | None
     finished_at: float | None
 
+    @property
+    def duration_s(self) -> float | None:
+        return self.finished_at - self.started_at if self.finished_at and self.started_at else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(self)
+        data["duration_s"] = self.duration_s
+        return data
+
 
 @dataclass(frozen=True)
 class CandidateRow:
@@ -68,14 +76,14 @@ class CandidateRow:
     model_in_artifact: str | None = None
     predictions_key: str | None = None
 
+    @property
+    def key(self) -> str:
+        return f"c{self.id}"
 
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    experiment_id: int | None
-    kind: str
-    payload: dict[str, Any]
-    created_at: float
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(self)
+        data["key"] = self.key
+        return data
 
 
 def _trial(row: Any) -> TrialRow:
@@ -187,47 +195,32 @@ def list_trials(store: Store, experiment_id: int, states: tuple[str, ...] | None
     return [_trial(r) for r in store.conn.execute(query + " ORDER BY id", args)]
 
 
+def get_trial(store: Store, trial_id: int) -> TrialRow | None:
+    row = store.conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+    return _trial(row) if row else None
+
+
+def requeue_trial(store: Store, trial_id: int, params: dict[str, Any]) -> None:
+    """A QUEUED trial that never started (its driver died first) keeps its row and number, with the
+    parameters its engine gives it now."""
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE trials SET params_json = ? WHERE id = ? AND state = 'QUEUED'",
+            (json.dumps(params, sort_keys=True, default=str), trial_id),
+        )
+
+
+def _candidate(row: Any) -> CandidateRow:
+    data = dict(row)
+    data["params"] = json.loads(data.pop("params_json"))
+    return CandidateRow(**data)
+
+
 def list_candidates(store: Store, experiment_id: int) -> list[CandidateRow]:
     rows = store.conn.execute("SELECT * FROM candidates WHERE experiment_id = ? ORDER BY id", (experiment_id,))
-    out = []
-    for row in rows:
-        data = dict(row)
-        data["params"] = json.loads(data.pop("params_json"))
-        out.append(CandidateRow(**data))
-    return out
+    return [_candidate(r) for r in rows]
 
 
-def add_event(store: Store, experiment_id: int | None, kind: str, payload: dict[str, Any]) -> int:
-    with store.transaction() as conn:
-        cursor = conn.execute(
-            "INSERT INTO events (experiment_id, kind, payload_json, created_at) VALUES (?, ?, ?, ?)",
-            (experiment_id, kind, json.dumps(payload, default=str), time.time()),
-        )
-        assert cursor.lastrowid is not None
-        return int(cursor.lastrowid)
-
-
-def add_events(store: Store, events: list[tuple[int | None, str, dict[str, Any], float]]) -> None:
-    """Append many events in one transaction."""
-    with store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO events (experiment_id, kind, payload_json, created_at) VALUES (?, ?, ?, ?)",
-            [(e, kind, json.dumps(payload, default=str), at) for e, kind, payload, at in events],
-        )
-
-
-def events_since(store: Store, experiment_id: int, after_id: int = 0) -> list[EventRow]:
-    rows = store.conn.execute(
-        "SELECT * FROM events WHERE experiment_id = ? AND id > ? ORDER BY id", (experiment_id, after_id)
-    )
-    out = []
-    for row in rows:
-        data = dict(row)
-        data["payload"] = json.loads(data.pop("payload_json"))
-        out.append(EventRow(**data))
-    return out
-
-
-def set_experiment_status(store: Store, experiment_id: int, status: str) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE experiments SET status = ? WHERE id = ?", (status, experiment_id))
+def get_candidate(store: Store, candidate_id: int) -> CandidateRow | None:
+    row = store.conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+    return _candidate(row) if row else None

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import io
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from workbench._json import to_jsonable
 from workbench.config import Settings
 from workbench.data import (
+    WORKSPACE_DATASETS,
     DatasetEntry,
     Profile,
     Split,
@@ -17,14 +23,21 @@ from workbench.data import (
     check_name,
     check_target,
     content_hash,
+    detect_format,
     file_entry,
     load_entry,
     make_split,
     profile_frame,
     resolve_problem,
+    source_fingerprint,
     sql_entry,
+    with_shape,
 )
-from workbench.errors import InvalidInputError, NotFoundError, StoreError
+from workbench.errors import DataFormatError, FileTooLargeError, InvalidInputError, NotFoundError, StoreError
+from workbench.store import _datasets as datasets_table
+from workbench.store import _experiments as experiments_table
+from workbench.store._artifacts import atomic_write
+from workbench.store._rows import ExperimentTargets, TrialData, read_targets, rows_from_frame, targets_key, trial_data
 from workbench.store._store import Store
 
 __all__ = ["Budget", "Experiment", "ExperimentSpec", "Workspace"]
@@ -42,6 +55,13 @@ class Budget:
             raise InvalidInputError(f"The time limit must be more than 0 seconds, not {self.time_limit_s}.")
         if self.n_trials is not None and self.n_trials <= 0:
             raise InvalidInputError(f"The number of trials must be at least 1, not {self.n_trials}.")
+
+    @property
+    def empty(self) -> bool:
+        return self.time_limit_s is None and self.n_trials is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,10 @@ class ExperimentSpec:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A stored experiment: everything later candidates are scored against."""
+    """A stored experiment: everything later candidates are scored against.
+
+    search: the search configuration last run on it (None until one ran).
+    """
 
     id: int
     name: str
@@ -84,7 +107,8 @@ class Experiment:
     search: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data: dict[str, Any] = to_jsonable(self)
+        return data
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Experiment:
@@ -114,17 +138,22 @@ class Workspace:
     """The datasets and experiments of one `WORKBENCH_HOME`.
 
     Every method that writes validates its input completely first: bad input raises a
-    `WorkbenchError` and leaves the store unchanged.
+    `WorkbenchError` and leaves the store unchanged. Safe to share between threads: each thread talks to
+    the catalog through its own connection.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self._store: Store | None = None
+        self._lock = threading.Lock()
+        self._rows: dict[int, tuple[str | None, TrialData]] = {}  # experiment id -> (source fingerprint, rows)
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.settings.home)
+            with self._lock:
+                if self._store is None:
+                    self._store = Store.open(self.settings.home)
         return self._store
 
     def close(self) -> None:
@@ -142,22 +171,38 @@ class Workspace:
 
     def datasets(self) -> list[DatasetEntry]:
         """Bundled datasets, then registered ones, each sorted by name."""
-        registered = [row["entry"] for row in self.store.list_datasets()]
-        return [*bundled_datasets(self.settings), *registered]
+        return [*bundled_datasets(self.settings), *datasets_table.list_datasets(self.store)]
 
     def dataset(self, name: str) -> DatasetEntry:
         for entry in bundled_datasets(self.settings):
             if entry.name == name:
                 return entry
-        row = self.store.get_dataset(name)
-        if row is None:
+        registered = datasets_table.get_dataset(self.store, name)
+        if registered is None:
             known = ", ".join(e.name for e in self.datasets())
             raise NotFoundError(f"There is no dataset {name!r}; known datasets: {known}.")
-        registered: DatasetEntry = row["entry"]
         return registered
 
     def load(self, name: str) -> pd.DataFrame:
         return load_entry(self.dataset(name), self.settings)
+
+    def _check_new_name(self, name: str) -> None:
+        check_name(name, "dataset name")
+        if any(e.name == name for e in bundled_datasets(self.settings)):
+            raise InvalidInputError(f"{name!r} is the name of a bundled dataset; choose another name.")
+        if datasets_table.get_dataset(self.store, name) is not None:
+            raise InvalidInputError(f"A dataset named {name!r} is already registered; choose another name.")
+
+    def _register(self, entry: DatasetEntry, target: str | None) -> DatasetEntry:
+        """Read the entry's rows once to check them, then record it with its shape and problem type."""
+        frame = load_entry(entry, self.settings)
+        if target is not None:
+            check_target(frame, target)
+            problem_type, _ = resolve_problem(frame[target], None, None)
+            entry = replace(entry, task=problem_type)
+        entry = with_shape(entry, frame)
+        datasets_table.add_dataset(self.store, entry, content_hash(frame))
+        return entry
 
     def add_dataset(
         self,
@@ -169,11 +214,7 @@ class Workspace:
         target: str | None = None,
     ) -> DatasetEntry:
         """Register a local file (`path`) or a SQL query (`url` + `query`) under `name`."""
-        check_name(name, "dataset name")
-        if any(e.name == name for e in bundled_datasets(self.settings)):
-            raise InvalidInputError(f"{name!r} is the name of a bundled dataset; choose another name.")
-        if self.store.get_dataset(name) is not None:
-            raise InvalidInputError(f"A dataset named {name!r} is already registered; choose another name.")
+        self._check_new_name(name)
         if (path is None) == (url is None):
             raise InvalidInputError("Give either a file path or a database URL with a query, not both or neither.")
         if url is not None:
@@ -183,11 +224,70 @@ class Workspace:
         else:
             assert path is not None
             entry = file_entry(name, path, self.settings, target=target)
-        frame = load_entry(entry, self.settings)
-        if target is not None:
-            check_target(frame, target)
-            resolve_problem(frame[target], None, None)
-        self.store.add_dataset(entry, content_hash(frame), int(frame.shape[0]), int(frame.shape[1]))
+        return self._register(entry, target)
+
+    def _kept_folder(self, name: str) -> Path:
+        return self.settings.home / WORKSPACE_DATASETS / name
+
+    def _keep(self, name: str, filename: str, data: bytes, target: str | None) -> DatasetEntry:
+        """Write `data` under the workspace and register it; on any refusal the file is removed again."""
+        folder = self._kept_folder(name)
+        if folder.exists():
+            shutil.rmtree(folder)  # left by a registration that died before its row was written
+        path, _ = atomic_write(self.settings.home, f"{WORKSPACE_DATASETS}/{name}/{filename}", data)
+        entry = DatasetEntry(name=name, kind="workspace", location=str(path), format=detect_format(path), target=target)
+        try:
+            return self._register(entry, target)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def add_dataset_bytes(self, name: str, filename: str, data: bytes, *, target: str | None = None) -> DatasetEntry:
+        """Register an uploaded file (its bytes and its file name, which gives the format), kept under the
+        workspace."""
+        self._check_new_name(name)
+        base = Path(str(filename)).name
+        if base != str(filename) or not base:
+            raise InvalidInputError(f"{filename!r} is not a file name; give the name without folders.")
+        check_name(base, "file name", max_length=128)
+        detect_format(Path(base))
+        if len(data) > self.settings.max_file_bytes:
+            raise FileTooLargeError(
+                f"{base!r} is {len(data):,} bytes, over the {self.settings.max_file_bytes:,}-byte cap; "
+                "upload a smaller sample or raise WORKBENCH_MAX_FILE_BYTES."
+            )
+        return self._keep(name, base, data, target)
+
+    def add_dataset_frame(self, name: str, frame: pd.DataFrame, *, target: str | None = None) -> DatasetEntry:
+        """Register a pandas DataFrame, kept under the workspace as Parquet."""
+        self._check_new_name(name)
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInputError(f"Expected a pandas DataFrame, not {type(frame).__name__}.")
+        buffer = io.BytesIO()
+        try:
+            frame.rename(columns=str).to_parquet(buffer, index=False)
+        except (ValueError, TypeError, ImportError) as exc:
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise DataFormatError(
+                f"The DataFrame cannot be stored as Parquet ({reason}); give each column one type."
+            ) from None
+        return self._keep(name, "data.parquet", buffer.getvalue(), target)
+
+    def delete_dataset(self, name: str) -> DatasetEntry:
+        """Unregister a dataset (and remove the file the workspace kept for it). Refused for bundled
+        datasets and while experiments use it."""
+        entry = self.dataset(name)
+        if entry.kind == "bundled":
+            raise InvalidInputError(f"{name!r} is a bundled dataset; only registered datasets can be deleted.")
+        using = experiments_table.experiments_using(self.store, name)
+        if using:
+            listed = ", ".join(str(i) for i in using)
+            raise InvalidInputError(
+                f"Experiments {listed} use dataset {name!r}; delete them first (their scores depend on its rows)."
+            )
+        datasets_table.delete_dataset(self.store, name)
+        if entry.kind == "workspace":
+            shutil.rmtree(self._kept_folder(name), ignore_errors=True)
         return entry
 
     def profile(
@@ -197,19 +297,28 @@ class Workspace:
         problem_type: str | None = None,
         metric: str | None = None,
     ) -> Profile:
-        """Profile a dataset; the target defaults to the one its entry names."""
+        """Profile a dataset; the target defaults to the one its entry names. A profile is kept with its
+        source's fingerprint: asked again while the file is unchanged, it is not read again."""
         entry = self.dataset(name)
-        frame = load_entry(entry, self.settings)
         chosen_target = target or entry.target
         chosen_metric = metric or (entry.metric if chosen_target == entry.target else None)
-        return profile_frame(frame, name, content_hash(frame), chosen_target, problem_type, chosen_metric)
+        options = {"target": chosen_target, "problem_type": problem_type, "metric": chosen_metric}
+        fingerprint = source_fingerprint(entry, self.settings)
+        if fingerprint is not None:
+            cached = datasets_table.cached_profile(self.store, name, options, fingerprint)
+            if cached is not None:
+                return cached
+        frame = load_entry(entry, self.settings)
+        profile = profile_frame(frame, name, content_hash(frame), chosen_target, problem_type, chosen_metric)
+        if fingerprint is not None:
+            datasets_table.save_profile(self.store, name, options, fingerprint, profile)
+        return profile
 
     # experiments -------------------------------------------------------------------------------
 
-    def create_experiment(
-        self, spec: ExperimentSpec, fingerprint: str | None = None, search: dict[str, Any] | None = None
-    ) -> Experiment:
-        """Validate `spec`, split the rows, store the split as an artifact and record the experiment."""
+    def create_experiment(self, spec: ExperimentSpec, fingerprint: str | None = None) -> Experiment:
+        """Validate `spec`, split the rows, store the split and the targets as artifacts and record the
+        experiment."""
         entry = self.dataset(spec.dataset)
         frame = load_entry(entry, self.settings)
         target = spec.target or entry.target
@@ -218,6 +327,8 @@ class Workspace:
         metric = spec.metric or (entry.metric if target == entry.target and spec.problem_type is None else None)
         problem_type, metric = resolve_problem(frame[target], spec.problem_type, metric)
         name = spec.name or f"{spec.dataset}-{target}"
+        if spec.name is not None and (not spec.name.strip() or len(spec.name) > 200):
+            raise InvalidInputError("An experiment name must have 1-200 characters.")
         dataset_hash = content_hash(frame)
         split = make_split(frame, target, problem_type, spec.split, dataset_hash)
         key = f"splits/{split.hash}.npz"
@@ -234,30 +345,55 @@ class Workspace:
                 "budget": asdict(spec.budget),
                 "split_sizes": split.sizes(),
                 "split_strategy": split.strategy,
-                "search": search,
+                "search": None,
             },
             "split_hash": split.hash,
             "split_artifact": key,
             "fingerprint": fingerprint,
         }
-        return self.experiment(self.store.add_experiment(record))
+        experiment = self.experiment(experiments_table.add_experiment(self.store, record))
+        rows = rows_from_frame(experiment, frame, split)
+        self.store.put_artifact(targets_key(split.hash), rows.targets().to_bytes())
+        self._rows = {experiment.id: (source_fingerprint(entry, self.settings), rows)}
+        return experiment
 
     def experiment(self, experiment_id: int | str) -> Experiment:
         try:
             number = int(experiment_id)
         except (TypeError, ValueError):
             raise InvalidInputError(f"{experiment_id!r} is not an experiment id; ids are numbers.") from None
-        row = self.store.get_experiment(number)
+        row = experiments_table.get_experiment(self.store, number)
         if row is None:
             raise NotFoundError(f"There is no experiment {number}; run 'workbench experiments list' to see the ids.")
         return Experiment.from_row(row)
 
     def find_experiment(self, fingerprint: str, statuses: tuple[str, ...]) -> Experiment | None:
-        row = self.store.find_experiment(fingerprint, statuses)
+        row = experiments_table.find_experiment(self.store, fingerprint, statuses)
         return Experiment.from_row(row) if row else None
 
     def experiments(self) -> list[Experiment]:
-        return [Experiment.from_row(r) for r in self.store.list_experiments()]
+        return [Experiment.from_row(r) for r in experiments_table.list_experiments(self.store)]
+
+    def delete_experiment(self, experiment_id: int | str) -> Experiment:
+        """Delete an experiment with its trials, candidates, ensembles, events, jobs and artifacts.
+
+        Registered model versions made from it stay: a bundle holds its own copy of the model.
+        """
+        experiment = self.experiment(experiment_id)
+        from workbench.store import _jobs as jobs_table
+
+        if jobs_table.list_jobs(self.store, experiment_id=experiment.id, statuses=jobs_table.ACTIVE):
+            raise InvalidInputError(
+                f"Experiment {experiment.id} has a search running; stop it first (workbench jobs cancel)."
+            )
+        owned = [a.key for a in self.store.list_artifacts(f"experiments/{experiment.id}/")]
+        if not experiments_table.split_in_use(self.store, experiment.split_artifact, experiment.id):
+            owned += [experiment.split_artifact, targets_key(experiment.split_hash)]
+        experiments_table.delete_experiment(self.store, experiment.id)
+        self.store.delete_artifacts(owned)
+        self.store.remove_artifact_folder(f"experiments/{experiment.id}")
+        self._rows.pop(experiment.id, None)
+        return experiment
 
     def split(self, experiment: Experiment) -> Split:
         """The experiment's stored split; its rows are checked against the recorded hash."""
@@ -276,3 +412,20 @@ class Workspace:
                 "its scores would not be comparable. Register the new data under a new name."
             )
         return frame
+
+    def rows(self, experiment: Experiment) -> TrialData:
+        """The experiment's rows (`TrialData`); kept in memory while the dataset's source is unchanged."""
+        fingerprint = source_fingerprint(self.dataset(experiment.dataset), self.settings)
+        cached = self._rows.get(experiment.id)
+        if cached is not None and fingerprint is not None and cached[0] == fingerprint:
+            return cached[1]
+        rows = trial_data(self, experiment)
+        self._rows = {experiment.id: (fingerprint, rows)}  # one experiment at a time: rows can be large
+        return rows
+
+    def targets(self, experiment: Experiment) -> ExperimentTargets:
+        """The experiment's valid and test targets and classes, read from a small artifact."""
+        cached = self._rows.get(experiment.id)
+        if cached is not None:
+            return cached[1].targets()
+        return read_targets(self, experiment)

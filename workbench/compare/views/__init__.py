@@ -9,12 +9,14 @@ reaches a plotly label, since plotly renders a subset of HTML there. Figures com
 `make_subplots` (the leaderboard is one figure: a table above a bar chart).
 """
 
+from workbench.compare._leaderboard import Leaderboard, LeaderboardRow
 from workbench.compare.views._calibration import (
     CalibrationCurve,
     CalibrationInfo,
     get_calibration_info,
     plot_calibration,
 )
+from workbench.compare.views._common import ViewInfo
 from workbench.compare.views._confusion import ConfusionInfo, get_confusion_info, plot_confusion
 from workbench.compare.views._curves import ModelCurves, RocPrInfo, get_roc_pr_info, plot_roc_pr
 from workbench.compare.views._diff import ClassScores, DiffInfo, DisagreementRow, MetricPair, get_diff_info, plot_diff
@@ -24,12 +26,7 @@ from workbench.compare.views._importance import (
     get_permutation_importance_info,
     plot_permutation_importance,
 )
-from workbench.compare.views._leaderboard import (
-    LeaderboardInfo,
-    LeaderboardRow,
-    get_leaderboard_info,
-    plot_leaderboard,
-)
+from workbench.compare.views._leaderboard import get_leaderboard_info, plot_leaderboard
 from workbench.compare.views._pareto import ParetoInfo, get_pareto_info, pareto_front, plot_pareto
 from workbench.compare.views._regression import (
     RegressionInfo,
@@ -49,7 +46,7 @@ __all__ = [
     "DisagreementRow",
     "EngineHistory",
     "HistoryInfo",
-    "LeaderboardInfo",
+    "Leaderboard",
     "LeaderboardRow",
     "MetricPair",
     "ModelCurves",
@@ -58,6 +55,7 @@ __all__ = [
     "RegressionInfo",
     "RegressionSeries",
     "RocPrInfo",
+    "ViewInfo",
     "WeightsInfo",
     "get_calibration_info",
     "get_confusion_info",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import check_rows, pick_models, require_classification, rows_of
+from workbench.compare.views._common import ViewInfo, check_rows, pick_models, require_classification, rows_of
 from workbench.compare.views._text import display_names, label
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class CalibrationCurve:
 
 
 @dataclass(frozen=True)
-class CalibrationInfo:
+class CalibrationInfo(ViewInfo):
     rows: str
     mode: str  # "positive class <c>" | "top-class confidence"
     n_bins: int

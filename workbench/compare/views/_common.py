@@ -12,9 +12,29 @@ from workbench.errors import InvalidInputError
 if TYPE_CHECKING:
     from workbench.compare._data import ComparisonData, ModelPredictions
 
-__all__ = ["Rows", "check_rows", "finite", "pick_models", "require_classification", "require_regression", "rows_of"]
+__all__ = [
+    "Rows",
+    "ViewInfo",
+    "check_rows",
+    "finite",
+    "pick_models",
+    "require_classification",
+    "require_regression",
+    "rows_of",
+]
 
 Rows = Literal["test", "valid"]
+
+
+class ViewInfo:
+    """What every `get_*_info` result shares: `to_dict()`, its fields as plain JSON (numpy arrays as
+    lists, NaN as None), what a REST route returns."""
+
+    def to_dict(self) -> dict[str, Any]:
+        from workbench._json import to_jsonable
+
+        data: dict[str, Any] = to_jsonable(self)
+        return data
 
 
 def check_rows(rows: str) -> Rows:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import check_rows, pick_models, require_classification, rows_of
+from workbench.compare.views._common import ViewInfo, check_rows, pick_models, require_classification, rows_of
 from workbench.compare.views._text import label
 from workbench.model import labels_from_proba
 
@@ -18,7 +18,7 @@ __all__ = ["ConfusionInfo", "get_confusion_info", "plot_confusion"]
 
 
 @dataclass(frozen=True)
-class ConfusionInfo:
+class ConfusionInfo(ViewInfo):
     key: str
     name: str
     rows: str

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import check_rows, pick_models, require_classification, rows_of
+from workbench.compare.views._common import ViewInfo, check_rows, pick_models, require_classification, rows_of
 from workbench.compare.views._text import display_names, label
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class ModelCurves:
 
 
 @dataclass(frozen=True)
-class RocPrInfo:
+class RocPrInfo(ViewInfo):
     rows: str
     averaging: str  # "positive class <c>" or "micro-average over k classes"
     prevalence: float  # share of positives: the precision of a random model

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import check_rows, pick_models
+from workbench.compare.views._common import ViewInfo, check_rows, pick_models
 from workbench.compare.views._text import fmt, label
 from workbench.errors import InvalidInputError
 from workbench.metrics import METRICS
@@ -59,7 +59,7 @@ class DisagreementRow:
 
 
 @dataclass(frozen=True)
-class DiffInfo:
+class DiffInfo(ViewInfo):
     """Classification: a row disagrees when the predicted labels differ; the shown rows are those where
     the two models are most confident (sum of the two confidences), then by row.
     Regression: a row disagrees when |pred_a - pred_b| > `tolerance` (default 10% of the std of the true

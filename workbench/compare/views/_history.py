@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from workbench.compare.views._common import ViewInfo
 from workbench.compare.views._text import fmt, label
 from workbench.errors import InvalidInputError
 
@@ -44,7 +45,7 @@ class EngineHistory:
 
 
 @dataclass(frozen=True)
-class HistoryInfo:
+class HistoryInfo(ViewInfo):
     metric: str
     greater_is_better: bool
     order: str  # number | finish

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.compare.views._common import ViewInfo
 from workbench.compare.views._text import label
 from workbench.errors import InvalidInputError
 from workbench.metrics import get_metric
@@ -20,7 +21,7 @@ __all__ = ["PermutationImportanceInfo", "get_permutation_importance_info", "plot
 
 
 @dataclass(frozen=True)
-class PermutationImportanceInfo:
+class PermutationImportanceInfo(ViewInfo):
     """Features by decreasing mean importance. Importance is the score lost when the column is shuffled,
     signed so that positive always means "the model needs this column" whatever the metric's direction."""
 

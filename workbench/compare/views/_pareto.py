@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import finite
+from workbench.compare.views._common import ViewInfo, finite
 from workbench.compare.views._text import fmt, label
 from workbench.errors import InvalidInputError
 
@@ -51,7 +51,7 @@ def pareto_front(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ParetoInfo:
+class ParetoInfo(ViewInfo):
     """One entry per model; a model missing the score or a cost is on no front for that cost."""
 
     metric: str

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.compare.views._common import check_rows, pick_models, require_regression, rows_of
+from workbench.compare.views._common import ViewInfo, check_rows, pick_models, require_regression, rows_of
 from workbench.compare.views._text import display_names, label
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class RegressionSeries:
 
 
 @dataclass(frozen=True)
-class RegressionInfo:
+class RegressionInfo(ViewInfo):
     rows: str
     actual: np.ndarray
     series: tuple[RegressionSeries, ...]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.compare.views._common import ViewInfo
 from workbench.compare.views._text import display_names, label
 from workbench.errors import InvalidInputError
 
@@ -15,7 +16,7 @@ __all__ = ["WeightsInfo", "get_weights_info", "plot_weights"]
 
 
 @dataclass(frozen=True)
-class WeightsInfo:
+class WeightsInfo(ViewInfo):
     """Members by decreasing weight; `shares` are the weights over the sum of their absolute values."""
 
     title: str

@@ -1,14 +1,16 @@
 """The family models' base class and their label/probability plumbing.
 
-Importing this (or any `workbench.model.tabular` module) imports neither `workbench.search` nor a model
-library: those are imported inside `fit` (which only workers call) and inside predict methods.
+Importing this (or any `workbench.model.tabular` module) imports neither the search layer nor a model
+library: model libraries are imported inside predict methods. A model is built from already-fitted parts
+by its constructor. Fitting is the search layer's work (its `families` package), which calls the public
+helpers here (`label_codes`, `booster_prediction`, ...) so that fit-time and predict-time outputs agree.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,23 +20,7 @@ from workbench.model._columns import Columns, FastPredict
 from workbench.model._schema import InputSchema
 from workbench.model.tabular._prep import OrdinalPrep
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from workbench.search._protocol import Reporter, TrialData, WorkerResources
-
-__all__ = ["CELLS_PER_THREAD", "SklearnModel", "TabularModel", "expand_proba", "label_codes", "thread_count"]
-
-# A fit uses one thread per this many feature cells (rows x columns), up to the worker's CPUs: on small
-# tables more threads cost more in synchronization than they give (measured on a 200-row table: two
-# threads 2-10x slower than one for LightGBM and XGBoost).
-CELLS_PER_THREAD = 100_000
-
-
-def thread_count(resources: WorkerResources, X: pd.DataFrame) -> int:
-    """Threads for fitting on `X`: the worker's CPUs, fewer on small tables (see CELLS_PER_THREAD)."""
-    wanted = 1 + (len(X) * max(1, len(X.columns))) // CELLS_PER_THREAD
-    return max(1, min(resources.cpus, wanted))
+__all__ = ["SklearnModel", "TabularModel", "booster_prediction", "expand_proba", "label_codes"]
 
 
 def label_codes(y: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
@@ -59,19 +45,44 @@ def expand_proba(proba: np.ndarray, fitted_codes: Sequence[int], n_classes: int)
     return np.where(totals > 0, out / np.where(totals > 0, totals, 1.0), uniform)
 
 
+def booster_prediction(raw: Any, problem_type: str, n_classes: int) -> np.ndarray:
+    """A LightGBM or XGBoost booster's output as the stored prediction.
+
+    `raw` is what the booster predicts: values (regression), the probability of class 1 (binary) or one
+    probability per class in label-code order (multiclass). Returns float64 values, or (n, n_classes)
+    probabilities whose rows sum to 1. The fit code scores its intermediate reports with this, and the
+    fitted model predicts with it.
+    """
+    values: np.ndarray = np.asarray(raw, dtype=np.float64)
+    if problem_type == "regression":
+        return values
+    return expand_proba(values, range(n_classes), n_classes)
+
+
 class TabularModel(FittedModel):
     """A family's fitted model: raw frame in, probabilities in `classes_` order or values out.
 
-    Subclasses store their (unprefixed, resolved) parameters in `params`, implement `fit` by calling
-    `_begin` first, and `_predict` for already-checked frames.
+    Built from fitted parts: `params` are the family's (unprefixed, resolved) parameters, `problem_type`
+    and `classes` (sorted labels, None for regression) those of the experiment, `input_schema` the train
+    frame's columns. Subclasses take their preprocessing (stored as `prep_`) and fitted estimator too, and
+    implement `_predict` for already-checked frames.
+
+    Instances keep these attribute names (`params`, `problem_type`, `classes_`, `input_schema_`, `prep_`
+    and each subclass's own): pickles store them, and models pickled by earlier versions still load.
     """
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        params: Mapping[str, Any],
+        problem_type: str,
+        classes: Sequence[Any] | None,
+        input_schema: InputSchema,
+    ) -> None:
         self.params = dict(params)
-
-    @abc.abstractmethod
-    def fit(self, data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int) -> TabularModel:
-        """Fit on data's train rows; may report on and early-stop with its valid rows."""
+        self.problem_type = problem_type
+        self.classes_ = tuple(classes) if classes is not None else None
+        self.input_schema_ = input_schema
 
     @abc.abstractmethod
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -91,11 +102,6 @@ class TabularModel(FittedModel):
 
         return predict
 
-    def _begin(self, data: TrialData) -> None:
-        self.problem_type = data.problem_type
-        self.classes_ = tuple(data.classes) if data.classes is not None else None
-        self.input_schema_ = InputSchema.from_frame(data.X_train)
-
     @property
     def n_classes_(self) -> int:
         return len(self.classes_) if self.classes_ is not None else 0
@@ -112,17 +118,23 @@ class TabularModel(FittedModel):
 
 
 class SklearnModel(TabularModel):
-    """Shared predict: the estimator's classes are label codes, placed into `classes_` order."""
+    """Shared predict for a fitted scikit-learn `estimator` (stored as `estimator_`): for classification
+    its classes are label codes (positions in `classes`), placed into `classes_` order."""
 
-    estimator_: Any
+    def __init__(
+        self,
+        *,
+        params: Mapping[str, Any],
+        problem_type: str,
+        classes: Sequence[Any] | None,
+        input_schema: InputSchema,
+        estimator: Any,
+    ) -> None:
+        super().__init__(params=params, problem_type=problem_type, classes=classes, input_schema=input_schema)
+        self.estimator_ = estimator
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
-
-    def _targets(self, data: TrialData) -> np.ndarray:
-        if data.problem_type == "regression":
-            return data.y_train.astype(float)
-        return label_codes(data.y_train, data.classes or ())
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         return self._predict_matrix(self._matrix(X))

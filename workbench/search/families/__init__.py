@@ -7,7 +7,6 @@ direction, every `REPORT_EVERY` boosting rounds or every MLP epoch.
 
 from workbench.search.families._base import Family, TabularModel
 from workbench.search.families._catboost import CatBoostModel
-from workbench.search.families._data import sorted_classes, trial_data
 from workbench.search.families._lightgbm import LightGBMModel
 from workbench.search.families._mlp import MLPModel
 from workbench.search.families._preprocess import DensePrep, OrdinalPrep, TablePrep
@@ -41,6 +40,4 @@ __all__ = [
     "device_params",
     "fit_candidate",
     "get_family",
-    "sorted_classes",
-    "trial_data",
 ]

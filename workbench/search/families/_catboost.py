@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from workbench.model.tabular._catboost import CatBoostModel
-from workbench.search._protocol import Reporter, TrialData, TrialPruned, WorkerResources
-from workbench.search.families._base import own_params
+from workbench.model.tabular._catboost import CatBoostModel, catboost_frame
+from workbench.model.tabular._prep import OrdinalPrep
+from workbench.search._protocol import Reporter, TrialPruned, WorkerResources
+from workbench.search.families._base import encoded_targets, model_fields, own_params, thread_count
 from workbench.search.families._reporting import REPORT_EVERY
-from workbench.search.families._spaces import DEFAULTS
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.store import TrialData
 
 __all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "report_metric"]
 
@@ -88,4 +90,44 @@ class _Report:
 def fit_catboost(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> CatBoostModel:
-    return CatBoostModel(own_params("catboost", params, DEFAULTS["catboost"])).fit(data, resources, reporter, seed)
+    """Fit CatBoost on data's train rows for up to MAX_ROUNDS iterations, early-stopped on the valid rows
+    (keeping the best iteration), reporting CatBoost's own experiment metric every REPORT_EVERY iterations."""
+    from catboost import CatBoostClassifier, CatBoostRegressor, Pool
+
+    p = own_params("catboost", params, DEFAULTS["catboost"])
+    fields = model_fields(p, data)
+    prep = OrdinalPrep().fit(data.X_train)
+    classification = data.problem_type != "regression"
+    y_train, y_valid = encoded_targets(data, data.y_train), encoded_targets(data, data.y_valid)
+    cats = prep.categorical_indices_
+    train_pool = Pool(catboost_frame(prep.transform(data.X_train), cats), y_train, cat_features=cats)
+    valid_pool = Pool(catboost_frame(prep.transform(data.X_valid), cats), y_valid, cat_features=cats)
+    metric_name = report_metric(data.problem_type, data.metric)
+    kwargs: dict[str, Any] = {
+        "iterations": MAX_ROUNDS,
+        "learning_rate": p["learning_rate"],
+        "depth": p["depth"],
+        "l2_leaf_reg": p["l2_leaf_reg"],
+        "random_strength": p["random_strength"],
+        "max_ctr_complexity": 1,  # no combinations of categoricals: half the time, about the same scores
+        "loss_function": _loss(data),
+        "custom_metric": [metric_name],
+        "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+        "use_best_model": True,
+        "random_seed": seed,
+        "verbose": False,
+        "allow_writing_files": False,
+        **catboost_device_params(resources, thread_count(resources, data.X_train)),
+    }
+    model = CatBoostClassifier(**kwargs) if classification else CatBoostRegressor(**kwargs)
+    callback = _Report(reporter, metric_name)
+    model.fit(train_pool, eval_set=valid_pool, callbacks=[callback])
+    if callback.pruned is not None:
+        raise callback.pruned
+    return CatBoostModel(
+        **fields,
+        prep=prep,
+        model=model,
+        best_iteration=int(model.get_best_iteration() or 0) + 1,
+        fitted_codes=[int(c) for c in model.classes_] if classification else [],
+    )

@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workbench.model.tabular._base import booster_prediction
 from workbench.model.tabular._lightgbm import LightGBMModel
-from workbench.search._protocol import Reporter, TrialData, WorkerResources
-from workbench.search.families._base import own_params
-from workbench.search.families._spaces import DEFAULTS
+from workbench.model.tabular._prep import OrdinalPrep
+from workbench.search._protocol import Reporter, WorkerResources
+from workbench.search.families._base import encoded_targets, model_fields, own_params, thread_count
+from workbench.search.families._reporting import ValidReporter
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.store import TrialData
 
 __all__ = ["LightGBMModel", "fit_lightgbm", "lightgbm_device_params"]
 
@@ -34,4 +38,54 @@ def _stopping_metric(data: TrialData) -> str:
 def fit_lightgbm(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> LightGBMModel:
-    return LightGBMModel(own_params("lightgbm", params, DEFAULTS["lightgbm"])).fit(data, resources, reporter, seed)
+    """Fit LightGBM on data's train rows for up to MAX_ROUNDS rounds, early-stopped on the valid rows'
+    log loss (classification) or L1/L2 (regression), reporting every REPORT_EVERY rounds."""
+    import lightgbm as lgb
+
+    p = own_params("lightgbm", params, DEFAULTS["lightgbm"])
+    fields = model_fields(p, data)
+    n_classes = len(data.classes or ())
+    prep = OrdinalPrep().fit(data.X_train)
+    X_train, X_valid = prep.transform(data.X_train), prep.transform(data.X_valid)
+    y_train, y_valid = encoded_targets(data, data.y_train), encoded_targets(data, data.y_valid)
+    booster_params: dict[str, Any] = {
+        "objective": _OBJECTIVES[data.problem_type],
+        "metric": _stopping_metric(data),
+        "learning_rate": p["learning_rate"],
+        "num_leaves": p["num_leaves"],
+        "min_child_samples": p["min_child_samples"],
+        "feature_fraction": p["feature_fraction"],
+        "bagging_fraction": p["bagging_fraction"],
+        "bagging_freq": 1,
+        "lambda_l2": p["lambda_l2"],
+        "min_data_per_group": 5,  # small tables: let rare categories form their own split groups
+        "cat_smooth": 5.0,
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+        **lightgbm_device_params(resources, thread_count(resources, data.X_train)),
+    }
+    if data.problem_type == "multiclass":
+        booster_params["num_class"] = n_classes
+    train_set = lgb.Dataset(X_train, y_train, categorical_feature=prep.categorical_indices_, free_raw_data=False)
+    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
+    monitor = ValidReporter(reporter, data)
+
+    def report(env: lgb.callback.CallbackEnv) -> None:
+        step = env.iteration + 1
+        if monitor.due(step):
+            assert isinstance(env.model, lgb.Booster)
+            raw = env.model.predict(X_valid, num_iteration=step)
+            monitor.report(step, booster_prediction(raw, data.problem_type, n_classes))
+
+    booster = lgb.train(
+        booster_params,
+        train_set,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[valid_set],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), report],
+    )
+    best_iteration = int(booster.best_iteration or booster.current_iteration())
+    return LightGBMModel(**fields, prep=prep, booster=booster, best_iteration=best_iteration)

@@ -1,15 +1,15 @@
-"""Rich renderings shared by the CLI and the demo."""
+"""Rich renderings shared by the commands and the demo."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from workbench.data import Profile
-from workbench.store import Experiment
+if TYPE_CHECKING:
+    from workbench.api import Experiment, Leaderboard, Profile
 
 __all__ = ["print_leaderboard", "render_experiment", "render_profile"]
 
@@ -94,21 +94,21 @@ def _budget(experiment: Experiment) -> str:
     return ", ".join(parts) or "not set"
 
 
-def print_leaderboard(console: Console, rows: list[dict[str, Any]], limit: int = 10) -> None:
-    metric = rows[0]["metric"] if rows else ""
-    table = Table(title=f"Leaderboard ({metric}, best first)")
-    for column in ("#", "candidate", "engine", "valid", "test", "fit s", "row ms", "size"):
+def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
+    table = Table(title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)")
+    for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size"):
         table.add_column(column, overflow="fold")
-    for r in rows[: limit or None]:
+    for r in board.rows[: limit or None]:
         table.add_row(
-            str(r["rank"]),
-            r["name"],
-            r["engine"],
-            _num(r["valid_score"]),
-            _num(r["test_score"]),
-            _num(r["fit_time_s"], ".1f"),
-            _num(r["predict_row_ms"], ".2f"),
-            f"{(r['size_bytes'] or 0) / 1e6:.1f} MB",
+            str(r.rank),
+            r.key,
+            r.name,
+            r.engine,
+            _num(r.valid_score),
+            _num(r.test_score),
+            _num(r.fit_time_s, ".1f"),
+            _num(r.predict_row_ms, ".2f"),
+            f"{(r.size_bytes or 0) / 1e6:.1f} MB",
         )
     console.print(table)
 

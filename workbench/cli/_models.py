@@ -1,7 +1,4 @@
-"""`workbench models ...`: list, show, register, alias, export, import and delete registered models.
-
-Imported by `workbench.cli` on every command, so the registry (and the store) load only when a command runs.
-"""
+"""`workbench models ...`: register, alias (promote), list, show, export, import and delete models."""
 
 from __future__ import annotations
 
@@ -10,28 +7,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+import workbench.api as wb
+from workbench.cli._util import JSON_OPTION, console, print_json, user_errors
 from workbench.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from workbench.registry._registry import Registry, VersionInfo
-
-from workbench._cliutil import JSON_OPTION, print_json, user_errors
+    from workbench.api import VersionInfo
 
 __all__ = ["models_app"]
 
-
 models_app = typer.Typer(help="Register, alias, export and import models.", no_args_is_help=True)
-
-
-def _registry() -> Registry:
-    from workbench.registry._registry import Registry
-    from workbench.store import Workspace
-
-    return Registry(Workspace())
 
 
 def _score(value: Any) -> str:
@@ -42,7 +30,7 @@ def _score(value: Any) -> str:
 @user_errors
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """List registered model versions."""
-    versions = _registry().list()
+    versions = wb.list_models()
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
@@ -60,7 +48,7 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
             _score(m.get("test_score")),
             _score(m.get("predict_row_ms")),
         )
-    Console().print(table)
+    console.print(table)
 
 
 def _show(info: VersionInfo, as_json: bool) -> None:
@@ -78,7 +66,7 @@ def _show(info: VersionInfo, as_json: bool) -> None:
     }
     for key, value in rows.items():
         table.add_row(key, escape(value))
-    Console().print(table)
+    console.print(table)
 
 
 @models_app.command("show")
@@ -87,7 +75,7 @@ def models_show(
     ref: str = typer.Argument(..., help="name, name@VERSION or name@ALIAS."), as_json: bool = JSON_OPTION
 ) -> None:
     """Describe one version: aliases, source, metrics, bundle path and manifest sha256."""
-    _show(_registry().resolve(ref), as_json)
+    _show(wb.show_model(ref), as_json)
 
 
 @models_app.command("register")
@@ -96,11 +84,21 @@ def models_register(
     name: str = typer.Argument(..., help="Model name."),
     candidate: int | None = typer.Option(None, "--candidate", help="A candidate id (see `workbench leaderboard`)."),
     ensemble: int | None = typer.Option(None, "--ensemble", help="A saved ensemble id."),
+    winner: int | None = typer.Option(None, "--winner", help="An experiment id: register its best model."),
     description: str = typer.Option("", help="A note kept with the version."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Register a candidate or a saved ensemble as the next version of NAME."""
-    info = _registry().register(name, candidate_id=candidate, ensemble_id=ensemble, description=description)
+    """Register a candidate, a saved ensemble or an experiment's winner as the next version of NAME."""
+    given = [x for x in (candidate, ensemble, winner) if x is not None]
+    if len(given) != 1:
+        raise InvalidInputError(
+            "Register either a candidate (--candidate ID), an ensemble (--ensemble ID) or --winner EXPERIMENT."
+        )
+    if winner is not None:
+        info = wb.register_winner(winner, name)
+    else:
+        key = f"c{candidate}" if candidate is not None else f"e{ensemble}"
+        info = wb.register_model(key, name, description=description)
     _show(info, as_json)
 
 
@@ -113,15 +111,17 @@ def models_alias(
     check: bool = typer.Option(
         True, "--check/--no-check", help="Serve the version for real and check its answers first (default)."
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Point ALIAS of NAME at VERSION, after a contract check against a real server of that version."""
-    from workbench.serve._promote import promote
-
-    info, report = promote(_registry(), name, version, alias, check=check)
-    Console().print(f"{escape(name)}@{escape(alias)} -> {info.ref}")
-    if report is not None:
-        for batch, figures in report.latency_ms.items():
-            Console().print(
+    promotion = wb.promote(name, version, alias, check=check)
+    if as_json:
+        print_json(promotion.to_dict())
+        return
+    console.print(f"{escape(name)}@{escape(alias)} -> {promotion.version.ref}")
+    if promotion.contract is not None:
+        for batch, figures in promotion.contract.latency_ms.items():
+            console.print(
                 f"  contract passed; {batch}: p50 {figures['p50']:.2f} ms, p99 {figures['p99']:.2f} ms", highlight=False
             )
 
@@ -133,9 +133,7 @@ def models_export(
     path: Path = typer.Argument(..., help="The archive to write (or a folder to write it into)."),
 ) -> None:
     """Write one .tar.gz holding the version's bundle."""
-    if not path.parent.is_dir():
-        raise InvalidInputError(f"The folder {path.parent} does not exist; create it first.")
-    Console().print(str(_registry().export(ref, path)))
+    console.print(str(wb.export_model(ref, path)))
 
 
 @models_app.command("import")
@@ -146,9 +144,7 @@ def models_import(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Verify an archive and register it as the next version of its model."""
-    if not path.is_file():
-        raise InvalidInputError(f"There is no file {path}; give the path of an exported archive.")
-    _show(_registry().import_archive(path, name=name), as_json)
+    _show(wb.import_model(path, name=name), as_json)
 
 
 @models_app.command("delete")
@@ -158,5 +154,5 @@ def models_delete(
     force: bool = typer.Option(False, "--force", help="Delete even when aliases point to it (they are removed)."),
 ) -> None:
     """Remove a version (its number is not reused)."""
-    info = _registry().delete(ref, force=force)
-    Console().print(f"deleted {info.ref}")
+    info = wb.delete_model(ref, force=force)
+    console.print(f"deleted {info.ref}")

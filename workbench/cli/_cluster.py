@@ -1,8 +1,4 @@
-"""`workbench cluster up` and `workbench cluster info`.
-
-Imported by `workbench.cli` on every command, so nothing heavy loads here at import time: Dask comes in
-through `workbench.compute._cluster` only when a command runs.
-"""
+"""`workbench cluster up` and `workbench cluster info`."""
 
 from __future__ import annotations
 
@@ -11,31 +7,24 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from workbench._cliutil import user_errors
-from workbench.compute._cluster import (
-    DEFAULT_ALLOWED_FAILURES,
-    DEFAULT_CONNECT_TIMEOUT_S,
-    ClusterHandle,
-    cluster_resources,
-    is_remote_spec,
-    plan_cluster,
-    start,
-)
+import workbench.api as wb
+from workbench.cli._util import user_errors
 from workbench.errors import InvalidInputError
 
-__all__ = ["cluster_app"]
+if TYPE_CHECKING:
+    from workbench.api import ClusterHandle
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["cluster_app"]
 
 DEFAULT_PORT = 8786
 
@@ -102,29 +91,32 @@ def cluster_up(
     scheduler_file: Path | None = typer.Option(
         None, "--scheduler-file", help="Also write the scheduler's address to this JSON file (removed on exit)."
     ),
-    allowed_failures: int = typer.Option(
-        DEFAULT_ALLOWED_FAILURES, "--allowed-failures", help="Worker deaths a task may cause before it fails."
+    allowed_failures: int | None = typer.Option(
+        None, "--allowed-failures", help="Worker deaths a task may cause before it fails [2]."
     ),
 ) -> None:
     """Start a scheduler on 127.0.0.1 and workers, print its address, and run until Ctrl-C or SIGTERM."""
     choice = gpus.strip().lower()
     if choice not in ("auto", "none"):
         raise InvalidInputError(f"--gpus must be 'auto' or 'none', not {gpus!r}.")
-    plan = plan_cluster(
-        "auto" if choice == "auto" else "local",
-        n_workers=workers,
-        threads_per_worker=threads_per_worker,
-        scheduler_port=port,
-    )
     err = _stderr()
     # Handlers first: a signal during start-up then stops the cluster as soon as it is up.
-    with _stop_requested() as stop, start(plan, allowed_failures=allowed_failures) as handle:
+    with (
+        _stop_requested() as stop,
+        wb.start_cluster(
+            workers=workers,
+            threads_per_worker=threads_per_worker,
+            gpus=choice == "auto",
+            port=port,
+            allowed_failures=allowed_failures,
+        ) as handle,
+    ):
         address = handle.address
         if scheduler_file is not None:
             _write_scheduler_file(scheduler_file, handle)
         try:
             dashboard = handle.dashboard_link
-            err.print(f"Started {plan.describe()}.", highlight=False)
+            err.print(f"Started {handle.plan.describe()}.", highlight=False)
             if dashboard:
                 err.print(f"Dashboard: {dashboard}", highlight=False)
             if scheduler_file is not None:
@@ -144,29 +136,31 @@ def cluster_up(
 @user_errors
 def cluster_info(
     address: str = typer.Argument(..., help="tcp://HOST:PORT, or a scheduler file."),
-    timeout: float = typer.Option(DEFAULT_CONNECT_TIMEOUT_S, "--timeout", help="Seconds to wait for the scheduler."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for the scheduler."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys."),
 ) -> None:
     """Describe a running cluster: workers, threads, CPUs and GPUs."""
-    if not is_remote_spec(address):
-        raise InvalidInputError(
-            f"cluster info needs a running scheduler (tcp://HOST:PORT or a scheduler file), not {address!r}."
-        )
-    with start(plan_cluster(address), connect_timeout=timeout) as handle:
-        summary = cluster_resources(handle.client)
+    info = wb.cluster_info(address, connect_timeout_s=timeout, running_only=True)
     if as_json:
+        summary = {
+            "address": info.address,
+            "workers": info.workers,
+            "cpu_threads": info.threads,
+            "cpus": info.cpus,
+            "gpus": info.gpus,
+            "per_worker": info.per_worker,
+        }
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         return
     console = Console()
     console.print(
-        f"Scheduler {summary['address']}: {summary['workers']} workers, {summary['cpu_threads']} threads, "
-        f"CPU={summary['cpus']}, GPU={summary['gpus']}",
+        f"Scheduler {info.address}: {info.workers} workers, {info.threads} threads, CPU={info.cpus}, GPU={info.gpus}",
         highlight=False,
     )
     table = Table(title="Workers")
     for column in ("address", "name", "threads", "resources", "memory"):
         table.add_column(column, overflow="fold")
-    for worker_address, worker in summary["per_worker"].items():
+    for worker_address, worker in info.per_worker.items():
         resources = ", ".join(f"{k}={v:g}" for k, v in sorted(worker["resources"].items()))
         memory = f"{worker['memory_limit'] / 2**30:.1f} GiB" if worker["memory_limit"] else ""
         table.add_row(worker_address, worker["name"], str(worker["nthreads"]), resources, memory)

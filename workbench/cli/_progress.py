@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from workbench.search import SearchEvent
+from workbench.api import SearchEvent
 
 __all__ = ["SearchProgress"]
 

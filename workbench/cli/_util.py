@@ -1,0 +1,55 @@
+"""What every command group shares: user errors as one sentence, JSON output, the --json flag."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from workbench.errors import InvalidInputError, WorkbenchError
+
+__all__ = ["JSON_OPTION", "console", "parse_id", "print_json", "split_list", "user_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
+
+console = Console()
+
+
+def user_errors(func: F) -> F:
+    """Turn a WorkbenchError into one sentence on stderr and exit code 2, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WorkbenchError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(value: Any) -> None:
+    """Stable keys (sorted). Values come from the API's `to_dict()`, already plain JSON."""
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def parse_id(text: str, what: str = "experiment") -> int:
+    if not text.strip().isdigit():
+        raise InvalidInputError(f"{text!r} is not an {what} id; ids are numbers.")
+    return int(text)
+
+
+def split_list(text: str | None) -> tuple[str, ...] | None:
+    """ "a, b" -> ("a", "b"); None stays None."""
+    if text is None:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
