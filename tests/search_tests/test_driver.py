@@ -123,7 +123,10 @@ def test_exact_trial_count_and_events(search_workspace: Workspace, client: Clien
     for kind in ("cluster", "trial_queued", "trial_started", "trial_finished"):
         assert kind in kinds
     persisted = event_rows.events_since(search_workspace.store, experiment_id)
-    assert [e.kind for e in persisted] == kinds
+    # The same events, of the same type, read back from the store (now with their row ids).
+    assert [(e.kind, e.to_dict()["payload"]) for e in persisted] == [(e.kind, e.to_dict()["payload"]) for e in events]
+    assert all(type(e) is SearchEvent for e in persisted) and all(e.id is None for e in events)
+    assert [e.id for e in persisted] == sorted(e.id for e in persisted if e.id is not None)
 
 
 def test_sigkill_a_worker_mid_search(search_workspace: Workspace, client: Client) -> None:
