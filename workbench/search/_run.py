@@ -228,8 +228,8 @@ def run_search(
     options = config.options(budget)
     stop = stop or StopSignal()
     store = workspace.store
-    experiment_rows.set_search_config(store, experiment.id, config.to_dict())
     job = _start_job(workspace, experiment, config, budget, job_id)
+    experiment_rows.set_search_config(store, experiment.id, config.to_dict())
     bus = bus or EventBus(store, buffered=True)
     summary: SearchSummary | None = None
     try:
