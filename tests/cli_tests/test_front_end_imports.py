@@ -1,4 +1,5 @@
-"""The front ends hold no logic of their own: the CLI and the demo import nothing private from other packages."""
+"""The front ends hold no logic of their own: the CLI, the widgets and the demo import nothing private from
+other packages, and of the workbench only its API (and its errors)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,21 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 def _private_elsewhere(name: str) -> bool:
     """A private module or name of another workbench package (the CLI's own private modules are fine)."""
     parts = name.split(".")
-    if parts[0] != "workbench" or name.startswith("workbench.cli"):
+    if parts[0] != "workbench" or (len(parts) > 1 and parts[1] in FRONT_ENDS):
         return False
     return any(part.startswith("_") and part != "__version__" for part in parts[1:])
 
 
-def test_cli_and_demo_import_nothing_private_from_other_packages() -> None:
-    files = [*sorted(PACKAGE.joinpath("cli").glob("*.py")), PACKAGE / "demo.py", PACKAGE / "__main__.py"]
+FRONT_ENDS = ("cli", "widgets")
+
+
+def _front_end_files() -> list[Path]:
+    files = [path for folder in FRONT_ENDS for path in sorted(PACKAGE.joinpath(folder).glob("*.py"))]
+    return [*files, PACKAGE / "demo.py", PACKAGE / "__main__.py"]
+
+
+def test_front_ends_import_nothing_private_from_other_packages() -> None:
+    files = _front_end_files()
     assert len(files) > 5
     offending = [
         f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
@@ -48,10 +57,10 @@ def test_the_check_sees_private_imports() -> None:
     assert not _private_elsewhere("workbench.errors.InvalidInputError")
 
 
-def test_cli_commands_use_the_api_for_workbench_work() -> None:
-    """Apart from errors and the version, the only workbench package the CLI imports is the API."""
-    files = [*sorted(PACKAGE.joinpath("cli").glob("*.py")), PACKAGE / "demo.py"]
-    allowed = ("workbench.api", "workbench.cli", "workbench.errors", "workbench.__version__")
+def test_front_ends_use_the_api_for_workbench_work() -> None:
+    """Apart from errors and the version, the only workbench package a front end imports is the API."""
+    files = _front_end_files()
+    allowed = ("workbench.api", "workbench.cli", "workbench.widgets", "workbench.errors", "workbench.__version__")
     used = {
         name.split(".")[0] + "." + name.split(".")[1]
         for path in files

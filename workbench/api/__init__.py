@@ -12,15 +12,16 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | step | functions | result |
 | --- | --- | --- |
 | workspace | `open_workspace` | `Workspace` |
-| datasets | `list_datasets`, `show_dataset`, `profile_dataset`, `add_dataset`, `add_dataset_from_frame`, `add_dataset_from_bytes`, `delete_dataset` | `DatasetEntry`, `Profile` |
+| datasets | `list_datasets`, `show_dataset`, `profile_dataset`, `add_dataset`, `add_dataset_from_frame`, `add_dataset_from_bytes`, `delete_dataset`, `suggest_target` | `DatasetEntry`, `Profile` |
 | experiments | `create_experiment`, `list_experiments`, `show_experiment`, `delete_experiment`, `list_trials`, `sample_rows` | `Experiment`, `TrialRow` |
 | search | `search_config`, `resume_config`, `start_search`, `attach`, `run_search`, `prepare_search`, `search_progress`, `search_events`, `stop_search` | `SearchHandle`, `SearchProgress`, `SearchEvent`, `SearchSummary` |
 | clusters | `cluster_info`, `start_cluster` | `ClusterInfo`, `ClusterHandle` |
 | compare | `leaderboard`, `compare` (views), `plot`, `write_report` | `Leaderboard`, `Comparison`, view infos |
-| ensembles | `build_ensemble`, `preview_ensemble`, `save_ensemble`, `list_ensembles`, `delete_ensemble` | `BuiltEnsemble`, `EnsemblePreview`, `EnsembleRow` |
+| ensembles | `build_ensemble`, `preview_ensemble`, `measure_ensemble`, `save_ensemble`, `list_ensembles`, `delete_ensemble` | `BuiltEnsemble`, `EnsemblePreview`, `EnsembleRow` |
 | registry | `register_model`, `register_winner`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Promotion` |
 | endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `serve` | `Endpoint`, `EndpointPrediction` |
 | jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log` | `Job` |
+| the flow | `FlowParameters`, `write_flow_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         delete_ensemble,
         leaderboard,
         list_ensembles,
+        measure_ensemble,
         plot,
         preview_ensemble,
         save_ensemble,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         list_datasets,
         profile_dataset,
         show_dataset,
+        suggest_target,
     )
     from workbench.api._endpoints import (
         EndpointPrediction,
@@ -69,6 +72,14 @@ if TYPE_CHECKING:
         list_trials,
         sample_rows,
         show_experiment,
+    )
+    from workbench.api._flow import (
+        FlowParameters,
+        choose_model,
+        follow_search,
+        metrics_for,
+        model_families,
+        write_flow_notebook,
     )
     from workbench.api._jobs import cancel_job, job_log, list_jobs, show_job
     from workbench.api._registry import (
@@ -140,6 +151,7 @@ __all__ = [
     "EnsemblePreview",
     "EnsembleRow",
     "Experiment",
+    "FlowParameters",
     "Job",
     "Leaderboard",
     "LeaderboardRow",
@@ -163,6 +175,7 @@ __all__ = [
     "attach",
     "build_ensemble",
     "cancel_job",
+    "choose_model",
     "cluster_info",
     "compare",
     "create_experiment",
@@ -173,6 +186,7 @@ __all__ = [
     "endpoint_logs",
     "endpoint_predict",
     "export_model",
+    "follow_search",
     "import_model",
     "job_log",
     "leaderboard",
@@ -183,6 +197,9 @@ __all__ = [
     "list_jobs",
     "list_models",
     "list_trials",
+    "measure_ensemble",
+    "metrics_for",
+    "model_families",
     "open_workspace",
     "plot",
     "predict",
@@ -211,6 +228,8 @@ __all__ = [
     "start_search",
     "stop_endpoint",
     "stop_search",
+    "suggest_target",
+    "write_flow_notebook",
     "write_report",
 ]
 
@@ -232,6 +251,7 @@ _HOMES = {
     "EnsemblePreview": "workbench.compare",
     "EnsembleRow": "workbench.store",
     "Experiment": "workbench.store",
+    "FlowParameters": "_flow",
     "Job": "workbench.store",
     "Leaderboard": "workbench.compare",
     "LeaderboardRow": "workbench.compare",
@@ -257,6 +277,7 @@ _HOMES = {
     "attach": "_search",
     "build_ensemble": "_compare",
     "cancel_job": "_jobs",
+    "choose_model": "_flow",
     "cluster_info": "_clusters",
     "compare": "_compare",
     "create_experiment": "_experiments",
@@ -267,6 +288,7 @@ _HOMES = {
     "endpoint_logs": "_endpoints",
     "endpoint_predict": "_endpoints",
     "export_model": "_registry",
+    "follow_search": "_flow",
     "import_model": "_registry",
     "job_log": "_jobs",
     "leaderboard": "_compare",
@@ -277,6 +299,9 @@ _HOMES = {
     "list_jobs": "_jobs",
     "list_models": "_registry",
     "list_trials": "_experiments",
+    "measure_ensemble": "_compare",
+    "metrics_for": "_flow",
+    "model_families": "_flow",
     "open_workspace": "_workspace",
     "plot": "_compare",
     "predict": "_registry",
@@ -305,6 +330,8 @@ _HOMES = {
     "start_search": "_search",
     "stop_endpoint": "_endpoints",
     "stop_search": "_search",
+    "suggest_target": "_datasets",
+    "write_flow_notebook": "_flow",
     "write_report": "_compare",
 }
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
 
 if TYPE_CHECKING:
-    from workbench.compare import BuiltEnsemble, ComparisonData, EnsembleConstraints, EnsemblePreview, Leaderboard
+    from workbench.compare import (
+        BuiltEnsemble,
+        ComparisonData,
+        EnsembleConstraints,
+        EnsemblePreview,
+        Leaderboard,
+        Weights,
+    )
     from workbench.compare import views as v
     from workbench.store import EnsembleRow, Workspace
 
@@ -20,6 +27,7 @@ __all__ = [
     "delete_ensemble",
     "leaderboard",
     "list_ensembles",
+    "measure_ensemble",
     "plot",
     "preview_ensemble",
     "save_ensemble",
@@ -187,7 +195,7 @@ def build_ensemble(
 
 def preview_ensemble(
     experiment_id: int,
-    weights: Mapping[str | int, float],
+    weights: Weights,
     *,
     comparison: Comparison | None = None,
     workspace: WorkspaceLike = None,
@@ -201,9 +209,7 @@ def preview_ensemble(
     return preview(data, weights)
 
 
-def save_ensemble(
-    experiment_id: int, weights: Mapping[str | int, float], *, workspace: WorkspaceLike = None
-) -> BuiltEnsemble:
+def save_ensemble(experiment_id: int, weights: Weights, *, workspace: WorkspaceLike = None) -> BuiltEnsemble:
     """Build the ensemble of the given candidates and weights as a model, measure its single-row latency and
     size, and save it: a model like any other (on the leaderboard, registrable)."""
     from workbench.compare import build_weighted_ensemble, load_comparison
@@ -213,6 +219,22 @@ def save_ensemble(
     experiment = ws.experiment(experiment_id)
     built = build_weighted_ensemble(ws, load_comparison(ws, experiment), weights)
     return keep(ws, experiment, built)
+
+
+def measure_ensemble(
+    experiment_id: int,
+    weights: Weights,
+    *,
+    comparison: Comparison | None = None,
+    workspace: WorkspaceLike = None,
+) -> BuiltEnsemble:
+    """Build the ensemble of the given candidates and weights as a model and measure its single-row latency
+    and size, without saving it (what an editor shows once known, after the instant `preview_ensemble`)."""
+    from workbench.compare import build_weighted_ensemble, load_comparison
+
+    ws = resolve_workspace(workspace)
+    data = comparison.data if comparison is not None else load_comparison(ws, ws.experiment(experiment_id))
+    return build_weighted_ensemble(ws, data, weights)
 
 
 def list_ensembles(experiment_id: int, *, workspace: WorkspaceLike = None) -> list[EnsembleRow]:

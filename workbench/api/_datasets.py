@@ -17,6 +17,7 @@ __all__ = [
     "list_datasets",
     "profile_dataset",
     "show_dataset",
+    "suggest_target",
 ]
 
 
@@ -43,6 +44,18 @@ def profile_dataset(
     Cached by the source's fingerprint: asked again while the file is unchanged, it is not read again.
     """
     return resolve_workspace(workspace).profile(name, target=target, problem_type=problem_type, metric=metric)
+
+
+def suggest_target(name: str, *, workspace: WorkspaceLike = None) -> str | None:
+    """The column a dataset most likely predicts: its own target, else its last column that is neither
+    constant nor ID-like (None when there is none)."""
+    ws = resolve_workspace(workspace)
+    entry = ws.dataset(name)
+    if entry.target:
+        return entry.target
+    columns = ws.profile(name).column_profiles
+    usable = [c.name for c in columns if not c.constant and not c.id_like]
+    return usable[-1] if usable else None
 
 
 def add_dataset(

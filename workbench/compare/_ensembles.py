@@ -25,6 +25,7 @@ __all__ = [
     "BuiltEnsemble",
     "EnsembleConstraints",
     "EnsemblePreview",
+    "Weights",
     "build_ensemble",
     "build_weighted_ensemble",
     "delete_ensemble",
@@ -32,6 +33,8 @@ __all__ = [
     "save_ensemble",
 ]
 
+# Members and their weights: candidate keys ("c12") or ids (12) -> weight.
+Weights = Mapping[str, float] | Mapping[int, float]
 # greedy selection and stacking are searched; "manual" is an ensemble whose members and weights were given.
 Method = Literal["greedy", "stacking", "manual"]
 
@@ -336,7 +339,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _weighted_members(data: ComparisonData, weights: Mapping[str | int, float]) -> list[tuple[ModelPredictions, float]]:
+def _weighted_members(data: ComparisonData, weights: Weights) -> list[tuple[ModelPredictions, float]]:
     """The candidates named in `weights` ("c12" or 12) with their weights normalized; zero weights dropped."""
     if not weights:
         raise InvalidInputError("Give at least one member with a weight above 0.")
@@ -362,7 +365,7 @@ def _weighted_members(data: ComparisonData, weights: Mapping[str | int, float]) 
     return [(by_id[i], w / total) for i, w in sorted(chosen.items()) if w > 0]
 
 
-def preview_ensemble(data: ComparisonData, weights: Mapping[str | int, float]) -> EnsemblePreview:
+def preview_ensemble(data: ComparisonData, weights: Weights) -> EnsemblePreview:
     """Score the weighted average of the given candidates' stored predictions: no model is loaded and the
     dataset is not read, so an editor can call it on every change."""
     members = _weighted_members(data, weights)
@@ -379,9 +382,7 @@ def preview_ensemble(data: ComparisonData, weights: Mapping[str | int, float]) -
     )
 
 
-def build_weighted_ensemble(
-    workspace: Workspace, data: ComparisonData, weights: Mapping[str | int, float]
-) -> BuiltEnsemble:
+def build_weighted_ensemble(workspace: Workspace, data: ComparisonData, weights: Weights) -> BuiltEnsemble:
     """The ensemble of the given candidates and weights, built as a model with its latency measured (save it
     with `save_ensemble`)."""
     members = _weighted_members(data, weights)

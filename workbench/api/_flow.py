@@ -1,0 +1,230 @@
+"""The whole flow as parameters: what the widgets' choices are, a notebook that repeats them headless, and
+the pieces that notebook calls (following a search in plain text, choosing the model to export)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any
+
+from workbench.api._workspace import WorkspaceLike
+from workbench.errors import InvalidInputError
+
+# Headless progress: a line on every change, or after this long without one.
+PROGRESS_EVERY_S = 15.0
+
+__all__ = [
+    "FlowParameters",
+    "choose_model",
+    "follow_search",
+    "metrics_for",
+    "model_families",
+    "write_flow_notebook",
+]
+
+
+def metrics_for(problem_type: str) -> list[str]:
+    """The metrics that apply to a problem type, the default first."""
+    from workbench.metrics import DEFAULT_METRIC, METRICS
+
+    if problem_type not in DEFAULT_METRIC:
+        raise InvalidInputError(f"Unknown problem type {problem_type!r}; use binary, multiclass or regression.")
+    fitting = sorted(name for name, m in METRICS.items() if problem_type in m.problem_types)
+    default = DEFAULT_METRIC[problem_type]
+    return [default, *(m for m in fitting if m != default)]
+
+
+def model_families() -> list[str]:
+    """The Optuna engine's model families."""
+    from workbench.search.families import FAMILIES
+
+    return list(FAMILIES)
+
+
+@dataclass(frozen=True)
+class FlowParameters:
+    """Every choice of the flow, as plain values: a notebook's `parameters` cell holds exactly these.
+
+    model: what to export: "winner" (rank 1 of the leaderboard), a model's name on the leaderboard, or
+    "ensemble" (the `members` given, by candidate name -> weight, saved as an ensemble first).
+    registry_name: the name to register under (default: the dataset's); alias: promoted after the
+    contract check when given.
+    """
+
+    dataset: str
+    target: str | None = None
+    problem_type: str | None = None
+    metric: str | None = None
+    split_seed: int = 0
+    engines: tuple[str, ...] = ("autogluon", "optuna")
+    families: tuple[str, ...] | None = None
+    n_trials: int | None = None
+    time_limit_s: float | None = None
+    cluster: str = "auto"
+    seed: int = 0
+    model: str = "winner"
+    members: Mapping[str, float] = field(default_factory=dict)
+    registry_name: str | None = None
+    alias: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["engines"] = list(self.engines)
+        data["families"] = list(self.families) if self.families is not None else None
+        data["members"] = dict(self.members)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FlowParameters:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(f"Unknown flow parameters {unknown}; use some of: {', '.join(sorted(known))}.")
+        values = dict(data)
+        values["engines"] = tuple(values.get("engines") or ("autogluon", "optuna"))
+        if values.get("families") is not None:
+            values["families"] = tuple(values["families"])
+        values["members"] = dict(values.get("members") or {})
+        return cls(**values)
+
+
+def follow_search(
+    experiment_id: int,
+    *,
+    out: IO[str] | None = None,
+    poll_s: float = 1.0,
+    timeout_s: float | None = None,
+    workspace: WorkspaceLike = None,
+) -> str:
+    """Follow the experiment's search until it ends, writing one plain-text progress line per change (what a
+    notebook run headless shows instead of a widget); returns the experiment's final status."""
+    from workbench.api._search import attach
+
+    stream = out or sys.stdout
+    handle = attach(experiment_id, workspace=workspace)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last, last_time = "", 0.0
+    while True:
+        progress = handle.progress()
+        target = f"/{progress.target}" if progress.target is not None else ""
+        bar = ""
+        if progress.target:
+            filled = round(20 * min(progress.done, progress.target) / progress.target)
+            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+        best = f", best {progress.best_name} {progress.best_score:.4g}" if progress.best_score is not None else ""
+        left = f", {progress.time_left_s:.0f} s left" if progress.time_left_s is not None and progress.active else ""
+        line = (
+            f"{bar}{progress.done}{target} trials, {progress.running} running, {progress.failed} failed, "
+            f"{progress.pruned} pruned{best}"
+        )
+        # A line when something changed, and at least every PROGRESS_EVERY_S while nothing does.
+        if line != last or time.monotonic() - last_time >= PROGRESS_EVERY_S:
+            stream.write(line + left + "\n")
+            stream.flush()
+            last, last_time = line, time.monotonic()
+        if not progress.active:
+            stream.write(f"search {progress.status}\n")
+            stream.flush()
+            return progress.status
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"the search of experiment {experiment_id} is still running after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def choose_model(
+    experiment_id: int,
+    model: str = "winner",
+    members: Mapping[str, float] | None = None,
+    *,
+    workspace: WorkspaceLike = None,
+) -> str:
+    """The leaderboard key to export for a flow's `model` choice: "winner" (rank 1), a model's name, or
+    "ensemble" (the `members`, candidate name -> weight, saved as an ensemble now)."""
+    from workbench.api._compare import leaderboard, save_ensemble
+
+    board = leaderboard(experiment_id, workspace=workspace)
+    if model == "winner":
+        if board.best is None:
+            raise InvalidInputError(f"Experiment {experiment_id} has no scored model yet; run a search first.")
+        return board.best.key
+    by_name = {r.name: r for r in board.rows}
+    if model == "ensemble":
+        if not members:
+            raise InvalidInputError('model="ensemble" needs its members: {candidate name: weight, ...}.')
+        missing = [n for n in members if n not in by_name or by_name[n].kind != "candidate"]
+        if missing:
+            raise InvalidInputError(f"Experiment {experiment_id} has no candidates named {missing}.")
+        weights: dict[str, float] = {by_name[n].key: float(w) for n, w in members.items()}
+        return f"e{save_ensemble(experiment_id, weights, workspace=workspace).id}"
+    if model in by_name:
+        return by_name[model].key
+    if model in {r.key for r in board.rows}:
+        return model
+    raise InvalidInputError(f"Experiment {experiment_id} has no model {model!r}; use 'winner', 'ensemble' or a name.")
+
+
+_TITLE = "# AutoML flow: {dataset}\n\nWritten by the workbench from these choices; run it with papermill (`-p NAME VALUE`) to repeat the search and the export without any widget."
+
+_FLOW = """import workbench.api as wb
+
+experiment = wb.create_experiment(
+    dataset,
+    target=target,
+    problem_type=problem_type,
+    metric=metric,
+    split=wb.SplitSpec(seed=split_seed),
+    budget=wb.Budget(time_limit_s, n_trials),
+)
+config = wb.search_config(engines=engines, families=families, cluster=cluster, seed=seed)
+search = wb.start_search(experiment.id, config)
+print(f"experiment {experiment.id}: {experiment.name}, {experiment.metric}")
+status = wb.follow_search(experiment.id)"""
+
+_EXPORT = """for row in wb.leaderboard(experiment.id).rows[:5]:
+    print(row.rank, row.key, row.name, row.valid_score, row.test_score)
+key = wb.choose_model(experiment.id, model, members)
+version = wb.register_model(key, registry_name or dataset)
+print(f"registered {version.ref} from {key}")
+if alias:
+    promotion = wb.promote(version.name, version.version, alias)
+    print(f"{version.name}@{alias} -> v{version.version}; contract {promotion.contract.to_dict() if promotion.contract else 'skipped'}")"""
+
+
+def write_flow_notebook(parameters: FlowParameters, path: str | Path) -> Path:
+    """A notebook whose `parameters` cell holds `parameters` and whose code repeats the flow headless with
+    `workbench.api` (search, follow, choose and register the model, promote); written atomically."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    target = Path(path).expanduser()
+    if target.suffix != ".ipynb":
+        raise InvalidInputError(f"{target.name!r} is not a notebook file name; end it with .ipynb.")
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"The folder {target.parent} does not exist; create it first.")
+    values = parameters.to_dict()
+    assignments = "\n".join(f"{name} = {_literal(value)}" for name, value in values.items())
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell(_TITLE.format(dataset=parameters.dataset)),
+            new_code_cell(assignments, metadata={"tags": ["parameters"]}),
+            new_code_cell(_FLOW),
+            new_code_cell(_EXPORT),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    partial = target.with_name(f".{target.name}.partial")
+    nbformat.write(notebook, str(partial))
+    partial.replace(target)
+    return target
+
+
+def _literal(value: Any) -> str:
+    """A Python literal for a JSON value (papermill's parameter injection writes the same kind)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    return repr(value)

@@ -1,0 +1,182 @@
+"""Step 6, export: register the chosen model under a name, promote an alias (showing the contract check's
+result and the measured p50/p99), serve it on an endpoint with ready-to-paste curl and Python examples built
+from a real row, and stop it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+import workbench.api as wb
+from workbench.widgets._common import Step, esc
+
+__all__ = ["ExportStep"]
+
+
+class ExportStep(Step):
+    """`model` is the leaderboard key to export ("winner": rank 1); `name` and `alias` the registry choices;
+    `version`, `endpoint_id` and `endpoint_url` what was made."""
+
+    experiment_id = traitlets.Int(None, allow_none=True).tag(sync=True)
+    model = traitlets.Unicode("winner").tag(sync=True)
+    name = traitlets.Unicode("").tag(sync=True)
+    alias = traitlets.Unicode("production").tag(sync=True)
+    version = traitlets.Unicode("").tag(sync=True)  # the registered ref, e.g. penguins@2
+    promoted = traitlets.Unicode("").tag(sync=True)  # the alias moved to it, once the contract check passed
+    endpoint_id = traitlets.Int(None, allow_none=True).tag(sync=True)
+    endpoint_url = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        experiment_id: int | None = None,
+        *,
+        name: str | None = None,
+        alias: str = "production",
+        workspace: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__("6. Export and serve", workspace=workspace, **kwargs)
+        self.model_picker = widgets.Dropdown(description="Model", layout=widgets.Layout(width="520px"))
+        self.name_box = widgets.Text(value=name or "", description="Name")
+        self.register_button = widgets.Button(description="Register", icon="archive", button_style="primary")
+        self.alias_box = widgets.Text(value=alias, description="Alias")
+        self.promote_button = widgets.Button(description="Promote (contract check)", icon="check", disabled=True)
+        self.contract = widgets.HTML()
+        self.serve_button = widgets.Button(description="Start endpoint", icon="play", disabled=True)
+        self.stop_button = widgets.Button(description="Stop endpoint", icon="stop", disabled=True)
+        self.endpoint = widgets.HTML()
+        self.curl = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="90px"))
+        self.python = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="110px"))
+        self.answer = widgets.HTML()
+        self.children = [
+            self._title,
+            self.model_picker,
+            widgets.HBox([self.name_box, self.register_button]),
+            widgets.HBox([self.alias_box, self.promote_button]),
+            self.contract,
+            widgets.HBox([self.serve_button, self.stop_button]),
+            self.endpoint,
+            self.curl,
+            self.python,
+            self.answer,
+            self._status,
+        ]
+        self.name, self.alias = self.name_box.value, self.alias_box.value
+        self.model_picker.observe(lambda c: setattr(self, "model", c["new"] or "winner"), names="value")
+        self.name_box.observe(lambda c: setattr(self, "name", c["new"]), names="value")
+        self.alias_box.observe(lambda c: setattr(self, "alias", c["new"]), names="value")
+        self.register_button.on_click(lambda _: self.register())
+        self.promote_button.on_click(lambda _: self.promote())
+        self.serve_button.on_click(lambda _: self.serve())
+        self.stop_button.on_click(lambda _: self.stop())
+        if experiment_id is not None:
+            self.load(experiment_id)
+
+    def load(self, experiment_id: int) -> None:
+        self.experiment_id = experiment_id
+        experiment = wb.show_experiment(experiment_id, workspace=self.workspace)
+        if not self.name_box.value:
+            self.name_box.value = experiment.dataset
+        board = wb.leaderboard(experiment_id, workspace=self.workspace)
+        self.model_picker.options = [("the winner (rank 1)", "winner")] + [
+            (f"{r.key}: {r.name} (valid {r.valid_score})", r.key) for r in board.rows
+        ]
+        self.model_picker.value = self.model if self.model in dict(self.model_picker.options).values() else "winner"
+
+    def register(self) -> None:
+        experiment_id, model, name = self.experiment_id, self.model, self.name.strip()
+        if experiment_id is None:
+            self.fail("Finish a search first.")
+            return
+
+        def work() -> wb.VersionInfo:
+            key = wb.choose_model(experiment_id, model, workspace=self.workspace)
+            return wb.register_model(
+                key, name, description=f"from experiment {experiment_id}", workspace=self.workspace
+            )
+
+        self.run_background(f"registering {name}", work, self._registered)
+
+    def _registered(self, info: wb.VersionInfo) -> None:
+        self.version, self.promoted = info.ref, ""
+        self.promote_button.disabled = self.serve_button.disabled = False
+        self.say(f"Registered {info.ref} ({info.source.get('kind')} {info.source.get('id')}).")
+
+    def promote(self) -> None:
+        ref, alias = self.version, self.alias.strip()
+        if not ref:
+            self.fail("Register the model first.")
+            return
+        name, _, version = ref.partition("@")
+        self.run_background(
+            f"checking {ref} against a real server before moving {alias}",
+            lambda: wb.promote(name, int(version), alias, workspace=self.workspace),
+            self._promoted,
+        )
+
+    def _promoted(self, promotion: wb.Promotion) -> None:
+        report = promotion.contract
+        figures = ""
+        if report is not None:
+            figures = "; ".join(
+                f"{esc(batch)}: p50 {f['p50']:.2f} ms, p99 {f['p99']:.2f} ms" for batch, f in report.latency_ms.items()
+            )
+        self.contract.value = (
+            f'<span class="wb-ok">Contract check passed</span> <span class="wb-note">{figures}</span>'
+            if report is not None and report.passed
+            else '<span class="wb-note">No contract check was run.</span>'
+        )
+        self.promoted = promotion.alias
+        self.say(f"{promotion.version.name}@{promotion.alias} -> v{promotion.version.version}")
+
+    def serve(self) -> None:
+        if not self.version:
+            self.fail("Register the model first.")
+            return
+        ref = f"{self.version.partition('@')[0]}@{self.promoted}" if self.promoted else self.version
+        self.run_background(
+            f"starting an endpoint for {ref}", lambda: wb.start_endpoint(ref, workspace=self.workspace), self._serving
+        )
+
+    def _serving(self, endpoint: wb.Endpoint) -> None:
+        self.endpoint_id, self.endpoint_url = endpoint.id, endpoint.url
+        self.stop_button.disabled = False
+        self.serve_button.disabled = True
+        rows = wb.sample_rows(self.experiment_id or 0, 1, workspace=self.workspace)
+        body = json.dumps(rows)
+        self.curl.value = f"curl -s {endpoint.url}/predict -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+        self.python.value = (
+            "import json, urllib.request\n"
+            f"rows = json.loads({body!r})\n"
+            f'request = urllib.request.Request("{endpoint.url}/predict", data=json.dumps(rows).encode(),\n'
+            '                                 headers={"Content-Type": "application/json"})\n'
+            "print(json.load(urllib.request.urlopen(request)))"
+        )
+        answer = wb.endpoint_predict(endpoint.id, rows, workspace=self.workspace)
+        self.endpoint.value = (
+            f'<span class="wb-ok">Serving {esc(endpoint.model)} at <span class="wb-code">{esc(endpoint.url)}</span>'
+            f"</span> (endpoint {endpoint.id}, {esc(endpoint.status)})"
+        )
+        self.answer.value = f'<div class="wb-note">It answered the example row: <span class="wb-code">{esc(json.dumps(answer.to_dict()))}</span></div>'
+        self.say(f"Endpoint {endpoint.id} is ready.")
+
+    def stop(self) -> None:
+        endpoint_id = self.endpoint_id
+        if endpoint_id is None:
+            return
+        self.run_background(
+            f"stopping endpoint {endpoint_id}",
+            lambda: wb.stop_endpoint(endpoint_id, workspace=self.workspace),
+            self._stopped,
+        )
+
+    def _stopped(self, endpoint: wb.Endpoint) -> None:
+        self.endpoint_id = None
+        self.serve_button.disabled = False
+        self.stop_button.disabled = True
+        self.endpoint.value = f'<span class="wb-note">Endpoint {endpoint.id} {esc(endpoint.status)}.</span>'
+        self.say(f"Endpoint {endpoint.id} stopped.")
