@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch first, pinned: this machine has the 2.13.0 CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test lint demo lab clean
+.PHONY: install test lint demo lab clean browser
 
 install: $(STAMP)
 
@@ -23,7 +23,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# The browser tests drive JupyterLab in Debian's chromium (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || { echo "chromium is missing: run 'sudo apt-get install -y chromium' (Debian) and make test again"; exit 1; }
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -80,7 +80,9 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
             traitlets.dlink((self.dataset, trait), (self.search, trait))
         self.tabs = widgets.Tab(children=list(self.steps), titles=STEPS)
         self.notebook_path = widgets.Text(description="Notebook", placeholder="flow.ipynb")
-        self.save_button = widgets.Button(description="Save as notebook", icon="file")
+        self.save_button = widgets.Button(
+            description="Save as notebook", icon="file", layout=widgets.Layout(width="fit-content", flex="0 0 auto")
+        )
         self.saved = widgets.HTML()
         self.children = [self.probe, self.tabs, widgets.HBox([self.notebook_path, self.save_button]), self.saved]
         self.add_class("wb-app")

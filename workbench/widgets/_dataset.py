@@ -47,9 +47,13 @@ class DatasetStep(Step):
         self.distribution = go.FigureWidget(layout={**figure_layout(self.theme), "height": 220, "width": 420})
         self.new_name = widgets.Text(description="Name", placeholder="sales")
         self.path = widgets.Text(description="File", placeholder="data/sales.csv", layout=widgets.Layout(width="420px"))
-        self.add_path = widgets.Button(description="Register file", icon="plus")
+        self.add_path = widgets.Button(
+            description="Register file", icon="plus", layout=widgets.Layout(width="fit-content", flex="0 0 auto")
+        )
         self.upload = widgets.FileUpload(accept=".csv,.tsv,.parquet,.pq,.xlsx", multiple=False)
-        self.add_upload = widgets.Button(description="Register upload", icon="upload")
+        self.add_upload = widgets.Button(
+            description="Register upload", icon="upload", layout=widgets.Layout(width="fit-content", flex="0 0 auto")
+        )
         self.children = [
             self._title,
             self.picker,

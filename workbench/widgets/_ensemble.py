@@ -43,7 +43,12 @@ class EnsembleEditor(Step):
         self._timer: threading.Timer | None = None
         self.members = widgets.VBox(layout=widgets.Layout(max_height="360px", overflow="auto"))
         self.preview = widgets.HTML()
-        self.save_button = widgets.Button(description="Save ensemble", icon="save", button_style="primary")
+        self.save_button = widgets.Button(
+            description="Save ensemble",
+            icon="save",
+            button_style="primary",
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.children = [self._title, self.members, self.preview, self.save_button, self._status]
         self.save_button.on_click(lambda _: self.save())
         self.observe(self._render_preview, names=["valid_score", "measured_row_ms", "measured_size_bytes"])

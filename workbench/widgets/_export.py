@@ -42,12 +42,32 @@ class ExportStep(Step):
         super().__init__("6. Export and serve", workspace=workspace, **kwargs)
         self.model_picker = widgets.Dropdown(description="Model", layout=widgets.Layout(width="520px"))
         self.name_box = widgets.Text(value=name or "", description="Name")
-        self.register_button = widgets.Button(description="Register", icon="archive", button_style="primary")
+        self.register_button = widgets.Button(
+            description="Register",
+            icon="archive",
+            button_style="primary",
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.alias_box = widgets.Text(value=alias, description="Alias")
-        self.promote_button = widgets.Button(description="Promote (contract check)", icon="check", disabled=True)
+        self.promote_button = widgets.Button(
+            description="Promote (contract check)",
+            icon="check",
+            disabled=True,
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.contract = widgets.HTML()
-        self.serve_button = widgets.Button(description="Start endpoint", icon="play", disabled=True)
-        self.stop_button = widgets.Button(description="Stop endpoint", icon="stop", disabled=True)
+        self.serve_button = widgets.Button(
+            description="Start endpoint",
+            icon="play",
+            disabled=True,
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
+        self.stop_button = widgets.Button(
+            description="Stop endpoint",
+            icon="stop",
+            disabled=True,
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.endpoint = widgets.HTML()
         self.curl = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="90px"))
         self.python = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="110px"))
@@ -156,12 +176,14 @@ class ExportStep(Step):
             '                                 headers={"Content-Type": "application/json"})\n'
             "print(json.load(urllib.request.urlopen(request)))"
         )
-        answer = wb.endpoint_predict(endpoint.id, rows, workspace=self.workspace)
+        answer = wb.endpoint_predict(endpoint.id, rows, workspace=self.workspace).to_dict()
+        if answer.get("probabilities"):
+            answer["probabilities"] = [[round(p, 4) for p in row] for row in answer["probabilities"]]
         self.endpoint.value = (
             f'<span class="wb-ok">Serving {esc(endpoint.model)} at <span class="wb-code">{esc(endpoint.url)}</span>'
             f"</span> (endpoint {endpoint.id}, {esc(endpoint.status)})"
         )
-        self.answer.value = f'<div class="wb-note">It answered the example row: <span class="wb-code">{esc(json.dumps(answer.to_dict()))}</span></div>'
+        self.answer.value = f'<div class="wb-note">It answered the example row: <span class="wb-code">{esc(json.dumps(answer))}</span></div>'
         self.say(f"Endpoint {endpoint.id} is ready.")
 
     def stop(self) -> None:

@@ -67,6 +67,7 @@ def figure_layout(theme: str) -> dict[str, Any]:
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+        "modebar": {"orientation": "v"},
     }
 
 
@@ -82,7 +83,7 @@ STYLE = """<style>
   border-bottom: 1px solid var(--jp-border-color1); padding: 2px 8px; }
 .wb-table td { border-bottom: 1px solid var(--jp-border-color2); padding: 2px 8px; color: var(--jp-ui-font-color1); }
 .wb-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.wb-table tr.wb-selected td { background: var(--jp-brand-color3); }
+.wb-table tr.wb-selected td { background: var(--jp-brand-color1); color: var(--jp-ui-inverse-font-color1); }
 .wb-code { font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); }
 .wb-app .widget-label { color: var(--jp-ui-font-color1); }
 </style>"""

@@ -41,6 +41,7 @@ class _EngineHistory:
                 "width": 460,
                 "xaxis": {"title": "trial"},
                 "showlegend": False,
+                "modebar": {"orientation": "v"},
             },
         )
 
@@ -93,9 +94,18 @@ class Monitor(Step):
         self.summary = widgets.HTML()
         self.worker_table = widgets.HTML()
         self.figures = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self.finish_button = widgets.Button(description="Stop (finish running)", icon="stop", disabled=True)
+        self.finish_button = widgets.Button(
+            description="Stop (finish running)",
+            icon="stop",
+            disabled=True,
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.cancel_button = widgets.Button(
-            description="Cancel now", icon="times", button_style="danger", disabled=True
+            description="Cancel now",
+            icon="times",
+            button_style="danger",
+            disabled=True,
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
         )
         self.children = [
             self._title,
@@ -108,7 +118,23 @@ class Monitor(Step):
         ]
         self.finish_button.on_click(lambda _: self.stop("finish"))
         self.cancel_button.on_click(lambda _: self.stop("cancel"))
-        self.observe(self._render, names=["done", "target", "running", "failed", "pruned", "best_score", "status"])
+        self.observe(
+            self._render,
+            names=[
+                "done",
+                "target",
+                "running",
+                "failed",
+                "pruned",
+                "best_name",
+                "best_score",
+                "status",
+                "job_status",
+                "elapsed_s",
+                "time_left_s",
+                "workers",
+            ],
+        )
         if experiment_id is not None:
             self.attach(experiment_id)
 
@@ -186,6 +212,7 @@ class Monitor(Step):
             self.best_name, self.best_score = progress.best_name or "", progress.best_score
             self.elapsed_s, self.time_left_s = progress.elapsed_s, progress.time_left_s
             self.job_status, self.status = progress.job_status or "", progress.status
+        self._render()
         self.finish_button.disabled = self.cancel_button.disabled = not progress.active
         return progress.active
 
@@ -202,7 +229,13 @@ class Monitor(Step):
         self.bar.description = f"{self.done}/{self.target}" if self.target else f"{self.done} trials"
         best = f"best {esc(self.best_name)} ({number(self.best_score)})" if self.best_name else "no candidate yet"
         elapsed = f", {self.elapsed_s:.0f} s elapsed" if self.elapsed_s is not None else ""
-        left = f", {self.time_left_s:.0f} s left" if self.time_left_s is not None else ""
+        ended = self.job_status in ("finished", "stopped", "cancelled", "failed") or self.status in (
+            "finished",
+            "stopped",
+            "failed",
+            "interrupted",
+        )
+        left = f", {self.time_left_s:.0f} s left" if self.time_left_s is not None and not ended else ""
         self.summary.value = (
             f'<div class="wb-note">experiment {self.experiment_id}: <b>{esc(self.status)}</b>; '
             f"{self.running} running, {self.failed} failed, {self.pruned} pruned; {best}{elapsed}{left}</div>"

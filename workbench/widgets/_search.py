@@ -55,7 +55,12 @@ class SearchStep(Step):
             description="Dataset", options=[d.name for d in wb.list_datasets(workspace=workspace)]
         )
         self.engine_boxes = {
-            name: widgets.Checkbox(description=label, value=name in engines, indent=False)
+            name: widgets.Checkbox(
+                description=label,
+                value=name in engines,
+                indent=False,
+                layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+            )
             for name, label in (("autogluon", "AutoGluon"), ("optuna", "Optuna"))
         }
         self.family_picker = widgets.SelectMultiple(
@@ -75,7 +80,12 @@ class SearchStep(Step):
         self.workers_box = widgets.BoundedIntText(value=workers, min=1, max=512, description="Workers")
         self.address_box = widgets.Text(value=address, description="Address", placeholder="tcp://127.0.0.1:8786")
         self.cluster_note = widgets.HTML()
-        self.launch_button = widgets.Button(description="Launch", button_style="primary", icon="rocket")
+        self.launch_button = widgets.Button(
+            description="Launch",
+            button_style="primary",
+            icon="rocket",
+            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
+        )
         self.children = [
             self._title,
             self.dataset_picker,
