@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,31 @@ def test_headless_is_detected_and_can_be_forced(monkeypatch: pytest.MonkeyPatch)
     assert wbw.headless()  # plain Python: nobody to click
     monkeypatch.setenv("WORKBENCH_HEADLESS", "0")
     assert not wbw.headless()
+
+
+def test_register_a_file_by_upload_and_by_path(widget_env: dict[str, str], tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=40), "label": rng.choice(["a", "b"], size=40)})
+    data = frame.to_csv(index=False).encode()
+    step = wbw.DatasetStep("penguins")
+    step.wait_idle()
+    step.upload.value = (
+        {
+            "name": "sales.csv",
+            "type": "text/csv",
+            "size": len(data),
+            "content": memoryview(data),
+            "last_modified": datetime.now(UTC),
+        },
+    )
+    step.new_name.value = "sales"
+    step.add_upload.click()
+    step.wait_idle()
+    assert step.error == "" and step.dataset == "sales"
+    assert wb.show_dataset("sales").kind == "workspace" and step.target == "label"  # the suggested target
+    (tmp_path / "more.csv").write_bytes(data)
+    step.new_name.value = "more"
+    step.path.value = str(tmp_path / "more.csv")
+    step.add_path.click()
+    step.wait_idle()
+    assert step.dataset == "more" and "more" in [name for _, name in step.picker.options]

@@ -38,6 +38,7 @@ class DatasetStep(Step):
         super().__init__("1. Dataset", workspace=workspace, **kwargs)
         self.theme = "light"
         self._wanted_target = target or ""
+        self._quiet = False  # set while the step itself updates its controls: no observer reacts
         self.picker = widgets.Dropdown(description="Dataset", layout=widgets.Layout(width="520px"))
         self.target_picker = widgets.Dropdown(description="Target", layout=widgets.Layout(width="320px"))
         self.problem_picker = widgets.Dropdown(description="Problem", options=PROBLEM_TYPES)
@@ -134,6 +135,8 @@ class DatasetStep(Step):
         )
 
     def _target_chosen(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         new = change["new"] or ""
         if new and new != self.profile.get("target") and self.dataset:
             self._load_profile(new)
@@ -152,10 +155,13 @@ class DatasetStep(Step):
         if name != self.dataset:
             return  # another dataset was chosen meanwhile
         self.profile = profile.to_dict()
-        self.target_picker.options = [c.name for c in profile.column_profiles]
-        if profile.target:
+        self._quiet = True
+        try:
+            self.target_picker.options = [c.name for c in profile.column_profiles]
             self.target_picker.value = profile.target
-            self.target = profile.target
+        finally:
+            self._quiet = False
+        self.target = profile.target or ""
         if profile.problem_type:
             self.problem_picker.value = profile.problem_type
             self._problem_chosen({"new": profile.problem_type})
