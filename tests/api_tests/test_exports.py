@@ -19,7 +19,9 @@ def _namespace() -> dict[str, object]:
     names: dict[str, object] = {name: getattr(wb, name) for name in wb.__all__}
     import pandas as pd
 
-    names.update(pd=pd, v=views, Path=Path, Any=typing.Any)
+    from workbench.compare import Weights
+
+    names.update(pd=pd, v=views, Path=Path, Any=typing.Any, Weights=Weights)
     return names
 
 

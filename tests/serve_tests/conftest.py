@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serve_support import FileSource
+from serve_support import FileSource, wait_ready
 
 from workbench.config import Settings
 from workbench.model import FittedModel, loads_model
@@ -51,12 +51,3 @@ def client(source: FileSource) -> Iterator[TestClient]:
     with TestClient(create_app(source, ServeSettings(max_body_bytes=1_000_000))) as c:
         wait_ready(c)
         yield c
-
-
-def wait_ready(c: TestClient, timeout_s: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while c.get("/v2/health/ready").status_code != 200:
-        assert time.monotonic() < deadline, "model never became ready"
-        time.sleep(0.02)

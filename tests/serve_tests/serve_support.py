@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from workbench.model import FittedModel, LoadedModel, loads_model
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,3 +76,10 @@ class BrokenSource:
 
 
 SUBPROCESS_ENV = {"PYTHONPATH": str(HERE)}
+
+
+def wait_ready(c: TestClient, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while c.get("/v2/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, "model never became ready"
+        time.sleep(0.02)

@@ -85,7 +85,7 @@ def test_predictions_through_pandas_equal_in_process(
     fitted: tuple[Path, pd.DataFrame], model: FittedModel, rows: pd.DataFrame
 ) -> None:
     with TestClient(create_app(FileSource(fitted[0], frame_only=True), ServeSettings())) as frame_client:
-        from conftest import wait_ready
+        from serve_support import wait_ready
 
         wait_ready(frame_client)
         assert frame_client.get("/v2/models/penguins").json()["parameters"]["fast_path"] is False
@@ -228,7 +228,7 @@ def strict_client(source: FileSource) -> Any:
     # raise_server_exceptions: any request reaching the catch-all 500 handler fails the test loudly.
     settings = ServeSettings(max_batch_rows=100, max_body_bytes=1_000_000)
     with TestClient(create_app(source, settings), raise_server_exceptions=True) as c:
-        from conftest import wait_ready
+        from serve_support import wait_ready
 
         wait_ready(c)
         yield c
@@ -266,7 +266,7 @@ def test_json_depth_scan_skips_strings() -> None:
 
 def test_auth(source: FileSource, model: FittedModel) -> None:
     with TestClient(create_app(source, ServeSettings(api_key="s3cret-key"))) as c:
-        from conftest import wait_ready
+        from serve_support import wait_ready
 
         wait_ready(c)
         payload = [GOOD]
@@ -288,7 +288,7 @@ def test_not_ready_until_loaded_and_broken_source(fitted: tuple[Path, pd.DataFra
             response = c.get(path)
             assert response.status_code == 503 and response.headers["retry-after"] == "1"
         assert c.post("/predict", json=[GOOD]).status_code == 503
-        from conftest import wait_ready
+        from serve_support import wait_ready
 
         wait_ready(c)
     with TestClient(create_app(BrokenSource())) as c:
@@ -300,7 +300,7 @@ def test_metrics_and_reload(tmp_path: Path, fitted: tuple[Path, pd.DataFrame]) -
     version = tmp_path / "version"
     version.write_text("1")
     with TestClient(create_app(FileSource(fitted[0], version_file=version))) as c:
-        from conftest import wait_ready
+        from serve_support import wait_ready
 
         wait_ready(c)
         assert c.post("/predict", json=[GOOD]).status_code == 200

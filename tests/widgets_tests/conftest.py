@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,10 +27,3 @@ def widget_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     yield {**os.environ, **values}
     for job in wb.list_jobs(active=True):
         wb.cancel_job(job.id, grace_s=5)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 240, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import wait_until
+from widget_support import wait_until
 
 import workbench.api as wb
 import workbench.widgets as wbw
