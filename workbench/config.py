@@ -41,12 +41,15 @@ class Settings:
         bytes or a value such as `500MB`; default 2 GB).
     datasets_dir: the bundled datasets (`WORKBENCH_DATASETS_DIR`; default: the copy shipped with the
         package).
+    cluster: the cluster searches and batch scoring use when a call names none (`WORKBENCH_CLUSTER`;
+        default "auto"). `workbench run --cluster` sets it for the notebook it runs.
     """
 
     home: Path
     data_roots: tuple[Path, ...]
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     datasets_dir: Path | None = field(default=None)
+    cluster: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,4 +69,5 @@ class Settings:
             data_roots=tuple(r.absolute() for r in roots),
             max_file_bytes=max_bytes,
             datasets_dir=datasets_dir,
+            cluster=env.get("WORKBENCH_CLUSTER", "").strip() or "auto",
         )

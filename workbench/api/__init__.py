@@ -21,7 +21,10 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | registry | `register_model`, `register_winner`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Promotion` |
 | endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `serve` | `Endpoint`, `EndpointPrediction` |
 | jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log` | `Job` |
-| the flow | `FlowParameters`, `write_flow_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
+| batch scoring | `predict_file`, `default_cluster` | `BatchPrediction` |
+| notebook jobs | `run_notebook`, `notebook_job`, `notebook_parameters`, `parse_parameters`, `record`, `recorded` | `NotebookJob`, `NotebookProgress`, `NotebookParameter` |
+| retrain | `model_recipe`, `retrain`, `evaluate_model`, `challenge` | `Recipe`, `Retrained`, `ModelScore`, `Challenge` |
+| the flow | `FlowParameters`, `write_flow_notebook`, `write_scoring_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING
 from workbench._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from workbench.api._batch import default_cluster, predict_file
     from workbench.api._clusters import ClusterInfo, cluster_info, start_cluster
     from workbench.api._compare import (
         Comparison,
@@ -80,8 +84,19 @@ if TYPE_CHECKING:
         metrics_for,
         model_families,
         write_flow_notebook,
+        write_scoring_notebook,
     )
     from workbench.api._jobs import cancel_job, job_log, list_jobs, show_job
+    from workbench.api._notebooks import (
+        NotebookJob,
+        NotebookProgress,
+        notebook_job,
+        notebook_parameters,
+        parse_parameters,
+        record,
+        recorded,
+        run_notebook,
+    )
     from workbench.api._registry import (
         Promotion,
         delete_model,
@@ -94,6 +109,17 @@ if TYPE_CHECKING:
         register_winner,
         remove_alias,
         show_model,
+    )
+    from workbench.api._retrain import (
+        Challenge,
+        ModelScore,
+        Recipe,
+        RecipeTrial,
+        Retrained,
+        challenge,
+        evaluate_model,
+        model_recipe,
+        retrain,
     )
     from workbench.api._search import (
         attach,
@@ -112,11 +138,11 @@ if TYPE_CHECKING:
     from workbench.config import Settings
     from workbench.data import DatasetEntry, Profile, SplitSpec
     from workbench.errors import WorkbenchError
-    from workbench.jobs import SearchHandle
+    from workbench.jobs import NotebookParameter, SearchHandle
     from workbench.metrics import DEFAULT_METRIC, METRICS
     from workbench.registry import VersionInfo
     from workbench.search import ENGINE_NAMES, SearchConfig, SearchSummary
-    from workbench.serve import ContractReport
+    from workbench.serve import BatchInputError, BatchPrediction, ContractReport
     from workbench.store import (
         EVENT_KINDS,
         STOP_MODES,
@@ -138,8 +164,11 @@ __all__ = [
     "EVENT_KINDS",
     "METRICS",
     "STOP_MODES",
+    "BatchInputError",
+    "BatchPrediction",
     "Budget",
     "BuiltEnsemble",
+    "Challenge",
     "ClusterHandle",
     "ClusterInfo",
     "Comparison",
@@ -155,8 +184,15 @@ __all__ = [
     "Job",
     "Leaderboard",
     "LeaderboardRow",
+    "ModelScore",
+    "NotebookJob",
+    "NotebookParameter",
+    "NotebookProgress",
     "Profile",
     "Promotion",
+    "Recipe",
+    "RecipeTrial",
+    "Retrained",
     "SearchConfig",
     "SearchEvent",
     "SearchHandle",
@@ -175,16 +211,19 @@ __all__ = [
     "attach",
     "build_ensemble",
     "cancel_job",
+    "challenge",
     "choose_model",
     "cluster_info",
     "compare",
     "create_experiment",
+    "default_cluster",
     "delete_dataset",
     "delete_ensemble",
     "delete_experiment",
     "delete_model",
     "endpoint_logs",
     "endpoint_predict",
+    "evaluate_model",
     "export_model",
     "follow_search",
     "import_model",
@@ -200,17 +239,26 @@ __all__ = [
     "measure_ensemble",
     "metrics_for",
     "model_families",
+    "model_recipe",
+    "notebook_job",
+    "notebook_parameters",
     "open_workspace",
+    "parse_parameters",
     "plot",
     "predict",
+    "predict_file",
     "prepare_search",
     "preview_ensemble",
     "profile_dataset",
     "promote",
+    "record",
+    "recorded",
     "register_model",
     "register_winner",
     "remove_alias",
     "resume_config",
+    "retrain",
+    "run_notebook",
     "run_search",
     "sample_rows",
     "save_ensemble",
@@ -231,12 +279,16 @@ __all__ = [
     "suggest_target",
     "write_flow_notebook",
     "write_report",
+    "write_scoring_notebook",
 ]
 
 # Names load on first use: `import workbench.api` stays fast (the CLI starts in a fraction of a second).
 _HOMES = {
+    "BatchInputError": "workbench.serve",
+    "BatchPrediction": "workbench.serve",
     "Budget": "workbench.store",
     "BuiltEnsemble": "workbench.compare",
+    "Challenge": "_retrain",
     "ClusterHandle": "workbench.compute",
     "ClusterInfo": "_clusters",
     "Comparison": "_compare",
@@ -256,8 +308,15 @@ _HOMES = {
     "Leaderboard": "workbench.compare",
     "LeaderboardRow": "workbench.compare",
     "METRICS": "workbench.metrics",
+    "ModelScore": "_retrain",
+    "NotebookJob": "_notebooks",
+    "NotebookParameter": "workbench.jobs",
+    "NotebookProgress": "_notebooks",
     "Profile": "workbench.data",
     "Promotion": "_registry",
+    "Recipe": "_retrain",
+    "RecipeTrial": "_retrain",
+    "Retrained": "_retrain",
     "STOP_MODES": "workbench.store",
     "SearchConfig": "workbench.search",
     "SearchEvent": "workbench.store",
@@ -277,16 +336,19 @@ _HOMES = {
     "attach": "_search",
     "build_ensemble": "_compare",
     "cancel_job": "_jobs",
+    "challenge": "_retrain",
     "choose_model": "_flow",
     "cluster_info": "_clusters",
     "compare": "_compare",
     "create_experiment": "_experiments",
+    "default_cluster": "_batch",
     "delete_dataset": "_datasets",
     "delete_ensemble": "_compare",
     "delete_experiment": "_experiments",
     "delete_model": "_registry",
     "endpoint_logs": "_endpoints",
     "endpoint_predict": "_endpoints",
+    "evaluate_model": "_retrain",
     "export_model": "_registry",
     "follow_search": "_flow",
     "import_model": "_registry",
@@ -302,17 +364,26 @@ _HOMES = {
     "measure_ensemble": "_compare",
     "metrics_for": "_flow",
     "model_families": "_flow",
+    "model_recipe": "_retrain",
+    "notebook_job": "_notebooks",
+    "notebook_parameters": "_notebooks",
     "open_workspace": "_workspace",
+    "parse_parameters": "_notebooks",
     "plot": "_compare",
     "predict": "_registry",
+    "predict_file": "_batch",
     "prepare_search": "_search",
     "preview_ensemble": "_compare",
     "profile_dataset": "_datasets",
     "promote": "_registry",
+    "record": "_notebooks",
+    "recorded": "_notebooks",
     "register_model": "_registry",
     "register_winner": "_registry",
     "remove_alias": "_registry",
     "resume_config": "_search",
+    "retrain": "_retrain",
+    "run_notebook": "_notebooks",
     "run_search": "_search",
     "sample_rows": "_experiments",
     "save_ensemble": "_compare",
@@ -333,6 +404,7 @@ _HOMES = {
     "suggest_target": "_datasets",
     "write_flow_notebook": "_flow",
     "write_report": "_compare",
+    "write_scoring_notebook": "_flow",
 }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "metrics_for",
     "model_families",
     "write_flow_notebook",
+    "write_scoring_notebook",
 ]
 
 
@@ -188,6 +189,8 @@ _EXPORT = """for row in wb.leaderboard(experiment.id).rows[:5]:
 key = wb.choose_model(experiment.id, model, members)
 version = wb.register_model(key, registry_name or dataset)
 print(f"registered {version.ref} from {key}")
+wb.record("experiment", experiment.id)  # kept in the job when run as one (`workbench run`)
+wb.record("model", version.ref)
 if alias:
     promotion = wb.promote(version.name, version.version, alias)
     print(f"{version.name}@{alias} -> v{version.version}; contract {promotion.contract.to_dict() if promotion.contract else 'skipped'}")"""
@@ -196,28 +199,99 @@ if alias:
 def write_flow_notebook(parameters: FlowParameters, path: str | Path) -> Path:
     """A notebook whose `parameters` cell holds `parameters` and whose code repeats the flow headless with
     `workbench.api` (search, follow, choose and register the model, promote); written atomically."""
+    target = _notebook_target(path)
+    values = parameters.to_dict()
+    assignments = "\n".join(f"{name} = {_literal(value)}" for name, value in values.items())
+    return _write_notebook(target, _TITLE.format(dataset=parameters.dataset), assignments, [_FLOW, _EXPORT])
+
+
+_SCORING_TITLE = """# Batch scoring: {model}
+
+Scores a CSV or Parquet file with a registered model, in partitions on a Dask cluster, and writes the
+predictions (`prediction`, and `proba_<class>` for a classifier) in the input's row order. The answers
+equal the served endpoint's for the same rows. Run it with `workbench run NOTEBOOK -p input_path FILE`."""
+
+_SCORING_PARAMETERS = """model = {model!r}  # a registered model: NAME, NAME@VERSION or NAME@ALIAS
+input_path = {input_path!r}  # the CSV or Parquet file to score
+output_path = {output_path!r}  # where the predictions go (.csv or .parquet)
+keep = {keep!r}  # input columns copied in front of the predictions, comma-separated
+cluster = {cluster!r}  # auto, local:N, tcp://HOST:PORT or a scheduler file; "" for WORKBENCH_CLUSTER"""
+
+_SCORING = """import workbench.api as wb
+
+if not input_path:
+    raise ValueError("Give the file to score: workbench run NOTEBOOK -p input_path FILE")
+version = wb.show_model(model)
+print(f"scoring {input_path} with {version.ref} ({version.metrics.get('metric')} {version.metrics.get('test_score')})")
+
+
+def progress(done, total):
+    print(f"partition {done}/{total}", flush=True)
+
+
+result = wb.predict_file(
+    version.ref,
+    input_path,
+    output_path,
+    cluster=cluster or None,
+    keep=[c.strip() for c in keep.split(",") if c.strip()],
+    progress=progress,
+)
+print(f"{result.rows} rows in {result.partitions} partitions, {result.seconds:.1f} s ({result.rows_per_s:,.0f} rows/s)")
+wb.record("model", result.model)
+wb.record("rows", result.rows)
+wb.record("output", str(result.output))
+wb.record("rows_per_s", round(result.rows_per_s))"""
+
+_SCORING_PREVIEW = """import pandas as pd
+
+written = pd.read_parquet(output_path) if output_path.endswith((".parquet", ".pq")) else pd.read_csv(output_path)
+written.head(10)"""
+
+
+def write_scoring_notebook(
+    path: str | Path,
+    model: str,
+    *,
+    input_path: str = "",
+    output_path: str = "predictions.csv",
+    keep: str = "",
+    cluster: str = "",
+) -> Path:
+    """A batch-scoring notebook for `model` (its `parameters` cell: model, input_path, output_path, keep,
+    cluster), which `workbench run` executes; written atomically. `notebooks/03_batch_scoring.ipynb` is one."""
+    target = _notebook_target(path)
+    parameters = _SCORING_PARAMETERS.format(
+        model=model, input_path=input_path, output_path=output_path, keep=keep, cluster=cluster
+    )
+    return _write_notebook(target, _SCORING_TITLE.format(model=model), parameters, [_SCORING, _SCORING_PREVIEW])
+
+
+def _write_notebook(target: Path, title: str, parameters: str, code: Sequence[str]) -> Path:
+    """A notebook of a title, a `parameters` cell and code cells, written atomically to `target`."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    target = Path(path).expanduser()
-    if target.suffix != ".ipynb":
-        raise InvalidInputError(f"{target.name!r} is not a notebook file name; end it with .ipynb.")
-    if not target.parent.is_dir():
-        raise InvalidInputError(f"The folder {target.parent} does not exist; create it first.")
-    values = parameters.to_dict()
-    assignments = "\n".join(f"{name} = {_literal(value)}" for name, value in values.items())
     notebook = new_notebook(
         cells=[
-            new_markdown_cell(_TITLE.format(dataset=parameters.dataset)),
-            new_code_cell(assignments, metadata={"tags": ["parameters"]}),
-            new_code_cell(_FLOW),
-            new_code_cell(_EXPORT),
+            new_markdown_cell(title),
+            new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+            *(new_code_cell(source) for source in code),
         ],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     partial = target.with_name(f".{target.name}.partial")
     nbformat.write(notebook, str(partial))
     partial.replace(target)
+    return target
+
+
+def _notebook_target(path: str | Path) -> Path:
+    target = Path(path).expanduser()
+    if target.suffix != ".ipynb":
+        raise InvalidInputError(f"{target.name!r} is not a notebook file name; end it with .ipynb.")
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"The folder {target.parent} does not exist; create it first.")
     return target
 
 

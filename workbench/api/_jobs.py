@@ -9,12 +9,20 @@ __all__ = ["cancel_job", "job_log", "list_jobs", "show_job"]
 
 
 def list_jobs(
-    *, kind: str | None = None, experiment_id: int | None = None, active: bool = False, workspace: WorkspaceLike = None
+    *,
+    kind: str | None = None,
+    experiment_id: int | None = None,
+    active: bool = False,
+    parent_id: int | None = None,
+    workspace: WorkspaceLike = None,
 ) -> list[Job]:
-    """Jobs oldest first, with status, start, end, process and log (a job whose process died is failed)."""
+    """Jobs oldest first, with status, start, end, process and log (a job whose process died is failed);
+    `parent_id`: only the jobs that job started (a notebook job's searches)."""
     from workbench.jobs import list_jobs as listed
 
-    return listed(resolve_workspace(workspace), kind=kind, experiment_id=experiment_id, active=active)
+    return listed(
+        resolve_workspace(workspace), kind=kind, experiment_id=experiment_id, active=active, parent_id=parent_id
+    )
 
 
 def show_job(job_id: int, *, workspace: WorkspaceLike = None) -> Job:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
+from workbench.api._batch import default_cluster
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
 from workbench.data import SplitSpec
 from workbench.jobs import SearchHandle
@@ -58,21 +59,22 @@ def search_config(
     families: Sequence[str] | None = None,
     n_trials: int | None = None,
     time_limit_s: float | None = None,
-    cluster: str = "auto",
+    cluster: str | None = None,
     trial_timeout_s: float = 900.0,
     on_stop: StopMode = "cancel",
     multi_objective: bool = False,
     seed: int = 0,
 ) -> SearchConfig:
     """A search configuration, checked: engines, Optuna families, budget (None: the experiment's),
-    cluster ("auto", "local:N", "tcp://HOST:PORT" or a scheduler file), per-trial timeout, what to do with
+    cluster ("auto", "local:N", "tcp://HOST:PORT" or a scheduler file; None: WORKBENCH_CLUSTER, else "auto"),
+    per-trial timeout, what to do with
     running trials at the end of the budget, Optuna's multi-objective mode, and the samplers' seed."""
     budget = None if n_trials is None and time_limit_s is None else Budget(time_limit_s, n_trials)
     return SearchConfig(
         engines=tuple(engines),
         families=tuple(families) if families is not None else None,
         budget=budget,
-        cluster=cluster,
+        cluster=cluster or default_cluster(),
         trial_timeout_s=trial_timeout_s,
         on_stop=on_stop,
         multi_objective=multi_objective,
@@ -91,7 +93,7 @@ def start_search(
     from workbench.jobs import start_search as start
 
     ws = resolve_workspace(workspace)
-    return start(ws, ws.experiment(experiment_id), config or SearchConfig())
+    return start(ws, ws.experiment(experiment_id), config or search_config())
 
 
 def attach(experiment_id: int, *, workspace: WorkspaceLike = None) -> SearchHandle:

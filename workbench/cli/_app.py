@@ -15,6 +15,8 @@ from workbench.cli._endpoints import endpoints_app, serve_command
 from workbench.cli._experiments import experiments_app
 from workbench.cli._jobs import jobs_app
 from workbench.cli._models import models_app
+from workbench.cli._predict import predict_command
+from workbench.cli._run import RUN_CONTEXT, run_command
 from workbench.cli._search import compare_command, leaderboard_command, search_command
 from workbench.cli._util import user_errors
 
@@ -22,7 +24,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="workbench",
-    help="An AutoML workbench: datasets, searches, comparisons and served models.",
+    help="An AutoML workbench: datasets, searches, comparisons, served models and notebooks run as jobs.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -54,6 +56,8 @@ app.command("search")(user_errors(search_command))
 app.command("leaderboard")(user_errors(leaderboard_command))
 app.command("compare")(user_errors(compare_command))
 app.command("serve")(user_errors(serve_command))
+app.command("predict")(user_errors(predict_command))
+app.command("run", context_settings=RUN_CONTEXT)(user_errors(run_command))
 app.command("demo")(demo_command)
 
 

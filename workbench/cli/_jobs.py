@@ -1,7 +1,8 @@
-"""`workbench jobs ...`: searches and endpoints running in the background, alike."""
+"""`workbench jobs ...`: searches, endpoints and notebooks running in the background, alike."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import typer
@@ -16,13 +17,13 @@ jobs_app = typer.Typer(help="List, show, cancel and read the logs of background 
 
 
 def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else ""
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(at)) if at else ""
 
 
 @jobs_app.command("list")
 @user_errors
 def jobs_list(
-    kind: str | None = typer.Option(None, help="Only jobs of this kind: search or endpoint."),
+    kind: str | None = typer.Option(None, help="Only jobs of this kind: search, endpoint or notebook."),
     active: bool = typer.Option(False, "--active", help="Only jobs still running."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -32,7 +33,7 @@ def jobs_list(
         print_json([j.to_dict() for j in jobs])
         return
     table = Table(title="Jobs")
-    for column in ("id", "kind", "status", "experiment", "started", "duration", "host", "pid"):
+    for column in ("id", "kind", "status", "experiment", "parent", "started", "duration", "host", "pid"):
         table.add_column(column, overflow="fold")
     for j in jobs:
         duration = f"{j.duration_s:.0f} s" if j.duration_s is not None else ""
@@ -41,6 +42,7 @@ def jobs_list(
             j.kind,
             j.status,
             str(j.experiment_id or ""),
+            str(j.parent_id or ""),
             _when(j.started_at),
             duration,
             j.host or "",
@@ -61,15 +63,22 @@ def jobs_show(job_id: int = typer.Argument(..., metavar="ID", help="Job id."), a
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in job.to_dict().items():
+        if key.endswith("_at") and isinstance(value, float):
+            value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
         if value not in (None, {}, ""):
-            table.add_row(key, str(value))
+            text = (
+                json.dumps(value, indent=1, sort_keys=True, default=str)
+                if isinstance(value, dict | list)
+                else str(value)
+            )
+            table.add_row(key, text)
     console.print(table)
 
 
 @jobs_app.command("cancel")
 @user_errors
 def jobs_cancel(job_id: int = typer.Argument(..., metavar="ID", help="Job id.")) -> None:
-    """Cancel a running job (a search keeps what it found); waits until it has ended."""
+    """Cancel a running job and the jobs it started (a search keeps what it found); waits until they ended."""
     job = wb.cancel_job(job_id)
     console.print(f"Job {job.id} {job.status}.", highlight=False)
 

@@ -22,7 +22,9 @@ def search_command(
     time_limit: float | None = typer.Option(None, help="Wall-clock budget of this run, in seconds."),
     trials: int | None = typer.Option(None, help="Finished trials to reach (earlier runs count)."),
     engines: str = typer.Option("autogluon,optuna", help="Comma-separated engines: autogluon, optuna."),
-    cluster: str | None = typer.Option(None, help="auto, local:N, tcp://HOST:PORT or a scheduler file [auto]."),
+    cluster: str | None = typer.Option(
+        None, help="auto, local:N, tcp://HOST:PORT or a scheduler file [WORKBENCH_CLUSTER, else auto]."
+    ),
     families: str | None = typer.Option(None, help="Optuna model families, comma-separated (default: all)."),
     multi_objective: bool = typer.Option(False, help="Optuna: optimise the metric and predict latency together."),
     trial_timeout: float | None = typer.Option(None, help="Fail a trial that runs longer than this [900 s]."),
@@ -51,7 +53,7 @@ def search_command(
             families=split_list(families),
             n_trials=trials,
             time_limit_s=time_limit,
-            cluster=cluster or "auto",
+            cluster=cluster,
             trial_timeout_s=trial_timeout if trial_timeout is not None else 900.0,
             on_stop=_stop_mode(on_stop) or "cancel",
             multi_objective=multi_objective,

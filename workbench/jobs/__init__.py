@@ -1,4 +1,4 @@
-"""Background jobs: searches and endpoints (and later notebooks) in processes that outlive their caller.
+"""Background jobs: searches, endpoints and notebooks in processes that outlive their caller.
 
 Every job is a row in the store and a process running `python -m workbench.jobs run ID`, which reads
 the job's parameters from the store. Names load on first use, so the job runner of an endpoint imports
@@ -20,22 +20,35 @@ if TYPE_CHECKING:
         start_endpoint,
         stop_endpoint,
     )
-    from workbench.jobs._process import JOB_ENV, spawn_job
+    from workbench.jobs._notebook import (
+        NotebookParameter,
+        check_parameters,
+        coerce_parameter_text,
+        notebook_parameters,
+        start_notebook,
+    )
+    from workbench.jobs._process import JOB_ENV, current_job_id, spawn_job
     from workbench.jobs._search import SearchHandle, attach, start_search
 
 __all__ = [
     "JOB_ENV",
+    "NotebookParameter",
     "SearchHandle",
     "attach",
     "cancel_job",
+    "check_parameters",
+    "coerce_parameter_text",
+    "current_job_id",
     "endpoint_log",
     "get_endpoint",
     "get_job",
     "job_log",
     "list_endpoints",
     "list_jobs",
+    "notebook_parameters",
     "spawn_job",
     "start_endpoint",
+    "start_notebook",
     "start_search",
     "stop_endpoint",
     "wait_for_job",
@@ -52,7 +65,13 @@ _HOMES = {
     "list_endpoints": "_endpoints",
     "start_endpoint": "_endpoints",
     "stop_endpoint": "_endpoints",
+    "NotebookParameter": "_notebook",
+    "check_parameters": "_notebook",
+    "coerce_parameter_text": "_notebook",
+    "notebook_parameters": "_notebook",
+    "start_notebook": "_notebook",
     "JOB_ENV": "_process",
+    "current_job_id": "_process",
     "spawn_job": "_process",
     "SearchHandle": "_search",
     "attach": "_search",

@@ -27,11 +27,18 @@ def get_job(workspace: Workspace, job_id: int) -> Job:
 
 
 def list_jobs(
-    workspace: Workspace, *, kind: str | None = None, experiment_id: int | None = None, active: bool = False
+    workspace: Workspace,
+    *,
+    kind: str | None = None,
+    experiment_id: int | None = None,
+    active: bool = False,
+    parent_id: int | None = None,
 ) -> list[Job]:
     reap_children()
     statuses = job_rows.ACTIVE if active else ()
-    jobs = job_rows.list_jobs(workspace.store, kind=kind, experiment_id=experiment_id, statuses=statuses)
+    jobs = job_rows.list_jobs(
+        workspace.store, kind=kind, experiment_id=experiment_id, statuses=statuses, parent_id=parent_id
+    )
     refreshed = [refresh_job(workspace.store, j) for j in jobs]
     return [j for j in refreshed if j.active] if active else refreshed
 
@@ -48,23 +55,43 @@ def wait_for_job(workspace: Workspace, job_id: int, timeout_s: float | None = No
         time.sleep(poll_s)
 
 
+def _descendants(workspace: Workspace, job_id: int) -> list[Job]:
+    """The active jobs started from `job_id`, and from those, and so on (a notebook's search)."""
+    found: list[Job] = []
+    parents = [job_id]
+    while parents:
+        children = [
+            refresh_job(workspace.store, child)
+            for parent in parents
+            for child in job_rows.list_jobs(workspace.store, parent_id=parent, statuses=job_rows.ACTIVE)
+        ]
+        children = [child for child in children if child.active]
+        found.extend(children)
+        parents = [child.id for child in children]
+    return found
+
+
 def cancel_job(workspace: Workspace, job_id: int, grace_s: float = CANCEL_GRACE_S) -> Job:
-    """Cancel a job of any kind: the request is recorded (any host sees it); a job that has not ended
-    within `grace_s` seconds is stopped by signal when it runs on this host. It ends "cancelled"."""
+    """Cancel a job of any kind and the jobs started from it (a notebook's search): the requests are
+    recorded (any host sees them); a job that has not ended within `grace_s` seconds is stopped by signal
+    when it runs on this host. They end "cancelled"."""
     job = get_job(workspace, job_id)
     if not job.active:
         raise InvalidInputError(f"Job {job.id} already ended ({job.status}); there is nothing to cancel.")
     store = workspace.store
-    job_rows.request_stop(store, job.id, "cancel")
-    try:
-        job = wait_for_job(workspace, job.id, timeout_s=grace_s)
-    except TimeoutError:
-        end_process(job)
-        job_rows.finish_job(store, job.id, "cancelled", error="cancelled: its process was stopped by signal")
-        if job.kind == "search" and job.experiment_id is not None:
-            experiment_rows.set_status(store, job.experiment_id, "stopped", only_if=("running",))
-        job = get_job(workspace, job.id)
-    return job
+    jobs = [job, *_descendants(workspace, job.id)]
+    for each in jobs:
+        job_rows.request_stop(store, each.id, "cancel")
+    deadline = time.monotonic() + grace_s
+    for each in reversed(jobs):  # the children first: a notebook waits for its search
+        try:
+            wait_for_job(workspace, each.id, timeout_s=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            end_process(each)
+            job_rows.finish_job(store, each.id, "cancelled", error="cancelled: its process was stopped by signal")
+            if each.kind == "search" and each.experiment_id is not None:
+                experiment_rows.set_status(store, each.experiment_id, "stopped", only_if=("running",))
+    return get_job(workspace, job.id)
 
 
 def job_log(workspace: Workspace, job_id: int, tail: int | None = None) -> str:

@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from workbench.store import Job, Workspace, pid_alive, process_start_time, this_host
 from workbench.store import jobs as job_rows
 
-__all__ = ["JOB_ENV", "end_process", "reap_children", "spawn_job"]
+__all__ = ["JOB_ENV", "current_job_id", "end_process", "reap_children", "spawn_job"]
 
 JOB_ENV = "WORKBENCH_JOB_ID"
 # Processes this process started, kept so they are reaped when they end (no zombies in a long-lived kernel).
@@ -29,6 +30,15 @@ def reap_children() -> None:
     for pid, child in list(_CHILDREN.items()):
         if child.poll() is not None:
             del _CHILDREN[pid]
+
+
+def current_job_id(workspace: Workspace) -> int | None:
+    """The job this process runs for (a notebook job's kernel, a job runner), if it is one of `workspace`."""
+    raw = os.environ.get(JOB_ENV, "")
+    home = os.environ.get("WORKBENCH_HOME")
+    if not raw.isdigit() or not home or Path(home).expanduser().absolute() != workspace.settings.home:
+        return None
+    return int(raw)
 
 
 def spawn_job(
@@ -45,7 +55,9 @@ def spawn_job(
     logs.mkdir(parents=True, exist_ok=True, mode=0o750)
     log_path = logs / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.log"
     store = workspace.store
-    job = job_rows.create_job(store, kind, params, experiment_id=experiment_id, log_path=str(log_path))
+    job = job_rows.create_job(
+        store, kind, params, experiment_id=experiment_id, log_path=str(log_path), parent_id=current_job_id(workspace)
+    )
     command = [sys.executable, "-m", "workbench.jobs", "run", str(job.id)]
     child_env = {**os.environ, **(env or {}), JOB_ENV: str(job.id), "WORKBENCH_HOME": str(workspace.settings.home)}
     try:

@@ -1,7 +1,7 @@
 """The job runner: `python -m workbench.jobs run JOB_ID`, the process of every background job.
 
 It reads the job's parameters from the store (never from command-line flags) and runs the job's kind:
-"search" runs the search driver, "endpoint" serves a registered model. Whatever ends it (its work, a
+"search" runs the search driver, "endpoint" serves a registered model, "notebook" executes a notebook. Whatever ends it (its work, a
 stop request, SIGTERM, an error), the job ends with a final status; only SIGKILL can skip that, and then
 the next reader of the job sees its process gone and marks it failed.
 """
@@ -107,9 +107,16 @@ def run_endpoint_job(workspace: Workspace, job: Job, stop: StopSignal) -> str:
     return "cancelled" if job_rows.stop_request(workspace.store, job.id) == "cancel" else "stopped"
 
 
+def run_notebook(workspace: Workspace, job: Job, stop: StopSignal) -> str:
+    from workbench.jobs._notebook import run_notebook_job
+
+    return run_notebook_job(workspace, job, stop, _say)
+
+
 RUNNERS: dict[str, Callable[[Workspace, Job, StopSignal], str]] = {
     "search": run_search_job,
     "endpoint": run_endpoint_job,
+    "notebook": run_notebook,
 }
 
 

@@ -299,7 +299,11 @@ class SearchDriver:
                 engine.requeue(row.params)
 
     def _next_engine(self) -> Engine:
-        """The engine with the fewest finished and running trials (ties: the first listed)."""
+        """An engine with a queued fixed trial (a requeued or replayed one), else the engine with the fewest
+        finished and running trials (ties: the first listed)."""
+        for engine in self.engines:
+            if engine.queued:
+                return engine
         counts = dict(self._finished_by_engine)
         for running in self._running.values():
             counts[running.engine.name] = counts.get(running.engine.name, 0) + 1

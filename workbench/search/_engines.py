@@ -41,6 +41,11 @@ class Engine(abc.ABC):
     def requeue(self, params: dict[str, Any]) -> None:
         self._requeued.append(params)
 
+    @property
+    def queued(self) -> int:
+        """How many fixed trials wait to run before the engine samples new ones."""
+        return len(self._requeued)
+
     def resume(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
         self.requeue(params)
         return self.ask(number)

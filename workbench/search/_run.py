@@ -29,6 +29,7 @@ from workbench.store import (
 )
 from workbench.store import experiments as experiment_rows
 from workbench.store import jobs as job_rows
+from workbench.store import trials as records
 
 __all__ = [
     "RESUMABLE",
@@ -54,6 +55,9 @@ class SearchConfig:
     trial_timeout_s: a trial running longer fails. on_stop: at the end of the budget, "cancel" running
         trials or let them "finish". multi_objective: Optuna optimises the metric and predict latency.
     seed: of the samplers.
+    replay: trials with fixed parameters run before any other, each `{"engine": ..., "params": ...}` as a
+        trial's row holds them (how a retrain repeats a registered model's recipe); one already in the
+        experiment is not run again.
     """
 
     engines: tuple[str, ...] = ENGINE_NAMES
@@ -64,8 +68,16 @@ class SearchConfig:
     on_stop: StopMode = "cancel"
     multi_objective: bool = False
     seed: int = 0
+    replay: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "replay", tuple(dict(r) for r in self.replay))
+        for item in self.replay:
+            if item.get("engine") not in self.engines or not isinstance(item.get("params"), dict):
+                raise InvalidInputError(
+                    "Each replayed trial names one of the search's engines and its parameters: "
+                    '{"engine": "optuna", "params": {...}}.'
+                )
         engines = tuple(self.engines)
         object.__setattr__(self, "engines", engines)
         if self.families is not None:
@@ -111,6 +123,7 @@ class SearchConfig:
         data = asdict(self)
         data["engines"] = list(self.engines)
         data["families"] = list(self.families) if self.families else None
+        data["replay"] = [dict(r) for r in self.replay]
         return data
 
     @classmethod
@@ -121,13 +134,14 @@ class SearchConfig:
         values["budget"] = Budget(**budget) if isinstance(budget, dict) else None
         values["engines"] = tuple(values.get("engines") or ENGINE_NAMES)
         values["families"] = tuple(values["families"]) if values.get("families") else None
+        values["replay"] = tuple(values.get("replay") or ())
         return cls(**values)
 
 
 def search_fingerprint(spec: ExperimentSpec, config: SearchConfig) -> str:
     """What makes "the same search command": run again, it continues the experiment it started."""
     budget = config.budget or Budget()
-    data = {
+    data: dict[str, Any] = {
         "dataset": spec.dataset,
         "target": spec.target,
         "problem_type": spec.problem_type,
@@ -140,6 +154,8 @@ def search_fingerprint(spec: ExperimentSpec, config: SearchConfig) -> str:
         "families": list(config.families) if config.families else None,
         "seed": config.seed,
     }
+    if config.replay:
+        data["replay"] = [dict(r) for r in config.replay]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -175,6 +191,20 @@ def build_engines(
         else:
             engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus))
     return engines
+
+
+def _queue_replays(workspace: Workspace, experiment: Experiment, config: SearchConfig, engines: list[Engine]) -> None:
+    """Queue the configuration's fixed trials that the experiment has not run yet (a resumed retrain)."""
+    done: dict[str, int] = {}
+    for row in records.list_trials(workspace.store, experiment.id):
+        done[row.engine] = done.get(row.engine, 0) + 1
+    by_name = {engine.name: engine for engine in engines}
+    seen: dict[str, int] = {}
+    for item in config.replay:
+        name = item["engine"]
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > done.get(name, 0):
+            by_name[name].requeue(dict(item["params"]))
 
 
 def job_status(summary: SearchSummary) -> str:
@@ -236,6 +266,7 @@ def run_search(
         with cluster(config.cluster) as client:
             gpus = cluster_resources(client).get("gpus", 0) > 0
             engines = build_engines(workspace, experiment, config, budget, gpus)
+            _queue_replays(workspace, experiment, config, engines)
             try:
                 driver = SearchDriver(workspace, experiment, engines, client, options, bus, job_id=job.id, stop=stop)
                 if on_driver is not None:

@@ -1,4 +1,4 @@
-"""The jobs table: background work of any kind (a search, an endpoint, later a notebook) and its process.
+"""The jobs table: background work of any kind (a search, an endpoint, a notebook) and its process.
 
 A job is created `starting`, becomes `running` once its process has recorded its pid and host, and ends
 with one final status written once: `finished`, `stopped`, `cancelled` or `failed`. A stop request
@@ -84,6 +84,7 @@ class Job:
 
     params: what the job's runner reads to do its work (kind-specific, plain JSON).
     pid, host, pid_start: the process running it; `pid_start` tells a reused pid from the job's own.
+    parent_id: the job whose process started this one (a search started by a notebook job).
     outputs: what the job produced (paths, values), plain JSON.
     stop_mode: a pending stop request ("finish": let running work finish; "cancel": now).
     """
@@ -105,6 +106,7 @@ class Job:
     error: str | None = None
     stop_mode: str | None = None
     stop_requested_at: float | None = None
+    parent_id: int | None = None  # the job this one was started from (a notebook job's search)
 
     @property
     def active(self) -> bool:
@@ -137,12 +139,15 @@ def create_job(
     *,
     experiment_id: int | None = None,
     log_path: str | None = None,
+    parent_id: int | None = None,
 ) -> Job:
     with store.transaction() as conn:
+        if parent_id is not None and not conn.execute("SELECT 1 FROM jobs WHERE id = ?", (parent_id,)).fetchone():
+            parent_id = None  # a job id of another workspace
         cursor = conn.execute(
-            "INSERT INTO jobs (kind, status, params_json, created_at, experiment_id, log_path)"
-            " VALUES (?, 'starting', ?, ?, ?, ?)",
-            (kind, json.dumps(to_jsonable(params), sort_keys=True), time.time(), experiment_id, log_path),
+            "INSERT INTO jobs (kind, status, params_json, created_at, experiment_id, log_path, parent_id)"
+            " VALUES (?, 'starting', ?, ?, ?, ?, ?)",
+            (kind, json.dumps(to_jsonable(params), sort_keys=True), time.time(), experiment_id, log_path, parent_id),
         )
         job_id = int(cursor.lastrowid or 0)
     job = get_job(store, job_id)
@@ -156,13 +161,20 @@ def get_job(store: Store, job_id: int) -> Job | None:
 
 
 def list_jobs(
-    store: Store, *, kind: str | None = None, experiment_id: int | None = None, statuses: tuple[str, ...] = ()
+    store: Store,
+    *,
+    kind: str | None = None,
+    experiment_id: int | None = None,
+    statuses: tuple[str, ...] = (),
+    parent_id: int | None = None,
 ) -> list[Job]:
     query, args = "SELECT * FROM jobs WHERE 1 = 1", list[Any]()
     if kind is not None:
         query, args = query + " AND kind = ?", [*args, kind]
     if experiment_id is not None:
         query, args = query + " AND experiment_id = ?", [*args, experiment_id]
+    if parent_id is not None:
+        query, args = query + " AND parent_id = ?", [*args, parent_id]
     if statuses:
         query += f" AND status IN ({', '.join('?' for _ in statuses)})"
         args.extend(statuses)
@@ -209,10 +221,17 @@ def finish_job(
         return cursor.rowcount > 0
 
 
-def merge_outputs(store: Store, job_id: int, outputs: dict[str, Any]) -> None:
+def merge_outputs(store: Store, job_id: int, outputs: dict[str, Any], *, under: str | None = None) -> None:
+    """Add `outputs` to the job's (under the key `under`, a dict of its own, when given)."""
     with store.transaction() as conn:
         row = conn.execute("SELECT outputs_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        merged = {**json.loads(row[0] or "{}"), **to_jsonable(outputs)}
+        if row is None:
+            return
+        current = json.loads(row[0] or "{}")
+        if under is None:
+            merged = {**current, **to_jsonable(outputs)}
+        else:
+            merged = {**current, under: {**current.get(under, {}), **to_jsonable(outputs)}}
         conn.execute("UPDATE jobs SET outputs_json = ? WHERE id = ?", (json.dumps(merged, sort_keys=True), job_id))
 
 

@@ -175,4 +175,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (dataset, options)
     )
     """,
+    # 5: a job started from inside another (a search from a notebook job) names it, so that cancelling the
+    # notebook cancels what it started.
+    """
+    ALTER TABLE jobs ADD COLUMN parent_id INTEGER REFERENCES jobs(id);
+    CREATE INDEX jobs_by_parent ON jobs(parent_id);
+    """,
 )
