@@ -8,6 +8,7 @@ README's pictures under docs/ are made).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -53,6 +55,8 @@ def lab(widget_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]
                 'n_trials = 4\ntime_limit_s = 120.0\ncluster = "local:2"'
             )
     nbformat.write(notebook, root / "01_quickstart.ipynb")
+    rows = pd.read_csv(REPO / "datasets" / "penguins.csv").drop(columns=["species"]).head(200)
+    rows.to_csv(root / "new-penguins.csv", index=False)  # what the Export step's batch job scores
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in widget_env.items() if k != "WORKBENCH_HEADLESS"}
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")  # no user settings: the default light theme
@@ -185,6 +189,10 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     expect(widget).to_contain_text("Contract check passed", timeout=180_000)
     widget.locator("button", has_text="Start endpoint").click()
     expect(widget).to_contain_text("It answered the example row", timeout=180_000)
+    widget.get_by_placeholder("new-rows.csv or .parquet").fill("new-penguins.csv")
+    widget.locator("button", has_text="Run as job").click()  # the scoring notebook, saved and run as a job
+    expect(widget).to_contain_text(re.compile(r"Job \d+ finished"), timeout=240_000)
+    expect(widget).to_contain_text("rows 200")
     _shot(page, folder, "light-6-export")
 
     # The same widget in JupyterLab's dark theme: CSS variables and a plotly template per theme.
@@ -195,7 +203,14 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     page.wait_for_timeout(1500)  # the theme probe tells the kernel; figures switch template
     background = widget.evaluate("el => getComputedStyle(el.closest('.jp-OutputArea')).backgroundColor")
     _shot(page, folder, "dark-6-export")
-    for title, name in (("Monitor", "dark-3-monitor"), ("Compare", "dark-4-compare"), ("Dataset", "dark-1-dataset")):
+    steps = (
+        ("Ensemble", "dark-5-ensemble"),
+        ("Monitor", "dark-3-monitor"),
+        ("Compare", "dark-4-compare"),
+        ("Search", "dark-2-search"),
+        ("Dataset", "dark-1-dataset"),
+    )
+    for title, name in steps:
         _tab(page, title)
         _shot(page, folder, name)
     template_text = widget.locator(".js-plotly-plot:visible .main-svg").first.evaluate(

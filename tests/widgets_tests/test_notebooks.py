@@ -59,3 +59,15 @@ def test_committed_notebooks_have_no_outputs() -> None:
         cells = json.loads(path.read_text())["cells"]
         assert not [c for c in cells if c.get("outputs") or c.get("execution_count")], path.name
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), path.name
+
+
+def test_the_scoring_notebook_is_the_one_the_export_step_writes(tmp_path: Path) -> None:
+    written = wb.write_scoring_notebook(tmp_path / "score.ipynb", "penguins@production")
+
+    def cells(path: Path) -> list[tuple[str, str, list[str]]]:
+        return [
+            (c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", []))
+            for c in json.loads(path.read_text())["cells"]
+        ]
+
+    assert cells(NOTEBOOKS / "03_batch_scoring.ipynb") == cells(written)

@@ -3,6 +3,7 @@ a real ensemble, a real registry, contract check and endpoint."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -104,27 +105,25 @@ def test_the_monitor_reattaches_and_replays_the_history(widget_env: dict[str, st
     assert list(history.figure.data[1].y) == list(np.maximum.accumulate(values))  # best so far, accuracy
 
 
-def test_widget_parameters_saved_as_a_notebook_reproduce_the_search(widget_env: dict[str, str], tmp_path: Path) -> None:
+def test_widget_parameters_saved_as_a_notebook_reproduce_the_search_run_as_a_job(
+    widget_env: dict[str, str], tmp_path: Path
+) -> None:
     app = wbw.Workbench(
-        "penguins", engines=("optuna",), families=("linear",), n_trials=3, cluster="local:2", name="again"
+        "penguins", engines=("optuna",), families=("linear",), n_trials=3, cluster="local:2", name="again", alias=""
     )
     app.wait_idle()
     app.dataset.metric_picker.value = "balanced_accuracy"
     parameters = app.parameters()
     assert json.loads(json.dumps(parameters)) == parameters  # plain JSON
     assert (parameters["dataset"], parameters["metric"], parameters["n_trials"]) == ("penguins", "balanced_accuracy", 3)
-    path = app.save_notebook(tmp_path / "flow.ipynb")
-    assert path is not None and "Saved" in app.saved.value
-    out = tmp_path / "ran.ipynb"
-    papermill = Path(sys.executable).with_name("papermill")
-    done = subprocess.run(
-        [str(papermill), str(path), str(out), "-p", "alias", ""],
-        env=widget_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    app.notebook_path.value = str(tmp_path / "flow.ipynb")
+    app.run_button.click()  # saves the notebook, then runs it as a job of its own
+    assert "Saved" in app.saved.value and app.job.job_id is not None
+    assert app.job.wait(timeout=600) == "finished", app.job.summary()
+    (job,) = [j for j in wb.list_jobs() if j.kind == "notebook"]
+    assert job.id == app.job.job_id and job.status == "finished"
+    assert app.job.values == {"experiment": 1, "model": "again@1"}  # what the flow recorded in its job
+    assert f"Job {job.id} finished" in app.job.text.value and app.job.cancel_button.layout.display == "none"
     (experiment,) = wb.list_experiments()
     assert (experiment.dataset, experiment.target, experiment.metric) == ("penguins", "species", "balanced_accuracy")
     assert experiment.budget == wb.Budget(None, 3)
@@ -135,8 +134,60 @@ def test_widget_parameters_saved_as_a_notebook_reproduce_the_search(widget_env: 
         "local:2",
     )
     assert wb.show_model("again").version == 1  # the export ran too, headless
-    text = json.dumps(json.loads(out.read_text()))
+    search_job = wb.list_jobs(parent_id=job.id)  # the search ran as the notebook job's child
+    assert [j.kind for j in search_job] == ["search"]
+    output = wb.notebook_job(job.id).output
+    assert output is not None
+    text = json.dumps(json.loads(output.read_text()))
     assert "search finished" in text and "registered again@1" in text
+
+    papermill = Path(sys.executable).with_name("papermill")  # the saved notebook runs under plain papermill too
+    done = subprocess.run(
+        [str(papermill), str(tmp_path / "flow.ipynb"), str(tmp_path / "ran.ipynb"), "-p", "n_trials", "1"],
+        env=widget_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert wb.show_model("again").version == 2
+
+
+def test_export_saves_a_batch_notebook_and_runs_it_as_a_job(widget_env: dict[str, str], tmp_path: Path) -> None:
+    experiment = wb.create_experiment("penguins", budget=wb.Budget(n_trials=2))
+    wb.start_search(experiment.id, wb.search_config(engines=("optuna",), families=("linear",), cluster="local:2"))
+    wb.attach(experiment.id).wait(timeout=240)
+    rows = pd.read_csv(Path(widget_env["WORKBENCH_DATASETS_DIR"]) / "penguins.csv").drop(columns=["species"])
+    rows.to_csv(tmp_path / "new rows.csv", index=False)
+    export = wbw.ExportStep(experiment.id)
+    export.cluster = "local:1"
+    export.run_batch_button.click()
+    assert export.error == "Register the model first."
+    export.register_button.click()
+    export.wait_idle()
+    assert export.version == "penguins@1" and not export.save_batch_button.disabled
+    export.run_batch_button.click()
+    assert export.error == "Give the file to score (Input) first." and export.batch_job.job_id is None
+    export.input_box.value = str(tmp_path / "new rows.csv")
+    export.output_box.value = str(tmp_path / "scored.parquet")
+    export.notebook_box.value = str(tmp_path / "score.ipynb")
+    export.run_batch_button.click()
+    export.wait_idle()
+    assert export.batch_notebook == str(tmp_path / "score.ipynb") and "workbench run" in export.batch_saved.value
+    defaults = {p.name: ast.literal_eval(p.default) for p in wb.notebook_parameters(tmp_path / "score.ipynb")}
+    assert defaults == {
+        "model": "penguins@1",
+        "input_path": str(tmp_path / "new rows.csv"),
+        "output_path": str(tmp_path / "scored.parquet"),
+        "keep": "",
+        "cluster": "local:1",
+    }
+    assert export.batch_job.wait(timeout=300) == "finished", export.batch_job.summary()
+    assert export.batch_job.values["rows"] == len(rows) and export.batch_job.values["model"] == "penguins@1"
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert list(scored["prediction"]) == list(wb.predict("penguins@1", rows))
+    assert "recorded" in export.batch_job.text.value and "scored.parquet" in export.batch_job.text.value
+    assert not export.error
 
 
 def test_user_text_is_shown_as_text(widget_env: dict[str, str]) -> None:

@@ -9,12 +9,13 @@ import ipywidgets as widgets
 import traitlets
 
 import workbench.api as wb
-from workbench.widgets._common import Step, esc
+from workbench.widgets._common import Step, button, esc
 from workbench.widgets._compare import CompareStep
 from workbench.widgets._dataset import DatasetStep
 from workbench.widgets._ensemble import EnsembleEditor
 from workbench.widgets._export import ExportStep
 from workbench.widgets._frontend import ThemeProbe, headless
+from workbench.widgets._jobs import NotebookJobStatus
 from workbench.widgets._monitor import Monitor
 from workbench.widgets._search import SearchStep
 
@@ -78,17 +79,25 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
         )
         for trait in ("dataset", "target", "problem_type", "metric"):
             traitlets.dlink((self.dataset, trait), (self.search, trait))
+        traitlets.dlink((self.search, "cluster"), (self.export, "cluster"))
         self.tabs = widgets.Tab(children=list(self.steps), titles=STEPS)
         self.notebook_path = widgets.Text(description="Notebook", placeholder="flow.ipynb")
-        self.save_button = widgets.Button(
-            description="Save as notebook", icon="file", layout=widgets.Layout(width="fit-content", flex="0 0 auto")
-        )
+        self.save_button = button("Save as notebook", "file")
+        self.run_button = button("Run as job", "forward")
         self.saved = widgets.HTML()
-        self.children = [self.probe, self.tabs, widgets.HBox([self.notebook_path, self.save_button]), self.saved]
+        self.job = NotebookJobStatus(workspace=workspace)
+        self.children = [
+            self.probe,
+            self.tabs,
+            widgets.HBox([self.notebook_path, self.save_button, self.run_button]),
+            self.saved,
+            self.job,
+        ]
         self.add_class("wb-app")
         self.search.on_launch(lambda handle: self.follow(handle.experiment_id))
         self.monitor.observe(self._search_ended, names="job_status")
         self.save_button.on_click(lambda _: self.save_notebook(self.notebook_path.value))
+        self.run_button.on_click(lambda _: self.run_as_job(self.notebook_path.value))
         self.probe.observe(lambda change: setattr(self, "theme", change["new"]), names="theme")
         self.observe(self._on_theme, names="theme")
         if experiment_id is not None:
@@ -120,15 +129,18 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
     # parameters ----------------------------------------------------------------------------------
 
     def flow_parameters(self) -> wb.FlowParameters:
-        members = {}
-        if self.ensemble.saved and self.export.model == self.ensemble.saved and self.ensemble.comparison is not None:
-            board = self.ensemble.comparison.leaderboard()
-            members = {board.row(key).name: weight for key, weight in self.ensemble.weights.items()}
-        model = "winner"
-        if members:
-            model = "ensemble"
-        elif self.export.model not in ("", "winner") and self.ensemble.comparison is not None:
-            model = self.ensemble.comparison.leaderboard().row(self.export.model).name
+        """The choices as `workbench.api.FlowParameters`; the chosen model by name (keys differ between
+        runs), an edited ensemble by its members' names and weights."""
+        model: str = "winner"
+        members: dict[str, float] = {}
+        chosen = self.export.model
+        if chosen not in ("", "winner") and self.experiment_id is not None:
+            board = wb.leaderboard(self.experiment_id, workspace=self.workspace)
+            if chosen == self.ensemble.saved and self.ensemble.weights:
+                model = "ensemble"
+                members = {board.row(key).name: weight for key, weight in self.ensemble.weights.items()}
+            else:
+                model = board.row(chosen).name
         search = self.search
         return wb.FlowParameters(
             dataset=self.dataset.dataset,
@@ -163,6 +175,20 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
         )
         return written
 
+    def run_as_job(self, path: str | Path) -> wb.NotebookJob | None:
+        """Save the flow notebook and run it as a batch job (`workbench.api.run_notebook`): the search and
+        the export repeat in their own process, followed live below the tabs."""
+        written = self.save_notebook(path)
+        if written is None:
+            return None
+        try:
+            job = wb.run_notebook(written, workspace=self.workspace)
+        except wb.WorkbenchError as exc:
+            self.saved.value = f'<span class="wb-error">{esc(exc.message)}</span>'
+            return None
+        self.job.follow(job)
+        return job
+
     # without a front end ---------------------------------------------------------------------------
 
     def run_headless(self, timeout: float | None = None) -> str | None:
@@ -187,4 +213,7 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
         name = self.export.name or self.dataset.dataset
         version = wb.register_model(key, name, description=f"from experiment {experiment_id}", workspace=self.workspace)
         print(f"registered {version.ref} from {key}")
+        # Run as a job (`workbench run`), the notebook leaves what it made in the job's outputs.
+        wb.record("experiment", experiment_id)
+        wb.record("model", version.ref)
         return version.ref

@@ -14,7 +14,7 @@ import traitlets
 from workbench.errors import WorkbenchError
 from workbench.widgets._frontend import STYLE, headless
 
-__all__ = ["Step", "esc", "number", "table"]
+__all__ = ["Step", "button", "esc", "number", "table"]
 
 log = logging.getLogger("workbench.widgets")
 
@@ -22,6 +22,12 @@ log = logging.getLogger("workbench.widgets")
 def esc(value: Any) -> str:
     """User data (column names, labels, file names) as text inside the widgets' HTML, never as markup."""
     return html.escape(str(value), quote=True)
+
+
+def button(description: str, icon: str, *, disabled: bool = False, **kwargs: Any) -> widgets.Button:
+    """A button as wide as its text (the default width cuts longer labels)."""
+    layout = widgets.Layout(width="fit-content", flex="0 0 auto")
+    return widgets.Button(description=description, icon=icon, disabled=disabled, layout=layout, **kwargs)
 
 
 def number(value: float | None, digits: int = 4) -> str:

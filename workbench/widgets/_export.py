@@ -1,25 +1,28 @@
 """Step 6, export: register the chosen model under a name, promote an alias (showing the contract check's
 result and the measured p50/p99), serve it on an endpoint with ready-to-paste curl and Python examples built
-from a real row, and stop it."""
+from a real row, and stop it; save a batch-scoring notebook for it and run that as a job."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
 import workbench.api as wb
-from workbench.widgets._common import Step, esc
+from workbench.widgets._common import Step, button, esc
+from workbench.widgets._jobs import NotebookJobStatus
 
 __all__ = ["ExportStep"]
 
 
 class ExportStep(Step):
     """`model` is the leaderboard key to export ("winner": rank 1); `name` and `alias` the registry choices;
-    `version`, `endpoint_id` and `endpoint_url` what was made."""
+    `version`, `endpoint_id` and `endpoint_url` what was made. `input_path`, `output_path` and `cluster`
+    are the batch-scoring choices; `batch_notebook` the scoring notebook saved."""
 
     experiment_id = traitlets.Int(None, allow_none=True).tag(sync=True)
     model = traitlets.Unicode("winner").tag(sync=True)
@@ -29,6 +32,10 @@ class ExportStep(Step):
     promoted = traitlets.Unicode("").tag(sync=True)  # the alias moved to it, once the contract check passed
     endpoint_id = traitlets.Int(None, allow_none=True).tag(sync=True)
     endpoint_url = traitlets.Unicode("").tag(sync=True)
+    input_path = traitlets.Unicode("").tag(sync=True)
+    output_path = traitlets.Unicode("predictions.csv").tag(sync=True)
+    cluster = traitlets.Unicode("").tag(sync=True)  # "" for WORKBENCH_CLUSTER; the app links the search's
+    batch_notebook = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -42,36 +49,23 @@ class ExportStep(Step):
         super().__init__("6. Export and serve", workspace=workspace, **kwargs)
         self.model_picker = widgets.Dropdown(description="Model", layout=widgets.Layout(width="520px"))
         self.name_box = widgets.Text(value=name or "", description="Name")
-        self.register_button = widgets.Button(
-            description="Register",
-            icon="archive",
-            button_style="primary",
-            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
-        )
+        self.register_button = button("Register", "archive", button_style="primary")
         self.alias_box = widgets.Text(value=alias, description="Alias")
-        self.promote_button = widgets.Button(
-            description="Promote (contract check)",
-            icon="check",
-            disabled=True,
-            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
-        )
+        self.promote_button = button("Promote (contract check)", "check", disabled=True)
         self.contract = widgets.HTML()
-        self.serve_button = widgets.Button(
-            description="Start endpoint",
-            icon="play",
-            disabled=True,
-            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
-        )
-        self.stop_button = widgets.Button(
-            description="Stop endpoint",
-            icon="stop",
-            disabled=True,
-            layout=widgets.Layout(width="fit-content", flex="0 0 auto"),
-        )
+        self.serve_button = button("Start endpoint", "play", disabled=True)
+        self.stop_button = button("Stop endpoint", "stop", disabled=True)
         self.endpoint = widgets.HTML()
         self.curl = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="90px"))
         self.python = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="110px"))
         self.answer = widgets.HTML()
+        self.input_box = widgets.Text(description="Input", placeholder="new-rows.csv or .parquet")
+        self.output_box = widgets.Text(value=self.output_path, description="Output")
+        self.notebook_box = widgets.Text(description="Notebook", placeholder="score-NAME.ipynb")
+        self.save_batch_button = button("Save batch notebook", "file", disabled=True)
+        self.run_batch_button = button("Run as job", "forward", disabled=True)
+        self.batch_saved = widgets.HTML()
+        self.batch_job = NotebookJobStatus(workspace=workspace)
         self.children = [
             self._title,
             self.model_picker,
@@ -83,12 +77,21 @@ class ExportStep(Step):
             self.curl,
             self.python,
             self.answer,
+            widgets.HTML('<div class="wb-note">Batch scoring: a notebook that scores a file on the cluster</div>'),
+            widgets.HBox([self.input_box, self.output_box]),
+            widgets.HBox([self.notebook_box, self.save_batch_button, self.run_batch_button]),
+            self.batch_saved,
+            self.batch_job,
             self._status,
         ]
         self.name, self.alias = self.name_box.value, self.alias_box.value
         self.model_picker.observe(lambda c: setattr(self, "model", c["new"] or "winner"), names="value")
         self.name_box.observe(lambda c: setattr(self, "name", c["new"]), names="value")
         self.alias_box.observe(lambda c: setattr(self, "alias", c["new"]), names="value")
+        self.input_box.observe(lambda c: setattr(self, "input_path", c["new"]), names="value")
+        self.output_box.observe(lambda c: setattr(self, "output_path", c["new"]), names="value")
+        self.save_batch_button.on_click(lambda _: self.save_batch_notebook())
+        self.run_batch_button.on_click(lambda _: self.run_batch_job())
         self.register_button.on_click(lambda _: self.register())
         self.promote_button.on_click(lambda _: self.promote())
         self.serve_button.on_click(lambda _: self.serve())
@@ -124,6 +127,8 @@ class ExportStep(Step):
     def _registered(self, info: wb.VersionInfo) -> None:
         self.version, self.promoted = info.ref, ""
         self.promote_button.disabled = self.serve_button.disabled = False
+        self.save_batch_button.disabled = self.run_batch_button.disabled = False
+        self.notebook_box.placeholder = f"score-{info.name}.ipynb"
         self.say(f"Registered {info.ref} ({info.source.get('kind')} {info.source.get('id')}).")
 
     def promote(self) -> None:
@@ -153,11 +158,16 @@ class ExportStep(Step):
         self.promoted = promotion.alias
         self.say(f"{promotion.version.name}@{promotion.alias} -> v{promotion.version.version}")
 
+    def exported_ref(self) -> str:
+        """What the endpoint and the batch notebook use: NAME@ALIAS once promoted (so a later promotion
+        reaches them), else the registered version."""
+        return f"{self.version.partition('@')[0]}@{self.promoted}" if self.promoted else self.version
+
     def serve(self) -> None:
         if not self.version:
             self.fail("Register the model first.")
             return
-        ref = f"{self.version.partition('@')[0]}@{self.promoted}" if self.promoted else self.version
+        ref = self.exported_ref()
         self.run_background(
             f"starting an endpoint for {ref}", lambda: wb.start_endpoint(ref, workspace=self.workspace), self._serving
         )
@@ -202,3 +212,54 @@ class ExportStep(Step):
         self.stop_button.disabled = True
         self.endpoint.value = f'<span class="wb-note">Endpoint {endpoint.id} {esc(endpoint.status)}.</span>'
         self.say(f"Endpoint {endpoint.id} stopped.")
+
+    # batch scoring -------------------------------------------------------------------------------
+
+    def save_batch_notebook(self) -> Path | None:
+        """Write the scoring notebook (`workbench.api.write_scoring_notebook`) for the exported model, with
+        the input, output and cluster chosen as its parameters' defaults."""
+        if not self.version:
+            self.fail("Register the model first.")
+            return None
+        ref = self.exported_ref()
+        path = self.notebook_box.value.strip() or self.notebook_box.placeholder
+        try:
+            written = wb.write_scoring_notebook(
+                path,
+                ref,
+                input_path=self.input_path.strip(),
+                output_path=self.output_path.strip(),
+                cluster=self.cluster,
+            )
+        except wb.WorkbenchError as exc:
+            self.fail(exc.message)
+            return None
+        self.batch_notebook = str(written)
+        command = f"workbench run {shlex.quote(str(written))} -p input_path FILE"
+        self.batch_saved.value = (
+            f'<span class="wb-note">Saved {esc(written)} for {esc(ref)}; run it here or with '
+            f'<span class="wb-code">{esc(command)}</span></span>'
+        )
+        self.say(f"Saved {written}.")
+        return written
+
+    def run_batch_job(self) -> None:
+        """Save the scoring notebook and run it as a job (`workbench.api.run_notebook`), shown live below."""
+        if not self.version:
+            self.fail("Register the model first.")
+            return
+        if not self.input_path.strip():
+            self.fail("Give the file to score (Input) first.")
+            return
+        path = self.save_batch_notebook()
+        if path is None:
+            return
+        self.run_background(
+            f"starting a job for {path.name}",
+            lambda: wb.run_notebook(path, workspace=self.workspace),
+            self._batch_started,
+        )
+
+    def _batch_started(self, job: wb.NotebookJob) -> None:
+        self.batch_job.follow(job)
+        self.say(f"Started job {job.job_id} ({Path(self.batch_notebook).name}).")
