@@ -9,9 +9,11 @@ from pathlib import Path
 
 from workbench.errors import InvalidInputError
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "Settings"]
+__all__ = ["DEFAULT_MAX_COLUMNS", "DEFAULT_MAX_FILE_BYTES", "Settings"]
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+# Profiling costs about a millisecond per column: 5,000 columns profile in seconds, 100,000 in minutes.
+DEFAULT_MAX_COLUMNS = 5_000
 
 
 def _parse_bytes(raw: str, variable: str) -> int:
@@ -39,6 +41,8 @@ class Settings:
         `os.pathsep`-separated list; default: the current directory).
     max_file_bytes: files larger than this are refused before parsing (`WORKBENCH_MAX_FILE_BYTES`,
         bytes or a value such as `500MB`; default 2 GB).
+    max_columns: tables with more columns are refused before they are profiled (`WORKBENCH_MAX_COLUMNS`;
+        default 5,000).
     datasets_dir: the bundled datasets (`WORKBENCH_DATASETS_DIR`; default: the copy shipped with the
         package).
     cluster: the cluster searches and batch scoring use when a call names none (`WORKBENCH_CLUSTER`;
@@ -48,6 +52,7 @@ class Settings:
     home: Path
     data_roots: tuple[Path, ...]
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_columns: int = DEFAULT_MAX_COLUMNS
     datasets_dir: Path | None = field(default=None)
     cluster: str = "auto"
 
@@ -63,11 +68,20 @@ class Settings:
             if env.get("WORKBENCH_MAX_FILE_BYTES")
             else DEFAULT_MAX_FILE_BYTES
         )
+        max_columns = DEFAULT_MAX_COLUMNS
+        if env.get("WORKBENCH_MAX_COLUMNS"):
+            raw = env["WORKBENCH_MAX_COLUMNS"].strip().replace(",", "").replace("_", "")
+            if not raw.isdigit() or int(raw) < 1:
+                raise InvalidInputError(
+                    f"WORKBENCH_MAX_COLUMNS={env['WORKBENCH_MAX_COLUMNS']!r} is not a number of columns; use e.g. 10000."
+                )
+            max_columns = int(raw)
         datasets_dir = Path(env["WORKBENCH_DATASETS_DIR"]) if env.get("WORKBENCH_DATASETS_DIR") else None
         return cls(
             home=home.absolute(),
             data_roots=tuple(r.absolute() for r in roots),
             max_file_bytes=max_bytes,
+            max_columns=max_columns,
             datasets_dir=datasets_dir,
             cluster=env.get("WORKBENCH_CLUSTER", "").strip() or "auto",
         )

@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 def _served(scoring: Scoring, rows: pd.DataFrame) -> dict:
     """What the model server answers for `rows` (JSON records), served in-process from the registry."""
     records = json.loads(rows.to_json(orient="records"))
-    with TestClient(create_app(RegistrySource(scoring.home, "peng@production"))) as client:
+    with TestClient(
+        base_url="http://127.0.0.1", app=create_app(RegistrySource(scoring.home, "peng@production"))
+    ) as client:
         for _ in range(200):
             if client.get("/v2/health/ready").status_code == 200:
                 break

@@ -168,3 +168,16 @@ def test_file_size_cap_from_the_environment(cli_env: Path, data_dir: Path, monke
     monkeypatch.setenv("WORKBENCH_MAX_FILE_BYTES", "lots")
     code, _, err = run("datasets", "list")
     assert code == 2 and "not a size" in err
+
+
+def test_markup_in_user_data_is_printed_as_text(cli_env: Path, data_dir: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"[/x]": rng.normal(size=40), "[link=x]t[/link]": rng.choice(["a", "b"], size=40)})
+    frame.to_csv(data_dir / "markup.csv", index=False)
+    code, out, err = run("datasets", "add", "markup", "markup.csv", "--target", "[link=x]t[/link]")
+    assert code == 0, err
+    code, out, err = run("datasets", "profile", "markup")
+    assert code == 0 and "Traceback" not in out + err, err  # "[/x]" closed no open tag: it crashed rich
+    assert "target [link=x]t[/link] -> binary" in out and "[/x]" in out
+    code, out, err = run("datasets", "profile", "markup", "--target", "[/nope]")
+    assert code == 2 and "[/nope]" in err and "\\[" not in err and len(err.strip().splitlines()) == 1

@@ -231,7 +231,7 @@ def test_autogluon_fast_path_runs_only_on_verified_versions_and_can_be_turned_of
     assert check_fast_path(model)[0] is not None or autogluon_version() not in VERIFIED_AUTOGLUON_VERSIONS
 
     def metadata(settings: ServeSettings) -> dict[str, Any]:
-        with TestClient(create_app(ModelSource(model), settings)) as client:
+        with TestClient(base_url="http://127.0.0.1", app=create_app(ModelSource(model), settings)) as client:
             for _ in range(600):
                 if client.get("/v2/health/ready").status_code == 200:
                     break

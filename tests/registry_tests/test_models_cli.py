@@ -92,3 +92,66 @@ def test_user_mistakes_exit_2_and_write_nothing(env: Searched, tmp_path: Path) -
         assert len(err.strip().splitlines()) <= 3, err
     assert registry_state(env) == before
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def _archive(path: Path, header: dict[str, object] | None, members: list[tuple[str, bytes]]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in ([("header.json", json.dumps(header).encode())] if header is not None else []) + members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_hostile_archives_are_one_sentence_and_leave_nothing(
+    env: Searched, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    from workbench.registry._bundle import write_manifest
+
+    assert run("register", "cli-hostile", "--candidate", str(env.candidates["linear"]))[0] == 0
+    good = tmp_path / "good.tar.gz"
+    assert run("export", "cli-hostile", str(good))[0] == 0
+    with tarfile.open(good) as archive:
+        header = json.loads(archive.extractfile("header.json").read())  # type: ignore[union-attr]
+        bundle = [(m.name, archive.extractfile(m).read()) for m in archive.getmembers() if m.name != "header.json"]  # type: ignore[union-attr]
+    unpacked = tmp_path / "unpacked"
+    for name, data in bundle:
+        (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
+        (unpacked / name).write_bytes(data)
+    (unpacked / "bundle" / "lineage.json").unlink()
+    (unpacked / "bundle" / "manifest.json").unlink()
+    no_lineage_sha = write_manifest(unpacked / "bundle")
+    no_lineage = [
+        (f"bundle/{p.relative_to(unpacked / 'bundle').as_posix()}", p.read_bytes())
+        for p in sorted((unpacked / "bundle").rglob("*"))
+        if p.is_file()
+    ]
+    (tmp_path / "truncated.tar.gz").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _archive(tmp_path / "format.tar.gz", {**header, "format_version": 99}, bundle)
+    _archive(tmp_path / "version.tar.gz", {**header, "version": "abc"}, bundle)
+    _archive(tmp_path / "lineage.tar.gz", {**header, "manifest_sha256": no_lineage_sha}, no_lineage)
+    _archive(tmp_path / "bomb.tar.gz", header, [*bundle, ("bundle/pad.bin", b"\0" * 30_000_000)])
+    _archive(tmp_path / "members.tar.gz", header, [*bundle, *((f"bundle/e{i}", b"") for i in range(10_001))])
+    _archive(tmp_path / "clash.tar.gz", header, [("bundle/a", b"x"), ("bundle/a/b", b"y"), *bundle])
+    cases = {
+        "truncated.tar.gz": "damaged or truncated",
+        "format.tar.gz": "archive format",
+        "version.tar.gz": "not valid",
+        "lineage.tar.gz": "lineage.json",
+        "bomb.tar.gz": "unpacks to more than",
+        "members.tar.gz": "more than 10,000 files",
+        "clash.tar.gz": "also holds as a file",
+    }
+    monkeypatch.setenv("WORKBENCH_MAX_FILE_BYTES", "20MB")
+    before = registry_state(env)
+    for name, message in cases.items():
+        code, out, err = run("import", str(tmp_path / name), "--name", "cli-imported-hostile")
+        assert code == 2, (name, out, err)
+        assert message in err and "Traceback" not in err + out and "Aborted" not in err + out, (name, err)
+        assert len(err.strip().splitlines()) <= 3, err
+    assert registry_state(env) == before

@@ -311,7 +311,7 @@ def test_serving_a_family_model_loads_no_search_stack(searched: Searched) -> Non
         "from workbench.serve import ServeSettings\n"
         "from workbench.serve._factory import create_app_from_env, factory_env\n"
         f"os.environ.update(factory_env({{'registry': {str(searched.home)!r}, 'ref': 'lean'}}, ServeSettings(), None))\n"
-        "with TestClient(create_app_from_env()) as client:\n"
+        'with TestClient(create_app_from_env(), base_url="http://127.0.0.1") as client:\n'
         "    for _ in range(600):\n"
         "        if client.get('/v2/health/ready').status_code == 200: break\n"
         "        time.sleep(0.05)\n"

@@ -48,6 +48,6 @@ def source(fitted: tuple[Path, pd.DataFrame]) -> FileSource:
 
 @pytest.fixture
 def client(source: FileSource) -> Iterator[TestClient]:
-    with TestClient(create_app(source, ServeSettings(max_body_bytes=1_000_000))) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(source, ServeSettings(max_body_bytes=1_000_000))) as c:
         wait_ready(c)
         yield c

@@ -84,7 +84,9 @@ def test_small_requests_run_inline_only_for_a_fast_enough_fast_path(
 def test_predictions_through_pandas_equal_in_process(
     fitted: tuple[Path, pd.DataFrame], model: FittedModel, rows: pd.DataFrame
 ) -> None:
-    with TestClient(create_app(FileSource(fitted[0], frame_only=True), ServeSettings())) as frame_client:
+    with TestClient(
+        base_url="http://127.0.0.1", app=create_app(FileSource(fitted[0], frame_only=True), ServeSettings())
+    ) as frame_client:
         from serve_support import wait_ready
 
         wait_ready(frame_client)
@@ -227,7 +229,7 @@ BAD_BODIES: list[tuple[str, str, bytes | str, int]] = [
 def strict_client(source: FileSource) -> Any:
     # raise_server_exceptions: any request reaching the catch-all 500 handler fails the test loudly.
     settings = ServeSettings(max_batch_rows=100, max_body_bytes=1_000_000)
-    with TestClient(create_app(source, settings), raise_server_exceptions=True) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(source, settings), raise_server_exceptions=True) as c:
         from serve_support import wait_ready
 
         wait_ready(c)
@@ -259,13 +261,56 @@ def test_body_limit_and_bad_content_length(strict_client: TestClient) -> None:
     assert strict_client.post("/predict", content=chunks()).status_code == 413
 
 
+def _reference_depth(body: bytes) -> int:
+    """Bracket depth by a byte-at-a-time walk of JSON's string rules. A backslash outside a string is
+    invalid JSON, which the parser refuses where it stands (so no deeper nesting after it is parsed); there
+    the walk, like the scan, takes a quote right after an odd run of backslashes as escaped."""
+    depth = deepest = 0
+    inside = escaped = False
+    for byte in body:
+        char = chr(byte)
+        if escaped:
+            escaped = False
+            if inside or char in '"\\':
+                continue
+        if inside:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                inside = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            inside = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def test_json_depth_scan_skips_strings() -> None:
     assert json_depth(b'[[{"a": "[[[[[[[["}]]') == 3
     assert json_depth(b'"\\"[[["') == 0
+    assert json_depth(b'["\\\\", [["x"]]]') == 3  # an escaped backslash does not escape the quote after it
+    rng = np.random.default_rng(0)
+    alphabet = np.frombuffer(b'[]{}"\\a', dtype=np.uint8)
+    for _ in range(2000):
+        body = rng.choice(alphabet, size=int(rng.integers(1, 40))).tobytes()
+        assert json_depth(body) == _reference_depth(body), body
+
+
+def test_a_body_built_to_stall_the_depth_scan_is_answered(strict_client: TestClient) -> None:
+    # Unclosed escaped quotes made the former regex pre-scan quadratic (a 20 KB body held the GIL for 3 s).
+    body = b"[" * 40 + b'\\"' * 10_000
+    assert json_depth(body) == 40
+    answer = strict_client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "nested deeper" in answer.json()["error"]
 
 
 def test_auth(source: FileSource, model: FittedModel) -> None:
-    with TestClient(create_app(source, ServeSettings(api_key="s3cret-key"))) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(source, ServeSettings(api_key="s3cret-key"))) as c:
         from serve_support import wait_ready
 
         wait_ready(c)
@@ -282,7 +327,7 @@ def test_auth(source: FileSource, model: FittedModel) -> None:
 
 
 def test_not_ready_until_loaded_and_broken_source(fitted: tuple[Path, pd.DataFrame]) -> None:
-    with TestClient(create_app(FileSource(fitted[0], load_delay_s=1.0))) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(FileSource(fitted[0], load_delay_s=1.0))) as c:
         assert c.get("/v2/health/live").status_code == 200
         for path in ("/v2/health/ready", "/ping", "/v2/models/penguins/ready"):
             response = c.get(path)
@@ -291,7 +336,7 @@ def test_not_ready_until_loaded_and_broken_source(fitted: tuple[Path, pd.DataFra
         from serve_support import wait_ready
 
         wait_ready(c)
-    with TestClient(create_app(BrokenSource())) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(BrokenSource())) as c:
         assert c.get("/v2/health/live").status_code == 200
         assert c.get("/v2/health/ready").status_code == 503
 
@@ -299,16 +344,23 @@ def test_not_ready_until_loaded_and_broken_source(fitted: tuple[Path, pd.DataFra
 def test_metrics_and_reload(tmp_path: Path, fitted: tuple[Path, pd.DataFrame]) -> None:
     version = tmp_path / "version"
     version.write_text("1")
-    with TestClient(create_app(FileSource(fitted[0], version_file=version))) as c:
+    source = FileSource(fitted[0], version_file=version)
+    with TestClient(base_url="http://127.0.0.1", app=create_app(source)) as open_server:
         from serve_support import wait_ready
 
+        wait_ready(open_server)
+        refused = open_server.post("/v2/repository/models/penguins/load")  # no key: nobody may swap the model
+        assert refused.status_code == 403 and "SIGHUP" in refused.json()["error"]
+    key = {"X-API-Key": "k-reload"}
+    with TestClient(base_url="http://127.0.0.1", app=create_app(source, ServeSettings(api_key="k-reload"))) as c:
         wait_ready(c)
-        assert c.post("/predict", json=[GOOD]).status_code == 200
+        assert c.post("/predict", json=[GOOD], headers=key).status_code == 200
         version.write_text("2")  # the alias moved
-        response = c.post("/v2/repository/models/penguins/load")
+        assert c.post("/v2/repository/models/penguins/load").status_code == 401
+        response = c.post("/v2/repository/models/penguins/load", headers=key)
         assert response.json() == {"name": "penguins", "version": "2", "loaded": True}
-        assert c.get("/v2/models/penguins").json()["versions"] == ["2"]
-        text = c.get("/metrics").text
+        assert c.get("/v2/models/penguins", headers=key).json()["versions"] == ["2"]
+        text = c.get("/metrics", headers=key).text
     assert 'workbench_requests_total{route="/predict",method="POST",status="200"} 1' in text
     assert 'workbench_model_info{name="penguins",version="2"} 1' in text
     assert 'workbench_request_duration_seconds_bucket{route="/predict",le="+Inf"} 1' in text

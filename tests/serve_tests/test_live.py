@@ -144,7 +144,9 @@ def test_live_reload_under_load(tmp_path: Path, fitted: tuple[Path, pd.DataFrame
     version = tmp_path / "version"
     version.write_text("1")
     source = FileSource(fitted[0], version_file=version)
-    with running_server(source, ServeSettings(), 60, SUBPROCESS_ENV) as url:
+    key_env = {"WORKBENCH_SERVE_API_KEY_ENV": "RELOAD_TEST_KEY", "RELOAD_TEST_KEY": "k-reload"}
+    key = {"X-API-Key": "k-reload"}
+    with running_server(source, ServeSettings(), 60, {**SUBPROCESS_ENV, **key_env}) as url:
         stop = threading.Event()
         statuses: Counter[int] = Counter()
         versions: set[str] = set()
@@ -156,7 +158,7 @@ def test_live_reload_under_load(tmp_path: Path, fitted: tuple[Path, pd.DataFrame
         }
 
         def hammer() -> None:
-            with httpx.Client(base_url=url, timeout=10) as c:
+            with httpx.Client(base_url=url, timeout=10, headers=key) as c:
                 while not stop.is_set():
                     r = c.post("/v2/models/penguins/infer", json=oip)
                     statuses[r.status_code] += 1
@@ -170,7 +172,8 @@ def test_live_reload_under_load(tmp_path: Path, fitted: tuple[Path, pd.DataFrame
             time.sleep(0.3)
             for v in ("2", "3"):
                 version.write_text(v)
-                assert httpx.post(url + "/v2/repository/models/penguins/load", timeout=30).json()["version"] == v
+                loaded = httpx.post(url + "/v2/repository/models/penguins/load", timeout=30, headers=key)
+                assert loaded.json()["version"] == v
                 time.sleep(0.3)
         finally:
             stop.set()

@@ -141,17 +141,6 @@ def test_widget_parameters_saved_as_a_notebook_reproduce_the_search_run_as_a_job
     text = json.dumps(json.loads(output.read_text()))
     assert "search finished" in text and "registered again@1" in text
 
-    papermill = Path(sys.executable).with_name("papermill")  # the saved notebook runs under plain papermill too
-    done = subprocess.run(
-        [str(papermill), str(tmp_path / "flow.ipynb"), str(tmp_path / "ran.ipynb"), "-p", "n_trials", "1"],
-        env=widget_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert wb.show_model("again").version == 2
-
 
 def test_export_saves_a_batch_notebook_and_runs_it_as_a_job(widget_env: dict[str, str], tmp_path: Path) -> None:
     experiment = wb.create_experiment("penguins", budget=wb.Budget(n_trials=2))

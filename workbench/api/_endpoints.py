@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,20 +136,32 @@ def serve(
     max_in_flight: int = 64,
     max_body_mb: int = 16,
     fast_path: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    body_timeout_s: float = 30.0,
     workspace: WorkspaceLike = None,
 ) -> None:
-    """Serve `ref` here, in the foreground, until SIGTERM or Ctrl-C (what `workbench serve` runs)."""
+    """Serve `ref` here, in the foreground, until SIGTERM or Ctrl-C (what `workbench serve` runs).
+
+    Requests are answered for the Host names 127.0.0.1, localhost and ::1, the `host` listened on, and
+    `allowed_hosts` ("*": any); a body not in after `body_timeout_s` gets 408."""
     from workbench.serve import ServeSettings, serve_registered
 
     ws = resolve_workspace(workspace)
     from workbench.registry import Registry
 
     Registry(ws).resolve(ref)  # an unknown model is refused before the server starts
+    from workbench.serve import LOOPBACK_HOSTS
+
+    if body_timeout_s <= 0:
+        raise InvalidInputError(f"The body timeout must be more than 0 seconds, not {body_timeout_s}.")
+    listened = () if host in ("0.0.0.0", "::", "") else (host,)
     settings = ServeSettings(
         max_in_flight=max_in_flight,
         max_body_bytes=max_body_mb * 1024 * 1024,
         reload_on_sighup=True,
         fast_path=fast_path,
+        allowed_hosts=tuple(dict.fromkeys([*LOOPBACK_HOSTS, *listened, *allowed_hosts])),
+        body_timeout_s=body_timeout_s,
     )
     serve_registered(
         Path(ws.settings.home), ref, host=host, port=port, workers=workers, api_key_env=api_key_env, settings=settings

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 import workbench.api as wb
-from workbench.cli._util import user_errors
+from workbench.cli._util import error_console, user_errors
 from workbench.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ cluster_app = typer.Typer(help="Start a local Dask cluster, or describe a runnin
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True)
+    return error_console()
 
 
 @contextmanager
@@ -152,7 +152,7 @@ def cluster_info(
         }
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         return
-    console = Console()
+    console = Console(markup=False)
     console.print(
         f"Scheduler {info.address}: {info.workers} workers, {info.threads} threads, CPU={info.cpus}, GPU={info.gpus}",
         highlight=False,

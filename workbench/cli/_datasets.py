@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
-from workbench.cli._util import JSON_OPTION, console, print_json, user_errors
+from workbench.cli._util import JSON_OPTION, console, print_json, styled, user_errors
 
 __all__ = ["datasets_app"]
 
@@ -90,7 +90,7 @@ def datasets_add(
     if as_json:
         print_json(entry.to_dict())
         return
-    console.print(f"Registered dataset [bold]{entry.name}[/] ({entry.format}).", highlight=False)
+    console.print(styled("Registered dataset ", (entry.name, "bold"), f" ({entry.format})."), highlight=False)
 
 
 @datasets_app.command("delete")
@@ -98,4 +98,4 @@ def datasets_add(
 def datasets_delete(name: str = typer.Argument(..., help="A registered dataset's name.")) -> None:
     """Unregister a dataset (bundled ones stay; refused while experiments use it)."""
     entry = wb.delete_dataset(name)
-    console.print(f"Deleted dataset [bold]{entry.name}[/].", highlight=False)
+    console.print(styled("Deleted dataset ", (entry.name, "bold"), "."), highlight=False)

@@ -15,7 +15,7 @@ from rich.console import Console
 
 import workbench.api as wb
 from workbench.cli._render import print_leaderboard
-from workbench.cli._util import console, user_errors
+from workbench.cli._util import console, styled, user_errors
 
 __all__ = ["demo_command"]
 
@@ -51,7 +51,7 @@ def demo_command(
 ) -> None:
     """Run the main job end to end: the quickstart notebook headless as a job (search, leaderboard, register),
     then promote the winner after its contract check, serve it, send it one prediction and stop it."""
-    console.rule(f"[bold]1. {notebook.name}, headless, as a job (workbench run)")
+    console.rule(styled((f"1. {notebook.name}, headless, as a job (workbench run)", "bold")))
     values = wb.parse_parameters(
         notebook, {"n_trials": str(trials), "time_limit_s": str(time_limit), "cluster": cluster}
     )
@@ -61,8 +61,8 @@ def demo_command(
         raise wb.WorkbenchError(f"The notebook job {job.id} ended {job.status}: {job.error or 'see its log'}.")
     recorded = run.values
     experiment_id, model = int(recorded["experiment"]), str(recorded["model"])
-    console.rule(f"[bold]2. Leaderboard of experiment {experiment_id}")
+    console.rule(styled((f"2. Leaderboard of experiment {experiment_id}", "bold")))
     print_leaderboard(console, wb.leaderboard(experiment_id), 8)
     console.print(f"Workspace: {wb.open_workspace().settings.home}; output notebook: {run.output}", highlight=False)
-    console.rule("[bold]3. Export and serve: contract check, alias, HTTP endpoint")
+    console.rule(styled(("3. Export and serve: contract check, alias, HTTP endpoint", "bold")))
     _serve(console, experiment_id, model)

@@ -75,6 +75,10 @@ def serve_command(
     max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Per worker; beyond it answer 503."),
     max_body_mb: int = typer.Option(16, "--max-body-mb", min=1, help="Largest request body accepted."),
     fast_path: bool = typer.Option(True, "--fast-path/--no-fast-path", help="Use the verified pandas-free path."),
+    allowed_host: list[str] = typer.Option(
+        [], "--allowed-host", help="A Host name clients use besides loopback and --host (repeat; * for any)."
+    ),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a request body may take to arrive."),
 ) -> None:
     """Serve a registered model over HTTP (Open Inference Protocol v2, MLflow /invocations, /predict)."""
     wb.serve(
@@ -86,4 +90,6 @@ def serve_command(
         max_in_flight=max_in_flight,
         max_body_mb=max_body_mb,
         fast_path=fast_path,
+        allowed_hosts=allowed_host,
+        body_timeout_s=body_timeout,
     )

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 import workbench.api as wb
@@ -65,7 +64,7 @@ def _show(info: VersionInfo, as_json: bool) -> None:
         **{k: str(v) for k, v in sorted(info.metrics.items())},
     }
     for key, value in rows.items():
-        table.add_row(key, escape(value))
+        table.add_row(key, value)
     console.print(table)
 
 
@@ -118,7 +117,7 @@ def models_alias(
     if as_json:
         print_json(promotion.to_dict())
         return
-    console.print(f"{escape(name)}@{escape(alias)} -> {promotion.version.ref}")
+    console.print(f"{name}@{alias} -> {promotion.version.ref}", highlight=False)
     if promotion.contract is not None:
         for batch, figures in promotion.contract.latency_ms.items():
             console.print(

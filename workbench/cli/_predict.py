@@ -28,7 +28,7 @@ def predict_command(
 ) -> None:
     """Score a file in partitions on a Dask cluster; the output appears only when every partition succeeded."""
     progress = Progress(
-        TextColumn("[bold]partitions"),
+        TextColumn("partitions", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from workbench.api import SearchEvent
 
@@ -19,11 +20,11 @@ class SearchProgress:
         self.console = console
         self.total = total
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
+            TextColumn("{task.fields[status]}", markup=False),
             console=console,
             transient=False,
         )
@@ -42,7 +43,7 @@ class SearchProgress:
     def _status(self) -> str:
         parts = [f"{self.running} running"]
         if self.failed:
-            parts.append(f"[red]{self.failed} failed[/]")
+            parts.append(f"{self.failed} failed")
         if self.best:
             parts.append(f"best {self.best}")
         return ", ".join(parts)
@@ -62,9 +63,8 @@ class SearchProgress:
             self.running = max(0, self.running - 1)
             if p.get("state") == "FAILED":
                 self.failed += 1
-                self.console.print(
-                    f"[red]trial {p['engine']}-{p['number']} failed:[/] {p.get('error')}", highlight=False
-                )
+                failed = Text.assemble((f"trial {p['engine']}-{p['number']} failed:", "red"), f" {p.get('error')}")
+                self.console.print(failed, highlight=False)
         elif event.kind == "best":
             self.best = f"{p['name']} valid {p['valid_score']:.4g}"
         self.progress.update(self.task, status=self._status())

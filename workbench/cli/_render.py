@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from workbench.cli._util import styled
+
 if TYPE_CHECKING:
     from workbench.api import Experiment, Leaderboard, Profile
 
@@ -16,13 +18,17 @@ __all__ = ["print_leaderboard", "render_experiment", "render_profile"]
 
 def render_profile(console: Console, profile: Profile) -> None:
     console.print(
-        f"[bold]{profile.dataset}[/]: {profile.rows:,} rows x {profile.columns} columns, "
-        f"{profile.memory_bytes / 1e6:.1f} MB in memory, content hash {profile.content_hash[:12]}",
+        styled(
+            (profile.dataset, "bold"),
+            f": {profile.rows:,} rows x {profile.columns} columns, "
+            f"{profile.memory_bytes / 1e6:.1f} MB in memory, content hash {profile.content_hash[:12]}",
+        ),
         highlight=False,
     )
     if profile.target:
         console.print(
-            f"target [bold]{profile.target}[/] -> {profile.problem_type}, metric {profile.metric}", highlight=False
+            styled("target ", (profile.target, "bold"), f" -> {profile.problem_type}, metric {profile.metric}"),
+            highlight=False,
         )
         classes = profile.target_distribution.get("classes")
         if classes:
@@ -56,7 +62,7 @@ def render_profile(console: Console, profile: Profile) -> None:
         table.add_row(col.name, col.dtype, col.kind, f"{col.missing_share:.1%}", str(col.n_unique), flags, summary)
     console.print(table)
     for warning in profile.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(styled(("warning:", "yellow"), f" {warning}"), highlight=False)
 
 
 def render_experiment(console: Console, experiment: Experiment) -> None:

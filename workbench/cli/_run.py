@@ -6,10 +6,9 @@ import io
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 import workbench.api as wb
-from workbench.cli._util import JSON_OPTION, console, print_json
+from workbench.cli._util import JSON_OPTION, console, print_json, styled
 from workbench.errors import InvalidInputError
 
 __all__ = ["run_command"]
@@ -72,11 +71,11 @@ def run_command(
     if as_json:
         print_json(run.to_dict())
     elif job.status == "finished":
-        console.print(f"[green]job {job.id} finished[/]: {escape(str(progress.notebook))}", highlight=False)
+        console.print(styled((f"job {job.id} finished", "green"), f": {progress.notebook}"), highlight=False)
     else:
-        reason = f": {escape(job.error)}" if job.error else ""
-        console.print(f"[red]job {job.id} {job.status}[/]{reason}", highlight=False)
+        reason = f": {job.error}" if job.error else ""
+        console.print(styled((f"job {job.id} {job.status}", "red"), reason), highlight=False)
         if progress.notebook:
-            console.print(f"partial output: {escape(progress.notebook)}", highlight=False)
+            console.print(f"partial output: {progress.notebook}", highlight=False)
     if job.status != "finished":
         raise typer.Exit(code=1)

@@ -10,17 +10,28 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from workbench.errors import InvalidInputError, WorkbenchError
 
-__all__ = ["JSON_OPTION", "console", "parse_id", "print_json", "split_list", "user_errors"]
+__all__ = ["JSON_OPTION", "console", "error_console", "parse_id", "print_json", "split_list", "styled", "user_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON with stable keys.")
 
-console = Console()
+# No console markup: user data (names, columns, messages) is printed as it is, so "[/x]" cannot break a
+# line and "[link=...]" cannot hide a link. Styles are given as values (`styled`, `style=`), never as markup.
+console = Console(markup=False)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """Text from plain pieces and (text, style) pairs: e.g. styled("Registered ", (name, "bold"), ".")."""
+    return Text.assemble(*parts)
 
 
 def user_errors(func: F) -> F:
@@ -31,7 +42,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except WorkbenchError as exc:
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+            error_console().print(styled(("Error:", "bold red"), " ", exc.message), highlight=False)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -16,7 +16,8 @@ from workbench.data._paths import check_name, check_relative_key, resolve_within
 from workbench.data._problem import check_target, infer_problem_type, resolve_problem
 from workbench.data._profile import ColumnProfile, Profile, profile_frame
 from workbench.data._split import Split, SplitSpec, make_split, split_hash
-from workbench.data._tables import FILE_FORMATS, detect_format, read_file, read_sql
+from workbench.data._sql import read_sql
+from workbench.data._tables import FILE_FORMATS, detect_format, read_file
 
 __all__ = [
     "FILE_FORMATS",

@@ -14,8 +14,9 @@ import pandas as pd
 
 from workbench.config import Settings
 from workbench.data._paths import check_name, resolve_within
-from workbench.data._tables import detect_format, read_file, read_sql
-from workbench.errors import DataFormatError, InvalidInputError, NotFoundError
+from workbench.data._sql import read_sql, sql_database
+from workbench.data._tables import check_table, detect_format, read_file
+from workbench.errors import DataFormatError, NotFoundError
 
 __all__ = [
     "WORKSPACE_DATASETS",
@@ -145,29 +146,17 @@ def sql_entry(name: str, url: str, query: str, settings: Settings, target: str |
     import sqlalchemy as sa
 
     check_name(name, "dataset name")
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise InvalidInputError(
-            f"{url!r} is not a database URL; use sqlite:///path/to/file.db or duckdb:///path/to/file.duckdb."
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend not in {"sqlite", "duckdb"}:
-        raise InvalidInputError(
-            f"Database {backend!r} is not supported; use a SQLite (sqlite:///file.db) or DuckDB "
-            "(duckdb:///file.duckdb) file."
-        )
-    if not parsed.database or parsed.database == ":memory:":
-        raise InvalidInputError("The database URL must name a database file, e.g. sqlite:///data/sales.db.")
-    real = resolve_within(parsed.database, settings.data_roots)
-    location = parsed.set(database=str(real)).render_as_string(hide_password=False)
+    backend, database = sql_database(url)
+    real = resolve_within(database, settings.data_roots)
+    location = sa.engine.URL.create(backend, database=str(real)).render_as_string(hide_password=False)
     return DatasetEntry(name=name, kind="sql", location=location, format="sql", query=query, target=target)
 
 
 def load_entry(entry: DatasetEntry, settings: Settings) -> pd.DataFrame:
     """Load an entry's rows; files are re-checked against the allowed roots and size cap each time."""
     if entry.kind == "sql":
-        return read_sql(entry.location, entry.query or "")
+        frame = read_sql(entry.location, entry.query or "", settings.data_roots)
+        return check_table(frame, "The query result", settings.max_columns)
     path = Path(entry.location)
     if entry.kind == "file":
         path = resolve_within(path, settings.data_roots)
@@ -175,7 +164,7 @@ def load_entry(entry: DatasetEntry, settings: Settings) -> pd.DataFrame:
         path = resolve_within(path, [settings.home / WORKSPACE_DATASETS])
     elif not path.is_file():
         raise NotFoundError(f"The bundled file for {entry.name!r} is missing ({path.name}); reinstall workbench.")
-    return read_file(path, settings.max_file_bytes, entry.format)
+    return read_file(path, settings.max_file_bytes, entry.format, settings.max_columns)
 
 
 def source_fingerprint(entry: DatasetEntry, settings: Settings) -> str | None:

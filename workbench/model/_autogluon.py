@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._json import to_jsonable
+from workbench.errors import InvalidInputError
 from workbench.model._base import FittedModel
 from workbench.model._columns import FastPredict, UnverifiedFastPath
 from workbench.model._schema import InputSchema
@@ -92,11 +93,27 @@ def autogluon_cache_dir(home: Path | None = None) -> Path:
     return Path(home) / "cache" / "autogluon"
 
 
-def _extract(data: bytes, cache_dir: Path) -> Path:
-    """Extract the zip once into a folder named by its content hash; concurrent extractions are safe."""
+# A predictor folder holds hundreds of files and up to a few GB; a zip past these is refused unextracted.
+MAX_PREDICTOR_FILES = 50_000
+MAX_PREDICTOR_BYTES = 16 * 1024**3
+
+
+def _extract(
+    data: bytes, cache_dir: Path, max_files: int = MAX_PREDICTOR_FILES, max_bytes: int = MAX_PREDICTOR_BYTES
+) -> Path:
+    """Extract the zip once into a folder named by its content hash; concurrent extractions are safe. Its
+    member count and inflated size are checked first (zipfile stops a member at its declared size)."""
     target = cache_dir / hashlib.sha256(data).hexdigest()
     if (target / META_NAME).is_file():
         return target
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        inflated = sum(m.file_size for m in members)
+    if len(members) > max_files or inflated > max_bytes:
+        raise InvalidInputError(
+            f"The AutoGluon predictor holds {len(members):,} files, {inflated:,} bytes once inflated: over the "
+            f"{max_files:,} files / {max_bytes:,} bytes a predictor may; it is not extracted."
+        )
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache_dir))
     try:

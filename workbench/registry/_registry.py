@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -237,10 +238,18 @@ class Registry:
         target_name = check_model_name(name or str(header["name"]))
         staging = self._staging(target_name)
         try:
-            read_archive(Path(path), staging, header)
-            lineage = json.loads((staging / "lineage.json").read_text())
-            description = str(lineage.get("description") or "")
+            read_archive(Path(path), staging, header, self.workspace.settings.max_file_bytes)
+            try:
+                lineage = json.loads((staging / "lineage.json").read_text())
+            except (OSError, ValueError):
+                raise BundleIntegrityError(
+                    f"{Path(path).name} is refused: it has no readable lineage.json; it was not made by "
+                    "`workbench models export`."
+                ) from None
+            description = str(lineage.get("description") or "") if isinstance(lineage, dict) else ""
             version = int(header["version"])
             return self._commit(target_name, staging, header["manifest_sha256"], "import", version, description)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a refused import of a new name leaves no empty folder
+                staging.parent.rmdir()

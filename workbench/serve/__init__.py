@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from workbench.serve._app import FAST_PATH_ENV, ServeSettings, create_app
     from workbench.serve._batch import BatchInputError, BatchPlan, BatchPrediction, plan_batch, score_file
     from workbench.serve._contract import ContractReport, contract_check, free_port
+    from workbench.serve._hosts import LOOPBACK_HOSTS
     from workbench.serve._promote import ContractFailedError, promote
     from workbench.serve._run import serve_registered
 
 __all__ = [
     "FAST_PATH_ENV",
+    "LOOPBACK_HOSTS",
     "BatchInputError",
     "BatchPlan",
     "BatchPrediction",
@@ -46,6 +48,7 @@ _HOMES = {
     "ContractReport": "_contract",
     "contract_check": "_contract",
     "free_port": "_contract",
+    "LOOPBACK_HOSTS": "_hosts",
     "ContractFailedError": "_promote",
     "promote": "_promote",
     "serve_registered": "_run",

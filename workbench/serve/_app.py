@@ -21,6 +21,7 @@ from workbench._version import __version__
 from workbench.model import ModelSource
 from workbench.serve._auth import ApiKeyMiddleware
 from workbench.serve._errors import RequestError
+from workbench.serve._hosts import LOOPBACK_HOSTS, HostMiddleware
 from workbench.serve._lane import InferenceLane
 from workbench.serve._limits import LimitsMiddleware
 from workbench.serve._metrics import Metrics, MetricsMiddleware
@@ -50,6 +51,9 @@ class ServeSettings:
     api_key: when set, every route but health and the API description needs it (Bearer or X-API-Key).
     max_batch_rows: larger requests get 413.
     max_json_depth: JSON nested deeper is refused before parsing.
+    body_timeout_s: a request body not in after this long gets 408 and the connection is closed; until its
+        body is in, a request does not count as in flight.
+    allowed_hosts: the Host names answered (DNS rebinding); "*" answers any.
     reload_on_sighup: reload the model on SIGHUP (servers started from the CLI).
     fast_path: serve through the model's verified pandas-free fast path when it has one (default: on,
         unless the environment sets WORKBENCH_FAST_PATH=0); off, every request goes through the model's
@@ -61,6 +65,8 @@ class ServeSettings:
     api_key: str | None = None
     max_batch_rows: int = 10_000
     max_json_depth: int = 32
+    body_timeout_s: float = 30.0
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     reload_on_sighup: bool = False
     server_name: str = "workbench"
     fast_path: bool = field(default_factory=fast_path_default)
@@ -143,12 +149,17 @@ def create_app(source: ModelSource, settings: ServeSettings | None = None) -> Fa
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    # Outermost last: metrics see every answer, then the limits, then authentication, then the inference lane.
+    # Outermost last: metrics see every answer, then the Host check, the limits, authentication, the inference lane.
     app.add_middleware(InferenceLane, holder=holder, max_depth=settings.max_json_depth, metrics=metrics)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     app.add_middleware(
-        LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.max_in_flight, metrics=metrics
+        LimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_in_flight=settings.max_in_flight,
+        metrics=metrics,
+        body_timeout_s=settings.body_timeout_s,
     )
+    app.add_middleware(HostMiddleware, allowed=settings.allowed_hosts, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -47,5 +47,7 @@ def create_app_from_env() -> Any:
     api_key = os.environ.get(key_var) if key_var else None
     if key_var and not api_key:
         raise SystemExit(f"the API key variable {key_var} is empty or unset")
+    if "allowed_hosts" in fields:  # a list in JSON
+        fields["allowed_hosts"] = tuple(fields["allowed_hosts"])
     settings = ServeSettings(**{**fields, "api_key": api_key})
     return create_app(_source(json.loads(os.environ[ENV_SOURCE])), settings)

@@ -23,6 +23,8 @@ class Metrics:
     latency_count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     in_flight: int = 0
     rejected_overload: int = 0
+    rejected_slow_body: int = 0
+    rejected_host: int = 0
     unhandled_errors: int = 0
     model_name: str = ""
     model_version: int = 0
@@ -64,6 +66,12 @@ class Metrics:
             "# HELP workbench_overload_rejections_total Requests answered 503 because too many were in flight.",
             "# TYPE workbench_overload_rejections_total counter",
             f"workbench_overload_rejections_total {self.rejected_overload}",
+            "# HELP workbench_slow_body_rejections_total Requests answered 408: the body did not arrive in time.",
+            "# TYPE workbench_slow_body_rejections_total counter",
+            f"workbench_slow_body_rejections_total {self.rejected_slow_body}",
+            "# HELP workbench_host_rejections_total Requests answered 400: a Host name not on the allow-list.",
+            "# TYPE workbench_host_rejections_total counter",
+            f"workbench_host_rejections_total {self.rejected_host}",
             "# HELP workbench_unhandled_errors_total Requests that ended in the catch-all 500 handler.",
             "# TYPE workbench_unhandled_errors_total counter",
             f"workbench_unhandled_errors_total {self.unhandled_errors}",

@@ -174,7 +174,10 @@ def oip_router(holder: ModelHolder, max_depth: int, server_name: str) -> APIRout
         return await _infer(request, name, version)
 
     @router.post("/v2/repository/models/{name}/load", summary="Reload the model from its source and swap it in")
-    async def load(name: str) -> dict[str, Any]:
+    async def load(request: Request, name: str) -> dict[str, Any]:
+        if not request.app.state.settings.api_key:
+            # Without a key anybody who reaches the port could swap the model; a reload then is SIGHUP's.
+            raise RequestError(403, "Reloading over HTTP needs an API key on this server; send SIGHUP instead.")
         prepared = holder.current
         if prepared is not None and name != prepared.loaded.name:
             raise RequestError(404, "No such model on this server.")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +20,10 @@ from workbench.serve._errors import RequestError
 
 __all__ = ["OIP_DATATYPES", "Batch", "FrameBuilder", "oip_datatype", "parse_json"]
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
 _QUOTE = ord('"')
+_BACKSLASH = ord("\\")
 _OPENS = frozenset(b"[{")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"\\')  # translate() deletes these
 _WALK_MARKS = 4096  # more brackets and quotes than this: the vectorised scan is faster than a walk
@@ -55,13 +54,35 @@ def _reject_constant(token: str) -> Any:
 
 
 def json_depth(body: bytes) -> int:
-    """Maximum bracket nesting of a JSON text, strings skipped: a vectorised scan, no parsing."""
-    stripped = _STRING.sub(b"", body)
-    if not stripped:
+    """Maximum bracket nesting of a JSON text, brackets inside strings skipped: vectorised passes over the
+    bytes, linear in the body whatever it holds (no pattern that can backtrack).
+
+    A quote opens or closes a string unless an odd run of backslashes precedes it; a bracket counts only
+    where the quotes before it are balanced.
+    """
+    if b"\\" not in body:
+        # No escapes: every quote opens or closes a string, so only brackets and quotes matter (a C filter
+        # keeps them; ordinary bodies are mostly numbers, so far fewer bytes are left to scan).
+        return _bracket_depth(np.frombuffer(body.translate(None, _NOT_MARKS), dtype=np.uint8), None)
+    raw = np.frombuffer(body, dtype=np.uint8)
+    backslash = raw == _BACKSLASH
+    positions = np.arange(len(raw), dtype=np.int32)  # bodies are capped far below 2 GB
+    # The last byte at or before i that is not a backslash (-1 when there is none).
+    last_plain = np.maximum.accumulate(np.where(backslash, -1, positions))
+    before = np.concatenate(([-1], last_plain[:-1]))  # the same, for the byte before i
+    run = positions - 1 - before  # backslashes right before byte i
+    return _bracket_depth(raw, (raw == _QUOTE) & (run % 2 == 0))
+
+
+def _bracket_depth(raw: np.ndarray, quotes: np.ndarray | None) -> int:
+    """The deepest bracket nesting of `raw` where `quotes` (default: every quote byte) delimit strings."""
+    if not len(raw):
         return 0
-    raw = np.frombuffer(stripped, dtype=np.uint8)
-    steps = ((raw == _OPEN[0]) | (raw == _OPEN[1])).astype(np.int32)
-    steps -= (raw == _CLOSE[0]) | (raw == _CLOSE[1])
+    if quotes is None:
+        quotes = raw == _QUOTE
+    outside = (np.cumsum(quotes, dtype=np.int32) & 1) == 0  # after a quote that closes a string, or before any
+    steps = (((raw == _OPEN[0]) | (raw == _OPEN[1])) & outside).astype(np.int32)
+    steps -= ((raw == _CLOSE[0]) | (raw == _CLOSE[1])) & outside
     return int(np.cumsum(steps).max(initial=0))
 
 
