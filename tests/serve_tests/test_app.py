@@ -365,3 +365,19 @@ def test_metrics_and_reload(tmp_path: Path, fitted: tuple[Path, pd.DataFrame]) -
     assert 'workbench_model_info{name="penguins",version="2"} 1' in text
     assert 'workbench_request_duration_seconds_bucket{route="/predict",le="+Inf"} 1' in text
     assert "workbench_requests_in_flight 0" in text and "workbench_model_reloads_total 1" in text
+
+
+def test_the_host_names_a_server_answers() -> None:
+    from workbench.serve import allowed_hosts_for
+    from workbench.serve._hosts import host_name
+
+    assert allowed_hosts_for("127.0.0.1") == ("127.0.0.1", "localhost", "::1")
+    assert allowed_hosts_for("10.0.0.5") == ("127.0.0.1", "localhost", "::1", "10.0.0.5")
+    assert allowed_hosts_for("0.0.0.0") == ("127.0.0.1", "localhost", "::1", "*")  # clients name it as they know it
+    assert allowed_hosts_for("0.0.0.0", ["models.example"]) == ("127.0.0.1", "localhost", "::1", "models.example")
+    assert [host_name(h) for h in (b"[::1]:8000", b"LocalHost:80", b"::1", b"evil.example")] == [
+        "::1",
+        "localhost",
+        "::1",
+        "evil.example",
+    ]

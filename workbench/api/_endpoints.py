@@ -143,24 +143,24 @@ def serve(
     """Serve `ref` here, in the foreground, until SIGTERM or Ctrl-C (what `workbench serve` runs).
 
     Requests are answered for the Host names 127.0.0.1, localhost and ::1, the `host` listened on, and
-    `allowed_hosts` ("*": any); a body not in after `body_timeout_s` gets 408."""
+    `allowed_hosts` ("*": any); listening on every interface (0.0.0.0) with no `allowed_hosts`, any Host
+    is answered. A body not in after `body_timeout_s` gets 408."""
     from workbench.serve import ServeSettings, serve_registered
 
     ws = resolve_workspace(workspace)
     from workbench.registry import Registry
 
     Registry(ws).resolve(ref)  # an unknown model is refused before the server starts
-    from workbench.serve import LOOPBACK_HOSTS
+    from workbench.serve import allowed_hosts_for
 
     if body_timeout_s <= 0:
         raise InvalidInputError(f"The body timeout must be more than 0 seconds, not {body_timeout_s}.")
-    listened = () if host in ("0.0.0.0", "::", "") else (host,)
     settings = ServeSettings(
         max_in_flight=max_in_flight,
         max_body_bytes=max_body_mb * 1024 * 1024,
         reload_on_sighup=True,
         fast_path=fast_path,
-        allowed_hosts=tuple(dict.fromkeys([*LOOPBACK_HOSTS, *listened, *allowed_hosts])),
+        allowed_hosts=allowed_hosts_for(host, allowed_hosts),
         body_timeout_s=body_timeout_s,
     )
     serve_registered(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from workbench.serve._app import FAST_PATH_ENV, ServeSettings, create_app
     from workbench.serve._batch import BatchInputError, BatchPlan, BatchPrediction, plan_batch, score_file
     from workbench.serve._contract import ContractReport, contract_check, free_port
-    from workbench.serve._hosts import LOOPBACK_HOSTS
+    from workbench.serve._hosts import LOOPBACK_HOSTS, allowed_hosts_for
     from workbench.serve._promote import ContractFailedError, promote
     from workbench.serve._run import serve_registered
 
@@ -27,6 +27,7 @@ __all__ = [
     "ContractFailedError",
     "ContractReport",
     "ServeSettings",
+    "allowed_hosts_for",
     "contract_check",
     "create_app",
     "free_port",
@@ -49,6 +50,7 @@ _HOMES = {
     "contract_check": "_contract",
     "free_port": "_contract",
     "LOOPBACK_HOSTS": "_hosts",
+    "allowed_hosts_for": "_hosts",
     "ContractFailedError": "_promote",
     "promote": "_promote",
     "serve_registered": "_run",

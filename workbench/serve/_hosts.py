@@ -8,9 +8,20 @@ from collections.abc import Iterable
 from workbench.serve._asgi import ASGIApp, Receive, Scope, Send, send_json
 from workbench.serve._metrics import Metrics
 
-__all__ = ["LOOPBACK_HOSTS", "HostMiddleware", "host_name"]
+__all__ = ["LOOPBACK_HOSTS", "HostMiddleware", "allowed_hosts_for", "host_name"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts_for(listen: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The Host names a server listening on `listen` answers: loopback's, `listen` itself and `extra`. On
+    every interface (0.0.0.0, ::) clients name the machine as they know it, so there any name is answered
+    unless `extra` lists them."""
+    given = tuple(extra)
+    listened: tuple[str, ...] = (listen,)
+    if listen in ("0.0.0.0", "::", ""):
+        listened = () if given else ("*",)
+    return tuple(dict.fromkeys([*LOOPBACK_HOSTS, *listened, *given]))
 
 
 def host_name(header: bytes) -> str:

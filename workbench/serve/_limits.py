@@ -93,7 +93,8 @@ class LimitsMiddleware:
             return
         if scope["method"] in ("POST", "PUT", "PATCH"):
             try:
-                body = await asyncio.wait_for(self._read_body(receive, limit), self.body_timeout_s)
+                async with asyncio.timeout(self.body_timeout_s):  # a timer, not a task: cheap per request
+                    body = await self._read_body(receive, limit)
             except TimeoutError:
                 self.metrics.rejected_slow_body += 1
                 error = f"The body did not arrive within {self.body_timeout_s:g} s."
