@@ -10,7 +10,12 @@ cycle through the test rows, for a bounded time:
 
 Before timing, every test row is sent once and the answer compared with the in-process prediction.
 
-    .venv/bin/python bench/serve.py [--dataset penguins] [--seconds 10] [--fit-seconds 120]
+With `--against DIR` (another checkout of the repository, e.g. `git worktree add /tmp/wt-base HEAD`), each
+model is then also served by that checkout's code and by this one's in turn, `--rounds` times, with the
+same bodies and load, so a change to the server is compared on one model with the machine's drift spread
+over both sides.
+
+    .venv/bin/python bench/serve.py [--dataset penguins] [--seconds 10] [--fit-seconds 120] [--against DIR]
 
 Prints numbers and ratios; asserts nothing.
 """
@@ -42,7 +47,7 @@ sys.path.insert(0, str(HERE))
 
 import _common  # noqa: E402
 
-from workbench.serve._contract import terminate  # noqa: E402
+from workbench.serve._contract import free_port, terminate  # noqa: E402
 
 GOAL_TREE_LATENCY = 0.2  # HTTP p50 / AutoGluon in-process p50, tree model
 GOAL_ENSEMBLE_LATENCY = 0.1  # the same, ensemble
@@ -172,6 +177,29 @@ def check_answers(port: int, name: str, bodies: list[str], expected: np.ndarray,
     return worst
 
 
+def alternate(
+    serve: list[str],
+    env: dict[str, str],
+    url_path: str,
+    bodies: list[str],
+    roots: dict[str, Path],
+    rounds: int,
+    seconds: int,
+) -> dict[str, list[dict[str, float]]]:
+    """wrk at 1 and 16 connections against the same model served by each checkout in `roots`, in turn (the
+    order flips every round, so neither side always runs first)."""
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in roots}
+    for turn in range(rounds):
+        for side, root in list(roots.items())[:: 1 if turn % 2 == 0 else -1]:
+            port = free_port()
+            with process([*serve, "--port", str(port)], {**env, "PYTHONPATH": str(root)}, port, "/v2/health/ready"):
+                url = f"http://127.0.0.1:{port}{url_path}"
+                wrk(url, bodies, 1, WARM_UP_S)
+                one, many = wrk(url, bodies, 1, seconds), wrk(url, bodies, 16, seconds)
+            runs[side].append({"p50": one["p50"], "p99": one["p99"], "rps1": one["rps"], "rps16": many["rps"]})
+    return runs
+
+
 def metadata(port: int, name: str) -> dict[str, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -188,6 +216,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--fit-seconds", type=float, default=120.0)
     parser.add_argument("--rows", type=int, default=50)
+    parser.add_argument("--against", type=Path, help="another checkout whose server is timed in turn with this one's")
+    parser.add_argument("--rounds", type=int, default=3, help="turns per checkout with --against")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -196,7 +226,6 @@ def main() -> None:
 
     import workbench.api as wb
     from workbench.registry import Registry
-    from workbench.serve import free_port
     from workbench.store import trial_data
     from workbench.store import trials as records
 
@@ -213,6 +242,7 @@ def main() -> None:
     classification = experiment.problem_type != "regression"
     env = {"WORKBENCH_HOME": str(ws.settings.home), "WORKBENCH_DATASETS_DIR": str(_common.REPO / "datasets")}
     results: dict[str, dict[str, Any]] = {}
+    turns: dict[str, dict[str, list[dict[str, float]]]] = {}
     for case, model_name in cases:
         if model_name not in candidates:
             print(f"{case}: the search made no {model_name} (it made {sorted(candidates)}); skipped")
@@ -227,18 +257,8 @@ def main() -> None:
         local = in_process(predictor, model_name, rows, args.seconds)
         expected = np.vstack([np.atleast_2d(loaded.model.prediction(r)) for r in rows])
         port = free_port()
-        serve = [
-            sys.executable,
-            "-m",
-            "workbench",
-            "serve",
-            version.ref,
-            "--port",
-            str(port),
-            "--max-in-flight",
-            "1024",
-        ]
-        with process(serve, env, port, "/v2/health/ready"):
+        serve = [sys.executable, "-m", "workbench", "serve", version.ref, "--max-in-flight", "1024"]
+        with process([*serve, "--port", str(port)], env, port, "/v2/health/ready"):
             meta = metadata(port, version.name)
             datatypes = {i["name"]: i["datatype"] for i in meta["inputs"]}
             bodies = [oip_body(version.name, r, datatypes) for r in rows]
@@ -247,6 +267,10 @@ def main() -> None:
             wrk(url, bodies, 1, WARM_UP_S)  # steady state: first requests fill caches and allocators
             one = wrk(url, bodies, 1, args.seconds)
             many = wrk(url, bodies, 16, args.seconds)
+        if args.against is not None:
+            roots = {"this": _common.REPO, "against": args.against.resolve()}
+            path = f"/v2/models/{version.name}/infer"
+            turns[case] = alternate(serve, env, path, bodies, roots, args.rounds, args.seconds)
         results[case] = {
             "model": model_name,
             "local": local,
@@ -299,6 +323,14 @@ def main() -> None:
         ratio = results["tree"]["many"]["rps"] / bare["rps"]
         errors = results["tree"]["many"]["errors"]
         print(f"tree: throughput / bare FastAPI = {ratio:.2f} (goal >= {GOAL_THROUGHPUT}), errors {errors:.0f}")
+    if turns:
+        print(f"\nin turn, {args.rounds} rounds: this checkout ({_common.REPO}) vs {args.against}; medians [all runs]")
+        print(f"{'':30}{'p50 ms':>9}{'p99 ms':>9}{'req/s 1':>9}{'req/s 16':>10}")
+        for case, sides in turns.items():
+            for side, runs in sides.items():
+                cells = [float(np.median([r[key] for r in runs])) for key in ("p50", "p99", "rps1", "rps16")]
+                print(f"{case + ' ' + side:30}{cells[0]:9.3f}{cells[1]:9.3f}{cells[2]:9.0f}{cells[3]:10.0f}")
+                print(f"{'':30}p50 {[round(r['p50'], 3) for r in runs]} req/s 16 {[round(r['rps16']) for r in runs]}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ class Metric:
     greater_is_better: bool
     needs_proba: bool
 
+    @property
+    def thresholded(self) -> bool:
+        """Computed from predicted labels (the argmax of the probabilities), so it moves in steps as the
+        probabilities change: accuracy, balanced_accuracy, f1. False for probability and regression metrics."""
+        return not self.needs_proba and "regression" not in self.problem_types
+
 
 _CLS = frozenset({"binary", "multiclass"})
 METRICS: dict[str, Metric] = {

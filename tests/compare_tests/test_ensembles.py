@@ -51,7 +51,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspa
 
 
 @pytest.mark.parametrize("dataset", ["breast_cancer", "penguins", "grunfeld"])
-def test_ensemble_is_never_below_its_best_member_and_round_trips(
+def test_ensemble_is_kept_only_if_better_out_of_fold_and_round_trips(
     searched: tuple[Workspace, dict[str, Experiment]], dataset: str
 ) -> None:
     ws, experiments = searched
@@ -59,8 +59,16 @@ def test_ensemble_is_never_below_its_best_member_and_round_trips(
     data = load_comparison(ws, experiment)
     built = build_ensemble(ws, experiment, methods=("greedy",), comparison=data)
     sign = 1 if data.greater_is_better else -1
-    best_member = max(sign * (m.valid_score or -np.inf) for m in data.candidates())
-    assert sign * built.valid_score >= best_member - 1e-12
+    selection = built.selection
+    assert selection is not None and selection.method == "greedy" and selection.folds == 5
+    assert selection.oof_score is not None and selection.member_oof_score is not None
+    if selection.kept:
+        assert sign * selection.oof_score > sign * selection.member_oof_score
+    else:  # the best single candidate, as a one-member ensemble
+        assert len(built.member_ids) == 1 and built.weights == [1.0]
+        member = next(m for m in data.candidates() if m.id == built.member_ids[0])
+        assert built.valid_score == pytest.approx(member.valid_score)
+    assert built.to_dict()["selection"]["reason"] == selection.reason
     assert built.predict_row_ms > 0 and built.size_bytes > 0
     assert abs(sum(built.weights) - 1) < 1e-9
     saved = save_ensemble(ws, experiment, built)

@@ -215,6 +215,7 @@ def test_leaderboard_is_best_first_in_the_metric_direction(cases: dict[str, Comp
         "row ms",
         "batch ms",
         "size MB",
+        "trained on",
     }
     assert {r.kind for r in info.rows} == {"candidate", "ensemble"}
     assert {r.engine for r in info.rows} == {"optuna", "autogluon", "workbench"}

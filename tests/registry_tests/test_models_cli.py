@@ -134,7 +134,8 @@ def test_hostile_archives_are_one_sentence_and_leave_nothing(
     (tmp_path / "truncated.tar.gz").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     _archive(tmp_path / "format.tar.gz", {**header, "format_version": 99}, bundle)
     _archive(tmp_path / "version.tar.gz", {**header, "version": "abc"}, bundle)
-    _archive(tmp_path / "lineage.tar.gz", {**header, "manifest_sha256": no_lineage_sha}, no_lineage)
+    unsigned = {k: v for k, v in header.items() if k != "signature"}  # its content changed: imported with --trust
+    _archive(tmp_path / "lineage.tar.gz", {**unsigned, "manifest_sha256": no_lineage_sha}, no_lineage)
     _archive(tmp_path / "bomb.tar.gz", header, [*bundle, ("bundle/pad.bin", b"\0" * 30_000_000)])
     _archive(tmp_path / "members.tar.gz", header, [*bundle, *((f"bundle/e{i}", b"") for i in range(10_001))])
     _archive(tmp_path / "clash.tar.gz", header, [("bundle/a", b"x"), ("bundle/a/b", b"y"), *bundle])
@@ -150,7 +151,7 @@ def test_hostile_archives_are_one_sentence_and_leave_nothing(
     monkeypatch.setenv("WORKBENCH_MAX_FILE_BYTES", "20MB")
     before = registry_state(env)
     for name, message in cases.items():
-        code, out, err = run("import", str(tmp_path / name), "--name", "cli-imported-hostile")
+        code, out, err = run("import", str(tmp_path / name), "--name", "cli-imported-hostile", "--trust")
         assert code == 2, (name, out, err)
         assert message in err and "Traceback" not in err + out and "Aborted" not in err + out, (name, err)
         assert len(err.strip().splitlines()) <= 3, err

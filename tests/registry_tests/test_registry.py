@@ -18,6 +18,7 @@ from workbench.errors import InvalidInputError, NotFoundError, WorkbenchError
 from workbench.model import LoadedModel
 from workbench.registry import (
     BundleIntegrityError,
+    Keyring,
     Registry,
     RegistrySource,
     UnsafeRegistryError,
@@ -42,12 +43,13 @@ def test_register_and_load_candidate(searched: Searched, family: str) -> None:
     assert (info.name, info.version, info.aliases) == (f"cand-{family}", 1, [])
     assert info.source == {"kind": "candidate", "id": searched.candidates[family], "experiment_id": 1}
     files = sorted(p.name for p in info.path.iterdir())
+    model_files = {"linear": ["model.pkl"], "lightgbm": ["model.txt", "prep.json", "model-meta.json"]}[family]
     assert files == sorted(
-        ["model.pkl", "model.json", "schema.json", "output.json", "metrics.json", "lineage.json", "manifest.json"]
+        [*model_files, "model.json", "schema.json", "output.json", "metrics.json", "lineage.json", "manifest.json"]
     )
     assert oct(info.path.stat().st_mode & 0o777) == oct(0o750)
     manifest = json.loads((info.path / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and len(manifest["files"]) == 6
+    assert manifest["format_version"] == 1 and len(manifest["files"]) == len(model_files) + 5
     lineage = json.loads((info.path / "lineage.json").read_text())
     assert lineage["dataset"] == "penguins" and lineage["split_hash"] == searched.experiment.split_hash
     assert lineage["engine"] == "optuna" and lineage["packages"]["numpy"] and lineage["description"] == "first"
@@ -226,8 +228,9 @@ def test_export_import_into_another_workspace(searched: Searched, tmp_path: Path
     archive = registry.export("exported@1", tmp_path)
     assert archive.name == "exported-1.tar.gz"
     with Workspace(settings_for(tmp_path / "other")) as other:
+        Keyring(other).trust(Keyring(searched.workspace).own().public_key)
         imported = Registry(other).import_archive(archive)
-        assert (imported.name, imported.version) == ("exported", 1)
+        assert (imported.name, imported.version) == ("exported", 1) and imported.trusted
         assert imported.manifest_sha256 == info.manifest_sha256
         assert imported.source["kind"] == "import"
         renamed = Registry(other).import_archive(archive, name="renamed")
@@ -277,7 +280,7 @@ def test_bad_archives_refused(searched: Searched, tmp_path: Path) -> None:
         for case, content in cases.items():
             archive_path = _tar(tmp_path / f"{case}.tar.gz", content)
             with pytest.raises(WorkbenchError):
-                target.import_archive(archive_path)
+                target.import_archive(archive_path, trust=True)  # past the signature: the content checks refuse
         assert target.list() == []
         folder = tmp_path / "other" / "registry" / "arch"
         assert not folder.exists() or list(folder.iterdir()) == []

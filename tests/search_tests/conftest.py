@@ -3,8 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
+from distributed import Client, LocalCluster
 
 from workbench.config import Settings
 from workbench.store import ExperimentSpec, TrialData, Workspace, trial_data
@@ -29,6 +31,24 @@ def small_trial_data(workspace: Workspace, dataset: str = "penguins") -> tuple[i
     """An experiment on a bundled dataset and its TrialData, built from the stored split."""
     experiment = workspace.create_experiment(ExperimentSpec(dataset))
     data = trial_data(workspace, experiment)
-    classes = data.classes or ()
-    assert np.all(np.isin(data.y_valid, classes))
+    if data.classes is not None:
+        assert np.all(np.isin(data.y_valid, data.classes))
     return experiment.id, data
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """Two process workers of one thread on 127.0.0.1, advertising one CPU each; a task may fail once."""
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            resources={"CPU": 1},
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c

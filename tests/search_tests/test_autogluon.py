@@ -11,6 +11,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,18 @@ from workbench.search.engines import (
     autogluon_configs,
     run_autogluon_trial,
 )
-from workbench.search.engines._autogluon import _environment, _fit_kwargs, _seeded, _time_limit
+from workbench.search.engines._autogluon import (
+    FIT_SHARE,
+    MIN_FIT_S,
+    _environment,
+    _expected_models,
+    _fit_kwargs,
+    _keep_within,
+    _seeded,
+    _time_limit,
+)
 from workbench.search.engines._autogluon_model import reorder_proba
+from workbench.search.engines._autogluon_space import FOREST_MAX_LEAF_NODES
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
 # The process worker unpickles the reporter below: ship this module by value, not by (test-only) path.
@@ -272,9 +283,62 @@ def test_seeding_keeps_explicit_seeds_and_variants() -> None:
 
 def test_time_limit_caps() -> None:
     spec = TrialSpec(1, "autogluon", 0, {}, 0, time_limit_s=100.0)
-    assert _time_limit({"time_limit_s": 300.0}, spec) == pytest.approx(85.0)
+    assert _time_limit({"time_limit_s": 300.0}, spec) == pytest.approx(100.0 * FIT_SHARE)
     assert _time_limit({"time_limit_s": 30.0}, spec) == 30.0
     assert _time_limit({"time_limit_s": None}, TrialSpec(1, "autogluon", 0, {}, 0)) is None
+    # The work after the fit is kept, and the trial's deadline counts rather than the spec's limit.
+    assert _time_limit({}, spec, post_fit_s=40.0) == pytest.approx(60.0)
+    resources = WorkerResources(cpus=1, deadline=time.monotonic() + 20.0)
+    assert _time_limit({}, spec, resources, post_fit_s=8.0) == pytest.approx(12.0, abs=0.1)
+    late = WorkerResources(cpus=1, deadline=time.monotonic() - 5.0)
+    assert _time_limit({}, spec, late) == MIN_FIT_S  # never less: a fit with no model fails
+
+
+def test_the_work_after_the_fit_is_estimated_from_the_models_and_rows() -> None:
+    default = autogluon_configs(1, 0, None)[0]
+    # AutoGluon's default list: 3 LightGBM, CatBoost, XGBoost, the torch MLP, one RF and one XT variant per
+    # problem kind (two for classification), and the weighted ensemble.
+    assert _expected_models(default, "regression") == 9
+    assert _expected_models(default, "binary") == 11
+    assert _expected_models({"hyperparameters": {"GBM": {}}}, "binary") == 2
+
+
+def test_models_whose_work_would_run_past_the_deadline_are_dropped(tmp_path: Path) -> None:
+    import pandas as pd
+
+    board = pd.DataFrame(
+        {
+            "score_val": [0.9, 0.8, 0.7],
+            "pred_time_val": [3.0, 0.01, 0.02],
+            "ancestors": [["cheap", "slow"], [], []],
+        },
+        index=pd.Index(["ensemble", "cheap", "slow"], name="model"),
+    )
+    data = TrialData(
+        pd.DataFrame({"x": [0.0] * 4}),
+        np.zeros(4),
+        pd.DataFrame({"x": [0.0] * 100}),
+        np.zeros(100),
+        pd.DataFrame({"x": [0.0] * 100}),
+        np.zeros(100),
+        "regression",
+        "rmse",
+        None,
+        "h",
+    )
+    assert _keep_within(board, tmp_path, data, None) == ["ensemble", "cheap", "slow"]
+    assert _keep_within(board, tmp_path, data, 1000.0) == ["ensemble", "cheap", "slow"]
+    assert _keep_within(board, tmp_path, data, 3.0) == ["cheap", "slow"]  # the ensemble costs too much
+    assert _keep_within(board, tmp_path, data, 0.0) == ["cheap"]  # none fits: the cheapest
+
+
+def test_forests_come_after_the_boosted_models_with_capped_trees() -> None:
+    default = autogluon_configs(1, 0, None)[0]["hyperparameters"]
+    for kind in ("RF", "XT"):
+        for variant in default[kind]:
+            assert variant["max_leaf_nodes"] == FOREST_MAX_LEAF_NODES
+            assert variant["ag_args"]["priority"] < 40  # after XGBoost (AutoGluon's 40)
+            assert variant["ag_args_fit"]["max_time_limit_ratio"] < 1
 
 
 def test_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import cloudpickle
-import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -40,23 +38,6 @@ from workbench.store import trials as records
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            resources={"CPU": 1},
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def sleeper(spec: TrialSpec, data: TrialData, resources: WorkerResources, reporter: Reporter) -> TrialResult:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.model import FittedModel, LoadedModel, loads_model
+from workbench.model import ColumnSpec, FittedModel, InputSchema, LoadedModel, loads_model
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -35,6 +35,36 @@ class SlowModel(FittedModel):
     def predict_values(self, X: pd.DataFrame) -> np.ndarray:
         time.sleep(self.delay_s)
         return self.inner.predict_values(X)
+
+
+class TableModel(FittedModel):
+    """A regressor whose prediction is a fixed function of every input column, one of each kind: what the
+    server decodes from any datatype reaches the model exactly as the same values would in-process."""
+
+    problem_type = "regression"
+    classes_ = None
+    input_schema_ = InputSchema(
+        (
+            ColumnSpec("x", "numeric", "float64", required=False),
+            ColumnSpec("n", "numeric", "int64", required=True),
+            ColumnSpec("flag", "boolean", "bool", required=True),
+            ColumnSpec("cat", "categorical", "object", required=True, categories=("a", "b", "c")),
+            ColumnSpec("when", "datetime", "datetime64[ns]", required=True),
+        )
+    )
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError("a regressor")
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        x = X["x"].to_numpy(dtype=float)
+        x = np.where(np.isnan(x), -1e6, x)  # a missing value has its own answer
+        n = X["n"].to_numpy(dtype=float)
+        flag = X["flag"].to_numpy(dtype=float)
+        cat = pd.Series(X["cat"]).map({"a": 1.0, "b": 2.0, "c": 3.0}).fillna(9.0).to_numpy(dtype=float)
+        day = pd.to_datetime(X["when"]).dt.dayofyear.to_numpy(dtype=float)
+        result: np.ndarray = x + 1e-3 * n + 1e4 * flag + 1e5 * cat + 1e7 * day
+        return result
 
 
 @dataclass(frozen=True)

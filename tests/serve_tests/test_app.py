@@ -152,9 +152,11 @@ BAD_BODIES: list[tuple[str, str, bytes | str, int]] = [
     ("malformed json", "/predict", b'[{"island": ', 400),
     ("not utf-8", "/predict", b"[\xff\xfe]", 400),
     ("empty body", "/predict", b"", 400),
-    ("NaN token", "/predict", '[{"island": "Dream", "year": 2008, "bill_length_mm": NaN}]', 400),
+    ("NaN in a required column", "/predict", '[{"island": "Dream", "year": NaN}]', 400),
+    ("NaN in a categorical column", "/predict", '[{"island": "Dream", "year": 2008, "sex": NaN}]', 400),
+    ("Infinity token", "/predict", '[{"island": "Dream", "year": 2008, "bill_length_mm": Infinity}]', 400),
     (
-        "Infinity token",
+        "-Infinity token",
         "/invocations",
         '{"inputs": {"island": ["Dream"], "year": [2008], "body_mass_g": [-Infinity]}}',
         400,

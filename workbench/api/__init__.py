@@ -18,7 +18,8 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | clusters | `cluster_info`, `start_cluster` | `ClusterInfo`, `ClusterHandle` |
 | compare | `leaderboard`, `compare` (views), `plot`, `write_report` | `Leaderboard`, `Comparison`, view infos |
 | ensembles | `build_ensemble`, `preview_ensemble`, `measure_ensemble`, `save_ensemble`, `list_ensembles`, `delete_ensemble` | `BuiltEnsemble`, `EnsemblePreview`, `EnsembleRow` |
-| registry | `register_model`, `register_winner`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Promotion` |
+| registry | `register_model`, `register_winner`, `finalize_model`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Finalized`, `Promotion` |
+| signing keys | `workspace_key`, `trust_key`, `untrust_key`, `list_trusted_keys` | `PublicKey` |
 | endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `serve` | `Endpoint`, `EndpointPrediction` |
 | jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log` | `Job` |
 | batch scoring | `predict_file`, `default_cluster` | `BatchPrediction` |
@@ -98,17 +99,23 @@ if TYPE_CHECKING:
         run_notebook,
     )
     from workbench.api._registry import (
+        Finalized,
         Promotion,
         delete_model,
         export_model,
+        finalize_model,
         import_model,
         list_models,
+        list_trusted_keys,
         predict,
         promote,
         register_model,
         register_winner,
         remove_alias,
         show_model,
+        trust_key,
+        untrust_key,
+        workspace_key,
     )
     from workbench.api._retrain import (
         Challenge,
@@ -140,7 +147,7 @@ if TYPE_CHECKING:
     from workbench.errors import WorkbenchError
     from workbench.jobs import NotebookParameter, SearchHandle
     from workbench.metrics import DEFAULT_METRIC, METRICS
-    from workbench.registry import VersionInfo
+    from workbench.registry import PublicKey, VersionInfo
     from workbench.search import ENGINE_NAMES, SearchConfig, SearchSummary
     from workbench.serve import BatchInputError, BatchPrediction, ContractReport
     from workbench.store import (
@@ -180,6 +187,7 @@ __all__ = [
     "EnsemblePreview",
     "EnsembleRow",
     "Experiment",
+    "Finalized",
     "FlowParameters",
     "Job",
     "Leaderboard",
@@ -190,6 +198,7 @@ __all__ = [
     "NotebookProgress",
     "Profile",
     "Promotion",
+    "PublicKey",
     "Recipe",
     "RecipeTrial",
     "Retrained",
@@ -225,6 +234,7 @@ __all__ = [
     "endpoint_predict",
     "evaluate_model",
     "export_model",
+    "finalize_model",
     "follow_search",
     "import_model",
     "job_log",
@@ -236,6 +246,7 @@ __all__ = [
     "list_jobs",
     "list_models",
     "list_trials",
+    "list_trusted_keys",
     "measure_ensemble",
     "metrics_for",
     "model_families",
@@ -277,6 +288,9 @@ __all__ = [
     "stop_endpoint",
     "stop_search",
     "suggest_target",
+    "trust_key",
+    "untrust_key",
+    "workspace_key",
     "write_flow_notebook",
     "write_report",
     "write_scoring_notebook",
@@ -314,6 +328,7 @@ _HOMES = {
     "NotebookProgress": "_notebooks",
     "Profile": "workbench.data",
     "Promotion": "_registry",
+    "PublicKey": "workbench.registry",
     "Recipe": "_retrain",
     "RecipeTrial": "_retrain",
     "Retrained": "_retrain",
@@ -350,6 +365,8 @@ _HOMES = {
     "endpoint_predict": "_endpoints",
     "evaluate_model": "_retrain",
     "export_model": "_registry",
+    "finalize_model": "_registry",
+    "Finalized": "_registry",
     "follow_search": "_flow",
     "import_model": "_registry",
     "job_log": "_jobs",
@@ -360,6 +377,7 @@ _HOMES = {
     "list_experiments": "_experiments",
     "list_jobs": "_jobs",
     "list_models": "_registry",
+    "list_trusted_keys": "_registry",
     "list_trials": "_experiments",
     "measure_ensemble": "_compare",
     "metrics_for": "_flow",
@@ -402,9 +420,12 @@ _HOMES = {
     "stop_endpoint": "_endpoints",
     "stop_search": "_search",
     "suggest_target": "_datasets",
+    "trust_key": "_registry",
+    "untrust_key": "_registry",
     "write_flow_notebook": "_flow",
     "write_report": "_compare",
     "write_scoring_notebook": "_flow",
+    "workspace_key": "_registry",
 }
 
 

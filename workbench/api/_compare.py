@@ -183,7 +183,8 @@ def build_ensemble(
 ) -> BuiltEnsemble:
     """The best ensemble of all the experiment's candidates (both engines) under `constraints` (members,
     single-row latency measured on the built model, size), greedy selection or stacking; saved unless
-    `save=False`."""
+    `save=False`. An ensemble is kept only when its out-of-fold score over the valid rows beats its best
+    single member's; otherwise the result is that best candidate alone. `selection.reason` says which."""
     from workbench.compare import build_ensemble as build
     from workbench.compare import save_ensemble as keep
 

@@ -52,7 +52,8 @@ class FlowParameters:
     model: what to export: "winner" (rank 1 of the leaderboard), a model's name on the leaderboard, or
     "ensemble" (the `members` given, by candidate name -> weight, saved as an ensemble first).
     registry_name: the name to register under (default: the dataset's); alias: promoted after the
-    contract check when given.
+    contract check when given. finalize: how the registered model is refitted after selection ("all" rows,
+    "train+valid" or "none").
     """
 
     dataset: str
@@ -70,6 +71,7 @@ class FlowParameters:
     members: Mapping[str, float] = field(default_factory=dict)
     registry_name: str | None = None
     alias: str | None = None
+    finalize: str = "all"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -187,7 +189,7 @@ status = wb.follow_search(experiment.id)"""
 _EXPORT = """for row in wb.leaderboard(experiment.id).rows[:5]:
     print(row.rank, row.key, row.name, row.valid_score, row.test_score)
 key = wb.choose_model(experiment.id, model, members)
-version = wb.register_model(key, registry_name or dataset)
+version = wb.register_model(key, registry_name or dataset, finalize=finalize)
 print(f"registered {version.ref} from {key}")
 wb.record("experiment", experiment.id)  # kept in the job when run as one (`workbench run`)
 wb.record("model", version.ref)

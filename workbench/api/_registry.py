@@ -13,21 +13,28 @@ from workbench.errors import InvalidInputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.registry import Registry, VersionInfo
+    from workbench.registry import PublicKey, Registry, VersionInfo
     from workbench.serve import ContractReport
+    from workbench.store import FinalRow
 
 __all__ = [
+    "Finalized",
     "Promotion",
     "delete_model",
     "export_model",
+    "finalize_model",
     "import_model",
     "list_models",
+    "list_trusted_keys",
     "predict",
     "promote",
     "register_model",
     "register_winner",
     "remove_alias",
     "show_model",
+    "trust_key",
+    "untrust_key",
+    "workspace_key",
 ]
 
 
@@ -44,18 +51,58 @@ def _parse_key(key: str) -> tuple[str, int]:
     return ("candidate" if text[0] == "c" else "ensemble"), int(text[1:])
 
 
-def register_model(key: str, name: str, *, description: str = "", workspace: WorkspaceLike = None) -> VersionInfo:
-    """Register a candidate ("c12") or a saved ensemble ("e3") as the next version of `name`."""
+def register_model(
+    key: str, name: str, *, description: str = "", finalize: str = "all", workspace: WorkspaceLike = None
+) -> VersionInfo:
+    """Register a candidate ("c12") or a saved ensemble ("e3") as the next version of `name`.
+
+    finalize: "all" (default) registers the model refitted on every row of its experiment, "train+valid"
+    keeps the test rows unseen, "none" registers it as selected. Its metrics keep the scores measured at
+    selection and say which rows it was trained on (`trained_on`); a refit that fails registers the model
+    as selected, with `finalize_error` saying why."""
     kind, number = _parse_key(key)
     registry = _registry(workspace)
     if kind == "candidate":
-        return registry.register(name, candidate_id=number, description=description)
-    return registry.register(name, ensemble_id=number, description=description)
+        return registry.register(name, candidate_id=number, description=description, finalize=finalize)
+    return registry.register(name, ensemble_id=number, description=description, finalize=finalize)
 
 
-def register_winner(experiment_id: int, name: str | None = None, *, workspace: WorkspaceLike = None) -> VersionInfo:
+@dataclass(frozen=True)
+class Finalized:
+    """A model refitted after selection: its key, the mode, and the final of each candidate in it."""
+
+    key: str
+    mode: str
+    finals: list[FinalRow]
+
+    @property
+    def rows(self) -> int:
+        return max(f.rows for f in self.finals)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "mode": self.mode, "rows": self.rows, "finals": [f.to_dict() for f in self.finals]}
+
+
+def finalize_model(key: str, mode: str = "all", *, workspace: WorkspaceLike = None) -> Finalized:
+    """Refit a candidate ("c12") or every member of a saved ensemble ("e3", weights kept) with the same
+    hyperparameters on "all" rows of the experiment or on "train+valid"; kept beside the model as selected
+    (whose scores stay those measured at selection). Made once: calling again returns the stored one."""
+    from workbench.registry import member_ids
+    from workbench.search import check_finalize_mode, finalize_candidate
+
+    kind, number = _parse_key(key)
+    ws = resolve_workspace(workspace)
+    chosen = check_finalize_mode(mode)
+    ids = [number] if kind == "candidate" else member_ids(ws, number)
+    return Finalized(key, chosen, [finalize_candidate(ws, candidate_id, chosen) for candidate_id in ids])
+
+
+def register_winner(
+    experiment_id: int, name: str | None = None, *, finalize: str = "all", workspace: WorkspaceLike = None
+) -> VersionInfo:
     """Register the experiment's best model by valid score (rank 1 of its leaderboard, a candidate or an
-    ensemble) as the next version of `name` (default: the experiment's dataset)."""
+    ensemble) as the next version of `name` (default: the experiment's dataset), finalized as
+    `register_model` says."""
     from workbench.api._compare import leaderboard
 
     ws = resolve_workspace(workspace)
@@ -64,7 +111,9 @@ def register_winner(experiment_id: int, name: str | None = None, *, workspace: W
     if best is None:
         raise InvalidInputError(f"Experiment {experiment.id} has no scored model yet; run a search first.")
     description = f"best of experiment {experiment.id} ({best.name}, valid {experiment.metric} {best.valid_score})"
-    return register_model(best.key, name or experiment.dataset, description=description, workspace=ws)
+    return register_model(
+        best.key, name or experiment.dataset, description=description, finalize=finalize, workspace=ws
+    )
 
 
 @dataclass(frozen=True)
@@ -109,19 +158,55 @@ def show_model(ref: str, *, workspace: WorkspaceLike = None) -> VersionInfo:
 
 
 def export_model(ref: str, path: str | Path, *, workspace: WorkspaceLike = None) -> Path:
-    """One .tar.gz of the version's bundle (a folder gets NAME-VERSION.tar.gz), for `import_model` elsewhere."""
+    """One .tar.gz of the version's bundle (a folder gets NAME-VERSION.tar.gz), for `import_model` elsewhere,
+    signed with the workspace's key (see `workspace_key`); an untrusted version is exported unsigned."""
     target = Path(path).expanduser()
     if not (target if target.is_dir() else target.parent).is_dir():
         raise InvalidInputError(f"The folder {target.parent} does not exist; create it first.")
     return _registry(workspace).export(ref, target)
 
 
-def import_model(path: str | Path, *, name: str | None = None, workspace: WorkspaceLike = None) -> VersionInfo:
-    """Verify an exported archive and register it as the next version of its model (or of `name`)."""
+def import_model(
+    path: str | Path, *, name: str | None = None, trust: bool = False, workspace: WorkspaceLike = None
+) -> VersionInfo:
+    """Verify an exported archive and register it as the next version of its model (or of `name`).
+
+    The archive must be signed by this workspace or a key it trusts (`trust_key`); `trust=True` imports an
+    unsigned or unknown-signed archive anyway, and the version stays marked untrusted (`VersionInfo.trusted`).
+    Nothing in the archive is unpacked before that decision."""
     source = Path(path).expanduser()
     if not source.is_file():
         raise InvalidInputError(f"There is no file {source}; give the path of an exported archive.")
-    return _registry(workspace).import_archive(source, name=name)
+    return _registry(workspace).import_archive(source, name=name, trust=trust)
+
+
+def _keyring(workspace: WorkspaceLike) -> Any:
+    from workbench.registry import Keyring
+
+    return Keyring(resolve_workspace(workspace))
+
+
+def workspace_key(*, workspace: WorkspaceLike = None) -> PublicKey:
+    """The workspace's public signing key, to give to whoever imports its models (created on first use)."""
+    key: PublicKey = _keyring(workspace).own()
+    return key
+
+
+def trust_key(public_key: str, *, name: str | None = None, workspace: WorkspaceLike = None) -> PublicKey:
+    """Trust a public key (the line `workspace_key` gives on the exporting side) to sign imported archives."""
+    key: PublicKey = _keyring(workspace).trust(public_key, name)
+    return key
+
+
+def untrust_key(key_id: str, *, workspace: WorkspaceLike = None) -> None:
+    """Stop trusting a key: archives it signs are refused from now on (versions already imported stay)."""
+    _keyring(workspace).untrust(key_id)
+
+
+def list_trusted_keys(*, workspace: WorkspaceLike = None) -> list[PublicKey]:
+    """The workspace's own key, then every key it trusts."""
+    keys: list[PublicKey] = _keyring(workspace).trusted()
+    return keys
 
 
 def delete_model(ref: str, *, force: bool = False, workspace: WorkspaceLike = None) -> VersionInfo:

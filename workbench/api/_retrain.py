@@ -301,11 +301,13 @@ def evaluate_model(
     *,
     part: str = "test",
     unseen_by: int | None = None,
+    unseen_test_too: bool = False,
     workspace: WorkspaceLike = None,
 ) -> ModelScore:
     """Score `model` (a registered `name@version`/`name@alias`, or a key of the experiment such as c12) on
     the experiment's `part` rows ("test" or "valid") with the experiment's metric. `unseen_by`: leave out
-    the rows that experiment trained or validated on (so that a model of it is scored on rows it never saw)."""
+    the rows that experiment trained or validated on (so that a model of it is scored on rows it never saw),
+    and with `unseen_test_too` its test rows too (for a model of it finalized on all its rows)."""
     from workbench.compare import load_model
     from workbench.metrics import get_metric
     from workbench.model._scoring import score_predictions
@@ -326,7 +328,7 @@ def evaluate_model(
     rows = ws.rows(experiment)
     X, y = (rows.X_test, rows.y_test) if part == "test" else (rows.X_valid, rows.y_valid)
     if unseen_by is not None:
-        keep = ~_seen(ws, unseen_by, X, y)
+        keep = ~_seen(ws, unseen_by, X, y, test_too=unseen_test_too)
         X, y = X[keep], y[keep]
         if not len(y):
             raise InvalidInputError(
@@ -355,15 +357,17 @@ def _row_hashes(X: pd.DataFrame, y: Any, columns: list[str]) -> Any:
     return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
 
 
-def _seen(ws: Workspace, experiment_id: int, X: pd.DataFrame, y: Any) -> Any:
-    """Which rows of (X, y) experiment `experiment_id` trained or validated on (same values, same target)."""
+def _seen(ws: Workspace, experiment_id: int, X: pd.DataFrame, y: Any, *, test_too: bool = False) -> Any:
+    """Which rows of (X, y) experiment `experiment_id` trained or validated on (same values, same target);
+    with `test_too`, its test rows as well (a model finalized on all of its rows learned them)."""
     import numpy as np
 
     other = ws.rows(ws.experiment(experiment_id))
     columns = [c for c in X.columns if c in other.X_train.columns]
-    used = np.concatenate(
-        [_row_hashes(other.X_train, other.y_train, columns), _row_hashes(other.X_valid, other.y_valid, columns)]
-    )
+    parts = [(other.X_train, other.y_train), (other.X_valid, other.y_valid)]
+    if test_too:
+        parts.append((other.X_test, other.y_test))
+    used = np.concatenate([_row_hashes(X_part, y_part, columns) for X_part, y_part in parts])
     return np.isin(_row_hashes(X, y, columns), used)
 
 
@@ -420,9 +424,14 @@ def challenge(
         current = None
     source = current.source.get("experiment_id") if current is not None else None
     unseen_by = int(source) if source is not None and int(source) != int(experiment_id) else None
-    new = evaluate_model(challenger, experiment_id, unseen_by=unseen_by, workspace=ws)
+    # A production model finalized on all its experiment's rows learned that experiment's test rows too.
+    trained_on = current.metrics.get("trained_on") if current is not None else None
+    test_too = isinstance(trained_on, dict) and trained_on.get("mode") == "all"
+    new = evaluate_model(challenger, experiment_id, unseen_by=unseen_by, unseen_test_too=test_too, workspace=ws)
     if current is not None:
-        production = evaluate_model(current.ref, experiment_id, unseen_by=unseen_by, workspace=ws)
+        production = evaluate_model(
+            current.ref, experiment_id, unseen_by=unseen_by, unseen_test_too=test_too, workspace=ws
+        )
     sign = 1.0 if new.greater_is_better else -1.0
     rows = f"the same {new.rows} held-out row{'s' if new.rows != 1 else ''} of experiment {experiment_id}"
     if production is None:

@@ -12,7 +12,7 @@ from workbench.api._batch import default_cluster
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
 from workbench.data import SplitSpec
 from workbench.jobs import SearchHandle
-from workbench.search import ENGINE_NAMES, SearchConfig, SearchSummary
+from workbench.search import ENGINE_NAMES, SearchConfig, SearchSummary, check_finalize_mode
 from workbench.store import Budget, Experiment, ExperimentSpec, SearchEvent, SearchProgress, StopMode, StopSignal
 
 __all__ = [
@@ -36,10 +36,12 @@ def resume_config(
     cluster: str | None = None,
     trial_timeout_s: float | None = None,
     on_stop: StopMode | None = None,
+    finalize: str | None = None,
     workspace: WorkspaceLike = None,
 ) -> SearchConfig:
     """The configuration last searched on the experiment (its default one if none ran), with the given
-    budget, cluster, timeout and end-of-budget mode instead: how a search continues an experiment."""
+    budget, cluster, timeout, end-of-budget mode and finalize mode instead: how a search continues an
+    experiment."""
     from dataclasses import replace
 
     experiment = resolve_workspace(workspace).experiment(experiment_id)
@@ -47,7 +49,13 @@ def resume_config(
     changes: dict[str, object] = {}
     if n_trials is not None or time_limit_s is not None:
         changes["budget"] = Budget(time_limit_s, n_trials)
-    for key, value in (("cluster", cluster), ("trial_timeout_s", trial_timeout_s), ("on_stop", on_stop)):
+    settings = (
+        ("cluster", cluster),
+        ("trial_timeout_s", trial_timeout_s),
+        ("on_stop", on_stop),
+        ("finalize", finalize),
+    )
+    for key, value in settings:
         if value is not None:
             changes[key] = value
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -64,11 +72,13 @@ def search_config(
     on_stop: StopMode = "cancel",
     multi_objective: bool = False,
     seed: int = 0,
+    finalize: str = "all",
 ) -> SearchConfig:
-    """A search configuration, checked: engines, Optuna families, budget (None: the experiment's),
-    cluster ("auto", "local:N", "tcp://HOST:PORT" or a scheduler file; None: WORKBENCH_CLUSTER, else "auto"),
-    per-trial timeout, what to do with
-    running trials at the end of the budget, Optuna's multi-objective mode, and the samplers' seed."""
+    """A search configuration, checked: engines, Optuna families, budget (None: the experiment's; a time
+    limit covers the whole run, cluster start and finalize included), cluster ("auto", "local:N",
+    "tcp://HOST:PORT" or a scheduler file; None: WORKBENCH_CLUSTER, else "auto"), per-trial timeout, what
+    to do with running trials at the end of the budget, Optuna's multi-objective mode, the samplers' seed,
+    and how the winner is finalized: refitted on "all" rows, on "train+valid", or "none"."""
     budget = None if n_trials is None and time_limit_s is None else Budget(time_limit_s, n_trials)
     return SearchConfig(
         engines=tuple(engines),
@@ -79,6 +89,7 @@ def search_config(
         on_stop=on_stop,
         multi_objective=multi_objective,
         seed=seed,
+        finalize=check_finalize_mode(finalize),
     )
 
 
@@ -177,11 +188,13 @@ def run_search(
     config: SearchConfig | None = None,
     *,
     on_event: Callable[[SearchEvent], None] | None = None,
+    started_at: float | None = None,
     workspace: WorkspaceLike = None,
 ) -> SearchSummary:
     """Search the experiment here, blocking until the budget is spent or the search is stopped (from any
-    process with `stop_search`, or SIGTERM). `on_event` sees every event as it happens; one that raises is
-    dropped, never the search."""
+    process with `stop_search`, or SIGTERM), then finalize the winner (`SearchSummary.finalized` says how).
+    `on_event` sees every event as it happens; one that raises is dropped, never the search. A time limit
+    is counted from `started_at` (a `time.monotonic()` reading, e.g. when a command started; default: now)."""
     from workbench.search import EventBus
     from workbench.search import run_search as run
 
@@ -194,4 +207,4 @@ def run_search(
     if on_event is not None:
         bus.subscribe(on_event)
     with _cancel_on_sigterm(stop):
-        return run(ws, experiment, chosen, bus=bus, stop=stop)
+        return run(ws, experiment, chosen, bus=bus, stop=stop, started_at=started_at)

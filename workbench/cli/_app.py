@@ -14,6 +14,7 @@ from workbench.cli._demo import demo_command
 from workbench.cli._endpoints import endpoints_app, serve_command
 from workbench.cli._experiments import experiments_app
 from workbench.cli._jobs import jobs_app
+from workbench.cli._keys import keys_app
 from workbench.cli._models import models_app
 from workbench.cli._predict import predict_command
 from workbench.cli._run import RUN_CONTEXT, run_command
@@ -35,6 +36,7 @@ app.add_typer(cluster_app, name="cluster")
 app.add_typer(models_app, name="models")
 app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(keys_app, name="keys")
 
 
 def _version_callback(value: bool) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
-from workbench.cli._util import JSON_OPTION, console, print_json, user_errors
+from workbench.cli._util import JSON_OPTION, console, error_console, print_json, styled, user_errors
 from workbench.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -25,6 +25,40 @@ def _score(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
+def _trust(info: VersionInfo) -> str:
+    """Where the version came from, in a few words."""
+    p = info.provenance
+    if p.get("origin") != "imported":
+        return "registered here"
+    if info.trusted:
+        return f"imported, signed by {p.get('signed_by')}"
+    return f"UNTRUSTED: imported with --trust ({p.get('reason')})"
+
+
+def _trust_cell(info: VersionInfo) -> str:
+    if info.provenance.get("origin") != "imported":
+        return "here"
+    return f"signed: {info.provenance.get('signed_by')}" if info.trusted else "UNTRUSTED"
+
+
+def _trained_on(info: VersionInfo) -> str:
+    trained = info.metrics.get("trained_on")
+    if not isinstance(trained, dict):
+        return "-"
+    text = f"{trained.get('rows')} rows ({trained.get('mode')})"
+    if info.metrics.get("finalize_error"):
+        text += f"; finalize failed: {info.metrics['finalize_error']}"
+    elif trained.get("mode") != "train":
+        text += "; valid/test scores measured before finalize"
+    return text
+
+
+def _pickles(info: VersionInfo) -> str:
+    if info.pickled_files is None:
+        return "not listed (bundle made before workbench listed them)"
+    return ", ".join(info.pickled_files) or "none (native model files only)"
+
+
 @models_app.command("list")
 @user_errors
 def models_list(as_json: bool = JSON_OPTION) -> None:
@@ -34,7 +68,7 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
         print_json([v.to_dict() for v in versions])
         return
     table = Table(title="Registered models")
-    for column in ("ref", "aliases", "source", "metric", "valid", "test", "row ms"):
+    for column in ("ref", "aliases", "source", "trust", "metric", "valid", "test", "row ms"):
         table.add_column(column)
     for v in versions:
         m = v.metrics
@@ -42,6 +76,7 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
             v.ref,
             ", ".join(v.aliases),
             f"{v.source.get('kind')} {v.source.get('id')}",
+            styled((_trust_cell(v), "bold red")) if not v.trusted else _trust_cell(v),
             str(m.get("metric") or "-"),
             _score(m.get("valid_score")),
             _score(m.get("test_score")),
@@ -58,13 +93,16 @@ def _show(info: VersionInfo, as_json: bool) -> None:
     rows = {
         "aliases": ", ".join(info.aliases) or "-",
         "source": json.dumps(info.source),
+        "provenance": _trust(info),
+        "pickled files": _pickles(info),
+        "trained on": _trained_on(info),
         "path": str(info.path),
         "manifest sha256": info.manifest_sha256,
         "description": info.description or "-",
         **{k: str(v) for k, v in sorted(info.metrics.items())},
     }
     for key, value in rows.items():
-        table.add_row(key, value)
+        table.add_row(key, styled((value, "bold red")) if key == "provenance" and not info.trusted else value)
     console.print(table)
 
 
@@ -85,6 +123,12 @@ def models_register(
     ensemble: int | None = typer.Option(None, "--ensemble", help="A saved ensemble id."),
     winner: int | None = typer.Option(None, "--winner", help="An experiment id: register its best model."),
     description: str = typer.Option("", help="A note kept with the version."),
+    finalize: str = typer.Option(
+        "all",
+        help="Register the model refitted on all its experiment's rows, on train+valid (keeps the test rows "
+        "unseen), or as selected (none).",
+        metavar="all|train+valid|none",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a candidate, a saved ensemble or an experiment's winner as the next version of NAME."""
@@ -94,10 +138,10 @@ def models_register(
             "Register either a candidate (--candidate ID), an ensemble (--ensemble ID) or --winner EXPERIMENT."
         )
     if winner is not None:
-        info = wb.register_winner(winner, name)
+        info = wb.register_winner(winner, name, finalize=finalize)
     else:
         key = f"c{candidate}" if candidate is not None else f"e{ensemble}"
-        info = wb.register_model(key, name, description=description)
+        info = wb.register_model(key, name, description=description, finalize=finalize)
     _show(info, as_json)
 
 
@@ -131,8 +175,14 @@ def models_export(
     ref: str = typer.Argument(..., help="name, name@VERSION or name@ALIAS."),
     path: Path = typer.Argument(..., help="The archive to write (or a folder to write it into)."),
 ) -> None:
-    """Write one .tar.gz holding the version's bundle."""
+    """Write one .tar.gz holding the version's bundle, signed with this workspace's key."""
+    info = wb.show_model(ref)
     console.print(str(wb.export_model(ref, path)))
+    if not info.trusted:
+        error_console().print(
+            f"Note: {info.ref} was imported untrusted, so the archive is not signed; its importer needs --trust.",
+            highlight=False,
+        )
 
 
 @models_app.command("import")
@@ -140,10 +190,16 @@ def models_export(
 def models_import(
     path: Path = typer.Argument(..., help="An archive written by `workbench models export`."),
     name: str | None = typer.Option(None, "--name", help="Register under this name (default: the archive's)."),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="Import an unsigned archive, or one signed by a key this workspace does not trust; "
+        "the version stays marked untrusted. A model archive can run code when it is loaded.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Verify an archive and register it as the next version of its model."""
-    _show(wb.import_model(path, name=name), as_json)
+    """Verify an archive's signature and content, and register it as the next version of its model."""
+    _show(wb.import_model(path, name=name, trust=trust), as_json)
 
 
 @models_app.command("delete")

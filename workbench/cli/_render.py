@@ -102,7 +102,7 @@ def _budget(experiment: Experiment) -> str:
 
 def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
     table = Table(title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)")
-    for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size"):
+    for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size", "trained on"):
         table.add_column(column, overflow="fold")
     for r in board.rows[: limit or None]:
         table.add_row(
@@ -115,6 +115,7 @@ def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> 
             _num(r.fit_time_s, ".1f"),
             _num(r.predict_row_ms, ".2f"),
             f"{(r.size_bytes or 0) / 1e6:.1f} MB",
+            r.trained_on,
         )
     console.print(table)
 

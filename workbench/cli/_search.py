@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
@@ -19,7 +20,9 @@ def search_command(
     target: str | None = typer.Option(None, help="Column to predict (default: the dataset's own target)."),
     metric: str | None = typer.Option(None, help="Metric (default: the dataset's, or the problem type's)."),
     problem_type: str | None = typer.Option(None, help="binary, multiclass or regression (default: inferred)."),
-    time_limit: float | None = typer.Option(None, help="Wall-clock budget of this run, in seconds."),
+    time_limit: float | None = typer.Option(
+        None, help="Wall-clock budget of this whole command, in seconds: cluster start, trials and finalize."
+    ),
     trials: int | None = typer.Option(None, help="Finished trials to reach (earlier runs count)."),
     engines: str = typer.Option("autogluon,optuna", help="Comma-separated engines: autogluon, optuna."),
     cluster: str | None = typer.Option(
@@ -30,11 +33,17 @@ def search_command(
     trial_timeout: float | None = typer.Option(None, help="Fail a trial that runs longer than this [900 s]."),
     on_stop: str | None = typer.Option(None, help="At the end of the budget: cancel or finish running trials."),
     seed: int = typer.Option(0, help="Seed of the samplers and of the split."),
+    finalize: str = typer.Option(
+        "all",
+        help="Refit the winner after the search on all rows, on train+valid (keeps the test rows unseen), or none.",
+        metavar="all|train+valid|none",
+    ),
     resume: str | None = typer.Option(None, metavar="EXPERIMENT", help="Continue this experiment."),
     background: bool = typer.Option(False, "--background", help="Run as a background job and return at once."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of progress."),
 ) -> None:
     """Search for models: AutoGluon and Optuna trials as Dask tasks. Prints the experiment id last."""
+    started = time.monotonic()
     if resume is not None:
         experiment = wb.show_experiment(parse_id(resume))
         config = wb.resume_config(
@@ -44,6 +53,7 @@ def search_command(
             cluster=cluster,
             trial_timeout_s=trial_timeout,
             on_stop=_stop_mode(on_stop),
+            finalize=finalize,
         )
     else:
         if not dataset:
@@ -58,6 +68,7 @@ def search_command(
             on_stop=_stop_mode(on_stop) or "cancel",
             multi_objective=multi_objective,
             seed=seed,
+            finalize=finalize,
         )
         experiment = wb.prepare_search(
             dataset, config, target=target, problem_type=problem_type, metric=metric, split=wb.SplitSpec(seed=seed)
@@ -71,14 +82,14 @@ def search_command(
             typer.echo(experiment.id)
         return
     if as_json:
-        summary = wb.run_search(experiment.id, config)
+        summary = wb.run_search(experiment.id, config, started_at=started)
     else:
         from workbench.cli._progress import SearchProgress
 
         console.print(f"experiment {experiment.id}: {experiment.name} ({experiment.metric})", highlight=False)
         target_trials = config.budget_for(experiment).n_trials
         with SearchProgress(console, target_trials) as progress:
-            summary = wb.run_search(experiment.id, config, on_event=progress.on_event)
+            summary = wb.run_search(experiment.id, config, on_event=progress.on_event, started_at=started)
     board = wb.leaderboard(summary.experiment_id)
     if as_json:
         print_json({**summary.to_dict(), "leaderboard": [r.to_dict() for r in board.rows[:10]]})
@@ -91,7 +102,21 @@ def search_command(
         f"{summary.cancelled} cancelled in {summary.elapsed_s:.1f} s. {summary.message}",
         highlight=False,
     )
+    console.print(_finalize_line(summary.finalized, config.finalize, time.monotonic() - started), highlight=False)
     typer.echo(summary.experiment_id)
+
+
+def _finalize_line(finalized: dict[str, Any] | None, mode: str, wall_s: float) -> str:
+    if mode == "none":
+        return f"Not finalized (--finalize none): the winner stays trained on the train rows. Wall time {wall_s:.1f} s."
+    if finalized is None:
+        return f"Not finalized: the search did not end on its budget. Wall time {wall_s:.1f} s."
+    if not finalized["finalized"]:
+        return f"Winner {finalized['name']} not finalized: {finalized['reason']}. Wall time {wall_s:.1f} s."
+    return (
+        f"Winner {finalized['name']} finalized on {finalized['rows']} rows ({mode}) in {finalized['seconds']:.1f} s; "
+        f"its scores above were measured before finalize. Wall time {wall_s:.1f} s."
+    )
 
 
 def _stop_mode(text: str | None) -> Any:
@@ -158,6 +183,8 @@ def compare_command(
                 f"{built.predict_row_ms:.2f} ms per row, {built.size_bytes / 1e6:.1f} MB; members: {members}",
                 highlight=False,
             )
+            if built.selection is not None:
+                console.print(built.selection.reason, highlight=False)
     if html is not None:
         path = wb.write_report(number, html)
         output["report"] = str(path)

@@ -12,9 +12,16 @@ from workbench.compare._ensembles import (
     preview_ensemble,
     save_ensemble,
 )
+from workbench.compare._honest import HonestGreedy, SelectionReport, honest_greedy, honest_stacking
 from workbench.compare._leaderboard import Leaderboard, LeaderboardRow, leaderboard, ranking_key
 from workbench.compare._models import load_candidate_model, load_ensemble_model, load_model
-from workbench.compare._selection import GreedyResult, StackingResult, fit_stacking, greedy_selection
+from workbench.compare._selection import (
+    GreedyResult,
+    StackingResult,
+    fit_stacking,
+    greedy_selection,
+    selection_proxy,
+)
 from workbench.compare._workflow import saved_ensembles, write_comparison_report
 from workbench.model import EnsembleModel
 
@@ -25,9 +32,11 @@ __all__ = [
     "EnsembleModel",
     "EnsemblePreview",
     "GreedyResult",
+    "HonestGreedy",
     "Leaderboard",
     "LeaderboardRow",
     "ModelPredictions",
+    "SelectionReport",
     "StackingResult",
     "Weights",
     "build_ensemble",
@@ -35,6 +44,8 @@ __all__ = [
     "delete_ensemble",
     "fit_stacking",
     "greedy_selection",
+    "honest_greedy",
+    "honest_stacking",
     "leaderboard",
     "load_candidate_model",
     "load_comparison",
@@ -45,5 +56,6 @@ __all__ = [
     "read_predictions",
     "save_ensemble",
     "saved_ensembles",
+    "selection_proxy",
     "write_comparison_report",
 ]

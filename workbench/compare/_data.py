@@ -14,8 +14,9 @@ from typing import Any, Literal
 import numpy as np
 
 from workbench.metrics import get_metric
-from workbench.store import Experiment, ExperimentTargets, Workspace
+from workbench.store import Experiment, ExperimentTargets, Store, Workspace
 from workbench.store import ensembles as ensemble_rows
+from workbench.store import finals as final_rows
 from workbench.store import trials as records
 
 __all__ = ["ComparisonData", "ModelPredictions", "load_comparison", "read_predictions"]
@@ -46,6 +47,7 @@ class ModelPredictions:
     created_at: float = 0.0
     artifact_key: str | None = None  # the candidate's model artifact (members sharing one count it once)
     artifact_size: int | None = None
+    trained_on: str = "train"  # the rows of its final, if it was finalized: "all: 344 rows"
 
     @property
     def key(self) -> str:
@@ -108,12 +110,31 @@ def read_predictions(workspace: Workspace, key: str) -> tuple[np.ndarray, np.nda
         return arrays["valid"], arrays["test"]
 
 
+def final_modes(store: Store, experiment_id: int) -> dict[int, dict[str, int]]:
+    """Candidate id -> {finalize mode: rows} of the experiment's finals."""
+    finals: dict[int, dict[str, int]] = {}
+    for final in final_rows.list_finals(store, experiment_id):
+        finals.setdefault(final.candidate_id, {})[final.mode] = final.rows
+    return finals
+
+
+def trained_on_text(finals: dict[int, dict[str, int]], candidate_ids: list[int]) -> str:
+    """What a model was fitted on: "all: N rows" (or "train+valid: N rows") when every one of its
+    candidates has such a final, else "train"."""
+    for mode in ("all", "train+valid"):
+        rows = [finals.get(c, {}).get(mode) for c in candidate_ids]
+        if candidate_ids and all(n is not None for n in rows):
+            return f"{mode}: {max(n for n in rows if n is not None)} rows"
+    return "train"
+
+
 def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonData:
     """Every candidate and saved ensemble of `experiment` with its stored predictions. Reads the store and
     its artifacts only: the dataset is not loaded."""
     store = workspace.store
     trials = tuple(records.list_trials(store, experiment.id))
     numbers = {t.id: t.number for t in trials}
+    finals = final_modes(store, experiment.id)
     models: list[ModelPredictions] = []
     for c in records.list_candidates(store, experiment.id):
         if not c.predictions_key:
@@ -139,6 +160,7 @@ def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonD
                 created_at=c.created_at,
                 artifact_key=c.artifact_key,
                 artifact_size=ref.size if ref else c.size_bytes,
+                trained_on=trained_on_text(finals, [c.id]),
             )
         )
     for e in ensemble_rows.list_ensembles(store, experiment.id):
@@ -162,6 +184,7 @@ def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonD
                 size_bytes=e.size_bytes,
                 fit_time_s=None,
                 created_at=e.created_at,
+                trained_on=trained_on_text(finals, [int(m["candidate_id"]) for m in e.spec["members"]]),
             )
         )
     return ComparisonData.from_rows(experiment, workspace.targets(experiment), models, trials)

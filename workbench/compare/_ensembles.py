@@ -13,8 +13,9 @@ from typing import Any, Literal
 import numpy as np
 
 from workbench.compare._data import ComparisonData, ModelPredictions, load_comparison
+from workbench.compare._honest import SelectionReport, honest_greedy, honest_stacking
 from workbench.compare._models import load_candidate_model
-from workbench.compare._selection import fit_stacking, greedy_selection, scorer
+from workbench.compare._selection import proxy_greater_is_better, selection_proxy, selection_scorer
 from workbench.errors import InvalidInputError, NotFoundError
 from workbench.model import EnsembleModel, measure_latency, score_predictions
 from workbench.store import Experiment, Workspace
@@ -79,6 +80,14 @@ class EnsembleConstraints:
 
 @dataclass
 class BuiltEnsemble:
+    """An ensemble built as a model, with its scores, measured latency and size.
+
+    selection: how a searched ensemble was selected (greedy, stacking) and whether it was kept; None for
+    "manual" ensembles. When build_ensemble keeps no ensemble, the result is the best single candidate as
+    a one-member greedy ensemble and `selection.reason` says why. rejected: methods and member sets that
+    were tried and dropped, one line each.
+    """
+
     method: Method
     member_ids: list[int]
     member_names: list[str]
@@ -95,6 +104,7 @@ class BuiltEnsemble:
     id: int | None = None
     name: str = ""
     rejected: list[str] = field(default_factory=list)
+    selection: SelectionReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the predictions and the model, as plain JSON."""
@@ -112,6 +122,7 @@ class BuiltEnsemble:
             "predict_batch_ms": self.predict_batch_ms,
             "size_bytes": self.size_bytes,
             "rejected": list(self.rejected),
+            "selection": self.selection.to_dict() if self.selection is not None else None,
         }
 
 
@@ -133,8 +144,14 @@ def build_ensemble(
     seed: int = 0,
     comparison: ComparisonData | None = None,
 ) -> BuiltEnsemble:
-    """The best ensemble (by valid score) of all candidates of `experiment`, whichever engine made them,
-    that satisfies `constraints`. Latency is measured on the built ensemble, not summed from members."""
+    """The best ensemble of all candidates of `experiment`, whichever engine made them, that satisfies
+    `constraints`. Latency is measured on the built ensemble, not summed from members.
+
+    Each method is cross-validated over the valid rows (`workbench.compare._honest`): an ensemble is kept
+    only if its out-of-fold score beats its best single member's, and the best kept one (by out-of-fold
+    score) is returned. If none is kept, the result is the best single candidate (a one-member greedy
+    ensemble) when greedy was among `methods`; with stacking alone, the stacking ensemble is returned with
+    `selection.kept` False. Either way `selection.reason` says what was done."""
     if not methods or any(m not in ("greedy", "stacking") for m in methods):
         raise InvalidInputError(f"Unknown ensemble method in {list(methods)}; use greedy, stacking or both.")
     limits = constraints or EnsembleConstraints()
@@ -149,11 +166,10 @@ def build_ensemble(
         pool = [m for m in pool if sizes[m.id][1] <= limits.max_size_bytes]
     if not pool:
         raise InvalidInputError("No candidate meets these constraints on its own; loosen them.")
-    sign = 1.0 if data.greater_is_better else -1.0
-    best: BuiltEnsemble | None = None
+    results: list[BuiltEnsemble] = []
     rejected: list[str] = []
     banned: set[int] = set()
-    for method in methods:
+    for method in dict.fromkeys(methods):
         while True:
             usable = [m for m in pool if m.id not in banned]
             if not usable:
@@ -165,14 +181,43 @@ def build_ensemble(
                 rejected.append(f"{method}: {built.predict_row_ms:.2f} ms per row with candidate {slowest}")
                 banned.add(slowest)
                 continue
-            if best is None or sign * built.valid_score > sign * best.valid_score:
-                best = built
+            results.append(built)
             break
         banned.clear()
-    if best is None:
+    if not results:
         raise InvalidInputError("No ensemble meets the latency limit when measured; raise max_latency_ms.")
+    best = _choose(results, data.greater_is_better)
+    for other in results:
+        if other is not best and other.selection is not None:
+            rejected.append(f"{other.method}: {other.selection.using(_not_used(other, best)).reason}")
     best.rejected = rejected
     return best
+
+
+def _oof(built: BuiltEnsemble) -> float:
+    return built.selection.oof_score if built.selection and built.selection.oof_score is not None else math.nan
+
+
+def _choose(results: list[BuiltEnsemble], greater_is_better: bool) -> BuiltEnsemble:
+    """The kept ensemble with the best out-of-fold score (the first on ties); if none is kept, greedy's
+    fallback (the best single candidate), else the first result, marked as built anyway."""
+    sign = 1.0 if greater_is_better else -1.0
+    kept = [b for b in results if b.selection is not None and b.selection.kept]
+    if kept:
+        return max(kept, key=lambda b: (sign * _oof(b), -results.index(b)))
+    for built in results:
+        if built.method == "greedy":
+            return built
+    first = results[0]
+    if first.selection is not None:
+        first.selection = first.selection.using(f"it is built anyway, as only {first.method} was asked for")
+    return first
+
+
+def _not_used(other: BuiltEnsemble, best: BuiltEnsemble) -> str:
+    if other.selection is not None and other.selection.kept:
+        return f"not used: {best.method} scored better out of fold ({_oof(best):.4f})"
+    return "not used"
 
 
 def _build(
@@ -185,7 +230,6 @@ def _build(
     n_iterations: int,
     seed: int,
 ) -> BuiltEnsemble:
-    score = scorer(data.metric, data.problem_type, data.y_valid, data.classes)
     if method == "greedy":
 
         def admissible(members: set[int]) -> bool:
@@ -196,8 +240,17 @@ def _build(
                 return sum(pool[i].predict_row_ms or 0 for i in members) <= limits.max_latency_ms
             return True
 
-        result = greedy_selection(
-            [m.valid for m in pool], score, data.greater_is_better, n_iterations, limits.max_members, admissible
+        result = honest_greedy(
+            [m.valid for m in pool],
+            data.y_valid,
+            data.metric,
+            data.problem_type,
+            data.classes,
+            n_iterations=n_iterations,
+            max_members=limits.max_members,
+            admissible=admissible,
+            seed=seed,
+            names=[m.name for m in pool],
         )
         chosen = [i for i in np.flatnonzero(result.weights)]
         members = [pool[i] for i in chosen]
@@ -205,8 +258,14 @@ def _build(
         valid_pred = sum(w * m.valid for w, m in zip(weights, members, strict=True))
         test_pred = sum(w * m.test for w, m in zip(weights, members, strict=True))
         meta = None
+        selection = result.report
     else:
-        ranked = sorted(pool, key=lambda m: -(m.valid_score or 0) if data.greater_is_better else (m.valid_score or 0))
+        # The members: the best 8 by the selection proxy on the valid rows (a smooth score is less swayed by
+        # a few lucky rows than a thresholded metric), within the constraints.
+        proxy = selection_proxy(data.metric, data.problem_type)
+        proxy_score = selection_scorer(proxy, data.problem_type, data.y_valid, data.classes)
+        proxy_sign = 1.0 if proxy_greater_is_better(proxy, data.problem_type) else -1.0
+        ranked = sorted(pool, key=lambda m: -proxy_sign * proxy_score(m.valid))
         members = []
         for m in ranked:
             ids = {x.id for x in members} | {m.id}
@@ -222,12 +281,20 @@ def _build(
             members.append(m)
             if len(members) >= 8:
                 break
-        stacking = fit_stacking(
-            [m.valid for m in members], data.y_valid, [m.test for m in members], data.problem_type, data.classes, seed
+        stacking, selection = honest_stacking(
+            [m.valid for m in members],
+            data.y_valid,
+            [m.test for m in members],
+            data.metric,
+            data.problem_type,
+            data.classes,
+            seed=seed,
         )
         weights = [1.0 / len(members)] * len(members)
         valid_pred, test_pred, meta = stacking.valid_pred, stacking.test_pred, stacking.meta
-    return _measured(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
+    built = _measured(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
+    built.selection = selection
+    return built
 
 
 def _measured(
@@ -286,6 +353,7 @@ def save_ensemble(workspace: Workspace, experiment: Experiment, built: BuiltEnse
         "classes": list(built.model.classes_) if built.model.classes_ is not None else None,
         "predictions_key": predictions.key,
         "meta_key": meta_key,
+        "selection": built.selection.to_dict() if built.selection is not None else None,
     }
     scores = {
         k: getattr(built, k) for k in ("valid_score", "test_score", "predict_row_ms", "predict_batch_ms", "size_bytes")

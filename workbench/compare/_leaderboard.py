@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from workbench._json import to_jsonable
+from workbench.compare._data import final_modes, trained_on_text
 from workbench.errors import InvalidInputError
 from workbench.metrics import get_metric
 from workbench.store import Experiment, Workspace
@@ -59,6 +60,9 @@ class LeaderboardRow:
     predict_batch_ms: float | None
     size_bytes: int | None
     artifact_key: str | None = None
+    # The rows the model was fitted on: "train" as selected, or a final's ("all: 344 rows"); the scores
+    # are always those measured at selection, before any finalize.
+    trained_on: str = "train"
 
     @property
     def size_mb(self) -> float | None:
@@ -92,6 +96,7 @@ class Leaderboard:
         "row ms": "predict_row_ms",
         "batch ms": "predict_batch_ms",
         "size MB": "size_mb",
+        "trained on": "trained_on",
     }
     SCORE_COLUMNS: ClassVar[frozenset[str]] = frozenset({"valid", "test"})
 
@@ -163,6 +168,7 @@ class Leaderboard:
                 predict_row_ms=m.predict_row_ms,
                 predict_batch_ms=m.predict_batch_ms,
                 size_bytes=m.size_bytes,
+                trained_on=m.trained_on,
             )
             for m in data.models
         )
@@ -173,6 +179,7 @@ def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
     """The experiment's ranking, from its stored rows alone (no predictions are read)."""
     store = workspace.store
     numbers = {t.id: t.number for t in records.list_trials(store, experiment.id)}
+    finals = final_modes(store, experiment.id)
     rows: list[LeaderboardRow] = [
         LeaderboardRow(
             rank=0,
@@ -190,6 +197,7 @@ def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
             predict_batch_ms=c.predict_batch_ms,
             size_bytes=c.size_bytes,
             artifact_key=c.artifact_key,
+            trained_on=trained_on_text(finals, [c.id]),
         )
         for c in records.list_candidates(store, experiment.id)
     ]
@@ -210,6 +218,7 @@ def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
             predict_batch_ms=e.predict_batch_ms,
             size_bytes=e.size_bytes,
             artifact_key=e.artifact_key,
+            trained_on=trained_on_text(finals, [int(m["candidate_id"]) for m in e.spec["members"]]),
         )
         for e in ensemble_rows.list_ensembles(store, experiment.id)
     ]

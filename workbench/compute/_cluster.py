@@ -6,6 +6,9 @@ imports Dask at module import time, and `dask_cuda` is imported only by the GPU 
 
 Clusters the workbench starts listen on 127.0.0.1 only (scheduler, workers and dashboard): Dask has no
 authentication, so reaching other machines is left to `dask scheduler` / `dask worker`, run by hand.
+
+Given a `log_path`, Dask's log lines (this process's, and all output of the workers started here) go to
+that file while the cluster is open, its close included, instead of the terminal (see `_logs`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from workbench.compute._gpus import GPUS_ENV, GpuInfo, detect_gpus
+from workbench.compute._logs import LOG_ENV, LogRoute, route_worker_output
 from workbench.errors import InvalidInputError, WorkbenchError
 
 if TYPE_CHECKING:
@@ -54,6 +58,10 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_ALLOWED_FAILURES = 2
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 WORKER_START_TIMEOUT_S = 120.0
+# How long a closing worker process of a cluster started here gets to exit before its nanny kills it. Dask
+# gives 4 s; a process that ran AutoGluon or torch takes seconds to tear down on a loaded machine, and one
+# killed midway leaves its semaphores to the resource tracker's "leaked semaphore" warnings.
+WORKER_CLOSE_TIMEOUT_S = 20.0
 ACCEPTED_SPECS = "'auto', 'local', 'local:N', 'tcp://HOST:PORT' (or tls://) or the path of a scheduler file"
 GPU_EXTRA = "pip install 'workbench[gpu]'"
 
@@ -271,11 +279,19 @@ class ClusterHandle:
     left running. It is idempotent, and the handle is also a context manager.
     """
 
-    def __init__(self, client: Client, plan: ClusterPlan, started: Any | None = None) -> None:
+    def __init__(
+        self, client: Client, plan: ClusterPlan, started: Any | None = None, log_route: LogRoute | None = None
+    ) -> None:
         self.client = client
         self.plan = plan
         self.started = started  # the LocalCluster / LocalCUDACluster object, None for a remote cluster
+        self.log_route = log_route  # where Dask's log lines go while the handle is open
         self._closed = False
+
+    @property
+    def log_path(self) -> Path | None:
+        """The file Dask's log lines go to, if one was given."""
+        return self.log_route.path if self.log_route is not None else None
 
     @property
     def kind(self) -> ClusterKind:
@@ -303,8 +319,13 @@ class ClusterHandle:
         try:
             self.client.close()
         finally:
-            if self.started is not None:
-                self.started.close()
+            try:
+                if self.started is not None:
+                    _close_workers(self.started, WORKER_CLOSE_TIMEOUT_S)
+                    self.started.close()
+            finally:
+                if self.log_route is not None:
+                    self.log_route.stop()
 
     def __enter__(self) -> ClusterHandle:
         return self
@@ -317,6 +338,20 @@ class ClusterHandle:
     def __repr__(self) -> str:
         state = "closed" if self._closed else self.address
         return f"<ClusterHandle {self.kind} {state}>"
+
+
+def _close_workers(started: Any, timeout: float) -> None:
+    """Close a started cluster's worker processes through their nannies, each given `timeout` seconds to
+    exit (the cluster's own close would give them 4 s); best effort: the cluster's close follows anyway."""
+
+    async def close_all() -> None:
+        nannies = [w for w in list(getattr(started, "workers", {}).values()) if hasattr(w, "close")]
+        await asyncio.gather(*(w.close(timeout=timeout) for w in nannies), return_exceptions=True)
+
+    try:
+        started.sync(close_all, callback_timeout=timeout + 10)
+    except Exception:  # the cluster's own close still closes (or kills) whatever is left
+        return
 
 
 def _check_port_free(port: int) -> None:
@@ -352,8 +387,9 @@ def _cuda_cluster_class() -> Any:
     return LocalCUDACluster
 
 
-def _cluster_kwargs(plan: ClusterPlan) -> dict[str, Any]:
-    """The cluster class's arguments: loopback only, the dashboard on a free loopback port."""
+def _cluster_kwargs(plan: ClusterPlan, log_path: str | Path | None = None) -> dict[str, Any]:
+    """The cluster class's arguments: loopback only, the dashboard on a free loopback port; with
+    `log_path`, the workers' nannies tell them where to write (LOG_ENV)."""
     kwargs: dict[str, Any] = {
         "n_workers": plan.n_workers,
         "threads_per_worker": plan.threads_per_worker,
@@ -363,6 +399,8 @@ def _cluster_kwargs(plan: ClusterPlan) -> dict[str, Any]:
         "dashboard_address": f"{LOOPBACK}:0",
         "preload": [__name__],  # runs `dask_setup` below in every worker process, restarted ones too
     }
+    if log_path is not None:
+        kwargs["env"] = {LOG_ENV: str(Path(log_path).expanduser())}
     if plan.kind == "cuda":
         # UUIDs rather than indices: CUDA's default device order may differ from NVML's.
         kwargs["CUDA_VISIBLE_DEVICES"] = [g.uuid or str(g.index) for g in plan.gpus]
@@ -372,7 +410,8 @@ def _cluster_kwargs(plan: ClusterPlan) -> dict[str, Any]:
 
 
 def dask_setup(worker: Any) -> None:
-    """Dask preload hook, run in each worker process the workbench starts: ignore SIGINT.
+    """Dask preload hook, run in each worker process the workbench starts: ignore SIGINT, and send the
+    process's output to the cluster's log file when it has one (LOG_ENV).
 
     A terminal's Ctrl-C reaches every process in its group; the process that started the cluster
     handles it and closes the workers in order, so the workers themselves must not die mid-task with a
@@ -380,6 +419,9 @@ def dask_setup(worker: Any) -> None:
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    log_path = os.environ.get(LOG_ENV)
+    if log_path:
+        route_worker_output(log_path)
 
 
 def _probe_scheduler(address: str, timeout: float) -> None:
@@ -424,15 +466,19 @@ def check_cluster(spec: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S)
     return plan
 
 
-def _client_for(started: Any, plan: ClusterPlan, connect_timeout: float) -> ClusterHandle:
+def _client_for(
+    started: Any, plan: ClusterPlan, connect_timeout: float, log_route: LogRoute | None = None
+) -> ClusterHandle:
     from distributed import Client
 
     try:
         client = Client(started, timeout=connect_timeout)
     except BaseException:
         started.close()
+        if log_route is not None:
+            log_route.stop()
         raise
-    handle = ClusterHandle(client, plan, started)
+    handle = ClusterHandle(client, plan, started, log_route)
     try:
         client.wait_for_workers(plan.n_workers, timeout=WORKER_START_TIMEOUT_S)
     except BaseException:
@@ -446,8 +492,12 @@ def start(
     *,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+    log_path: str | Path | None = None,
 ) -> ClusterHandle:
     """Carry out a plan: start the local or GPU cluster it describes, or connect to the remote one.
+
+    With `log_path`, Dask's log lines of this process go to that file until the handle is closed (its
+    close included), and so does all output of the worker processes started here.
 
     For clusters it starts, the scheduler is built under the Dask config
     `distributed.scheduler.allowed-failures = allowed_failures`, so a task whose worker dies that many
@@ -469,11 +519,14 @@ def start(
         _probe_scheduler(plan.address, connect_timeout)
         from distributed import Client
 
+        route = LogRoute(log_path).start() if log_path is not None else None
         try:
             client = Client(plan.address, timeout=connect_timeout)
         except OSError as exc:
+            if route is not None:
+                route.stop()
             raise InvalidInputError(f"Could not connect to the Dask scheduler at {plan.address} ({exc}).") from None
-        return ClusterHandle(client, plan)
+        return ClusterHandle(client, plan, log_route=route)
 
     if plan.n_workers < 1 or plan.threads_per_worker < 1:
         raise InvalidInputError(f"A {plan.kind} cluster needs at least one worker with at least one thread.")
@@ -486,10 +539,16 @@ def start(
 
     import dask
 
-    # The scheduler reads allowed-failures when it is built, inside the cluster's constructor.
-    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
-        started = cluster_class(**_cluster_kwargs(plan))
-    return _client_for(started, plan, connect_timeout)
+    route = LogRoute(log_path).start() if log_path is not None else None
+    try:
+        # The scheduler reads allowed-failures when it is built, inside the cluster's constructor.
+        with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+            started = cluster_class(**_cluster_kwargs(plan, log_path))
+    except BaseException:
+        if route is not None:
+            route.stop()
+        raise
+    return _client_for(started, plan, connect_timeout, route)
 
 
 def open_cluster(
@@ -499,10 +558,11 @@ def open_cluster(
     threads_per_worker: int | None = None,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+    log_path: str | Path | None = None,
 ) -> ClusterHandle:
     """`plan_cluster(spec, ...)` then `start(plan, ...)`: a connected handle; call `.close()` when done."""
     plan = plan_cluster(spec, n_workers=n_workers, threads_per_worker=threads_per_worker)
-    return start(plan, allowed_failures=allowed_failures, connect_timeout=connect_timeout)
+    return start(plan, allowed_failures=allowed_failures, connect_timeout=connect_timeout, log_path=log_path)
 
 
 @contextmanager
@@ -513,6 +573,7 @@ def cluster(
     threads_per_worker: int | None = None,
     allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S,
+    log_path: str | Path | None = None,
 ) -> Iterator[Client]:
     """A connected `distributed.Client` for the block; on exit, the client and whatever was started for it
     are closed (an existing cluster named by address or scheduler file keeps running).
@@ -520,7 +581,8 @@ def cluster(
     >>> with cluster("local:2") as client:  # doctest: +SKIP
     ...     client.submit(sum, [1, 2]).result()
 
-    See `plan_cluster` for the specs and `start` for the errors.
+    See `plan_cluster` for the specs and `start` for the errors and `log_path` (Dask's log lines to a
+    file instead of the terminal).
     """
     handle = open_cluster(
         spec,
@@ -528,6 +590,7 @@ def cluster(
         threads_per_worker=threads_per_worker,
         allowed_failures=allowed_failures,
         connect_timeout=connect_timeout,
+        log_path=log_path,
     )
     try:
         yield handle.client

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from workbench._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from workbench.registry._build import member_ids
     from workbench.registry._bundle import (
         FORMAT_VERSION,
         MANIFEST,
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     )
     from workbench.registry._refs import format_ref, parse_ref
     from workbench.registry._registry import REGISTRY_DIR, Registry, VersionInfo
+    from workbench.registry._signing import Keyring, PublicKey, SignatureError, UntrustedArchiveError
     from workbench.registry._source import RegistrySource
 
 __all__ = [
@@ -28,12 +30,17 @@ __all__ = [
     "MANIFEST",
     "REGISTRY_DIR",
     "BundleIntegrityError",
+    "Keyring",
+    "PublicKey",
     "Registry",
     "RegistrySource",
+    "SignatureError",
     "UnsafeRegistryError",
+    "UntrustedArchiveError",
     "VersionInfo",
     "format_ref",
     "load_bundle",
+    "member_ids",
     "parse_ref",
     "verify_bundle",
 ]
@@ -45,12 +52,17 @@ _HOMES = {
     "UnsafeRegistryError": "_bundle",
     "load_bundle": "_bundle",
     "verify_bundle": "_bundle",
+    "member_ids": "_build",
     "format_ref": "_refs",
     "parse_ref": "_refs",
     "REGISTRY_DIR": "_registry",
     "Registry": "_registry",
     "VersionInfo": "_registry",
     "RegistrySource": "_source",
+    "Keyring": "_signing",
+    "PublicKey": "_signing",
+    "SignatureError": "_signing",
+    "UntrustedArchiveError": "_signing",
 }
 
 

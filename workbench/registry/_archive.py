@@ -8,11 +8,13 @@ import os
 import tarfile
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import InvalidInputError
 from workbench.registry._bundle import FORMAT_VERSION, MANIFEST, BundleIntegrityError, manifest_sha256, verify_bundle
+from workbench.registry._signing import check_signature_field
 
 if TYPE_CHECKING:
     from workbench.registry._registry import VersionInfo
@@ -29,15 +31,21 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def write_archive(info: VersionInfo, path: Path) -> Path:
-    """Write the archive of `info` to `path` (a folder gets `<name>-<version>.tar.gz`); atomic."""
+def write_archive(
+    info: VersionInfo, path: Path, sign: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> Path:
+    """Write the archive of `info` to `path` (a folder gets `<name>-<version>.tar.gz`); atomic.
+
+    sign: gives the header's signature (over its other fields); None writes an unsigned archive."""
     target = path / f"{info.name}-{info.version}.tar.gz" if path.is_dir() else path
-    header = {
+    header: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": info.name,
         "version": info.version,
         "manifest_sha256": info.manifest_sha256,
     }
+    if sign is not None:
+        header["signature"] = sign(header)
     temp = target.parent / f".tmp-{uuid.uuid4().hex}-{target.name}"
     try:
         with tarfile.open(temp, "w:gz") as archive:
@@ -83,6 +91,8 @@ def read_header(path: Path) -> dict[str, Any]:
         raise InvalidInputError(f"{path} has a {HEADER} whose name or version is not valid; export it again.")
     if version < 1 or not valid_digest:
         raise InvalidInputError(f"{path} has a {HEADER} whose version or sha256 is not valid; export it again.")
+    if "signature" in header and not check_signature_field(header["signature"]):
+        raise InvalidInputError(f"{path} has a signature that cannot be read; the archive is refused.")
     return header
 
 

@@ -1,4 +1,10 @@
-"""Writing a bundle's files for a stored candidate or a saved ensemble, from the workspace store."""
+"""Writing a bundle's files for a stored candidate or a saved ensemble, from the workspace store.
+
+A family model is written in its library's native format when it has one that rebuilds it exactly
+(LightGBM, XGBoost, CatBoost: `workbench.model._native`), otherwise as the store's pickle (`model.pkl`);
+an AutoGluon candidate as its predictor's zip. model.json lists under `pickled_files` every file that
+loading unpickles (the formats and `pickled_files` are described in `workbench.registry._bundle`).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,25 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench._json import to_jsonable
 from workbench.errors import InvalidInputError, NotFoundError
 from workbench.model import InputSchema, loads_model
 from workbench.model._autogluon import META_NAME
 from workbench.model._ensemble import _union_schema
+from workbench.model._native import native_files
+from workbench.registry._bundle import pickled_files
 from workbench.store import Workspace
 from workbench.store import ensembles as ensemble_rows
 from workbench.store import experiments as experiment_rows
 from workbench.store import trials as records
 
-__all__ = ["PACKAGES", "BundleContent", "candidate_content", "ensemble_content", "package_versions"]
+if TYPE_CHECKING:
+    from workbench.registry._registry import Finalization
+    from workbench.store import FinalRow
+
+__all__ = ["PACKAGES", "BundleContent", "candidate_content", "ensemble_content", "member_ids", "package_versions"]
 
 PACKAGES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "catboost", "autogluon.tabular", "torch")
 
@@ -65,26 +77,42 @@ def _candidate(workspace: Workspace, candidate_id: int) -> records.CandidateRow:
     return candidate
 
 
-def _member_files(workspace: Workspace, candidate: records.CandidateRow, prefix: str) -> tuple[dict[str, Any], bytes]:
-    """The member spec (format, file, model name) and the artifact bytes, checked against the store's sha256."""
-    assert candidate.artifact_key is not None
-    blob = workspace.store.read_artifact(candidate.artifact_key)  # raises if it differs from its sha256
+@dataclass
+class _Member:
+    """A candidate as bundle files: its spec (format, file, ...), the files and its input and output schema."""
+
     spec: dict[str, Any]
-    if candidate.model_in_artifact:
-        spec = {"format": "autogluon", "file": f"{prefix}predictor.zip", "model_name": candidate.model_in_artifact}
-    else:
-        spec = {"format": "pickle", "file": f"{prefix}model.pkl", "model_name": None}
-    return spec, blob
+    files: dict[str, bytes]
+    schema: InputSchema
+    problem_type: str
+    classes: list[Any] | None
 
 
-def _schema_and_output(spec: dict[str, Any], blob: bytes) -> tuple[InputSchema, str, list[Any] | None]:
-    if spec["format"] == "autogluon":
+def _member(
+    workspace: Workspace, candidate: records.CandidateRow, prefix: str, final: FinalRow | None = None
+) -> _Member:
+    """The candidate's model files under `prefix`, from its artifact (checked against the store's sha256),
+    or from its final's when `final` is given."""
+    artifact_key = final.artifact_key if final is not None else candidate.artifact_key
+    model_in_artifact = final.model_in_artifact if final is not None else candidate.model_in_artifact
+    assert artifact_key is not None
+    blob = workspace.store.read_artifact(artifact_key)  # raises if it differs from its sha256
+    spec: dict[str, Any]
+    if model_in_artifact:
+        spec = {"format": "autogluon", "file": f"{prefix}predictor.zip", "model_name": model_in_artifact}
         with zipfile.ZipFile(io.BytesIO(blob)) as archive:
             meta = json.loads(archive.read(META_NAME))
-        return InputSchema.from_dict(meta["input_schema"]), meta["problem_type"], meta["classes"]
+        schema = InputSchema.from_dict(meta["input_schema"])
+        return _Member(spec, {spec["file"]: blob}, schema, meta["problem_type"], meta["classes"])
     model = loads_model(blob)  # a store artifact this workspace wrote itself
     classes = None if model.classes_ is None else to_jsonable(list(model.classes_))
-    return model.input_schema_, model.problem_type, classes
+    native = native_files(model, prefix)
+    if native is None:
+        spec = {"format": "pickle", "file": f"{prefix}model.pkl", "model_name": None}
+        files = {spec["file"]: blob}
+    else:
+        spec, files = native
+    return _Member(spec, files, model.input_schema_, model.problem_type, classes)
 
 
 def _lineage(workspace: Workspace, experiment_id: int, **extra: Any) -> dict[str, Any]:
@@ -107,6 +135,25 @@ def _trial_params(workspace: Workspace, trial_id: int | None) -> dict[str, Any] 
     return trial.params if trial is not None else None
 
 
+def member_ids(workspace: Workspace, ensemble_id: int) -> list[int]:
+    """The candidate ids of a saved ensemble's members."""
+    row = ensemble_rows.get_ensemble(workspace.store, ensemble_id)
+    if row is None:
+        raise NotFoundError(f"There is no saved ensemble {ensemble_id}; save one with `workbench compare`.")
+    return sorted({int(m["candidate_id"]) for m in row.spec["members"]})
+
+
+def _train_rows(workspace: Workspace, experiment_id: int) -> int:
+    return len(workspace.split(workspace.experiment(experiment_id)).train)
+
+
+def _finalized(finalization: Finalization | None) -> dict[str, Any] | None:
+    if finalization is None or finalization.mode == "none":
+        return None
+    finals = [f.to_dict() for f in finalization.finals.values()]
+    return {"mode": finalization.mode, "finals": finals, "error": finalization.error}
+
+
 def _metrics(experiment: dict[str, Any], row: Any, size: int) -> dict[str, Any]:
     return {
         "metric": experiment.get("metric"),
@@ -118,17 +165,23 @@ def _metrics(experiment: dict[str, Any], row: Any, size: int) -> dict[str, Any]:
     }
 
 
-def candidate_content(workspace: Workspace, candidate_id: int, description: str) -> BundleContent:
+def candidate_content(
+    workspace: Workspace, candidate_id: int, description: str, finalization: Finalization | None = None
+) -> BundleContent:
+    """The bundle of a candidate: its final's model when `finalization` holds one, else the model as selected."""
     candidate = _candidate(workspace, candidate_id)
-    spec, blob = _member_files(workspace, candidate, "")
-    schema, problem_type, classes = _schema_and_output(spec, blob)
+    final = finalization.final(candidate.id) if finalization is not None else None
+    member = _member(workspace, candidate, "", final)
     content = BundleContent(source_kind="candidate", source_id=candidate.id, experiment_id=candidate.experiment_id)
-    content.files[spec["file"]] = blob
-    content.add_json("model.json", {"kind": "candidate", **spec})
-    content.add_json("schema.json", schema.to_dict())
-    content.add_json("output.json", {"problem_type": problem_type, "classes": classes})
+    content.files.update(member.files)
+    content.add_json("model.json", {"kind": "candidate", **member.spec, "pickled_files": pickled_files(member.spec)})
+    content.add_json("schema.json", member.schema.to_dict())
+    content.add_json("output.json", {"problem_type": member.problem_type, "classes": member.classes})
     experiment = experiment_rows.get_experiment(workspace.store, candidate.experiment_id) or {}
-    content.add_json("metrics.json", {**_metrics(experiment, candidate, len(blob)), "fit_time_s": candidate.fit_time_s})
+    size = sum(len(data) for data in member.files.values())
+    trained = (finalization or _no_finalization()).record(_train_rows(workspace, candidate.experiment_id))
+    metrics = {**_metrics(experiment, candidate, size), "fit_time_s": candidate.fit_time_s, **trained}
+    content.add_json("metrics.json", metrics)
     lineage = _lineage(
         workspace,
         candidate.experiment_id,
@@ -137,12 +190,22 @@ def candidate_content(workspace: Workspace, candidate_id: int, description: str)
         params=candidate.params,
         trial_params=_trial_params(workspace, candidate.trial_id),
         description=description,
+        finalized=_finalized(finalization),
     )
     content.add_json("lineage.json", lineage)
     return content
 
 
-def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -> BundleContent:
+def _no_finalization() -> Finalization:
+    from workbench.registry._registry import Finalization
+
+    return Finalization()
+
+
+def ensemble_content(
+    workspace: Workspace, ensemble_id: int, description: str, finalization: Finalization | None = None
+) -> BundleContent:
+    """The bundle of a saved ensemble: its members' finals when `finalization` holds them (weights kept)."""
     row = ensemble_rows.get_ensemble(workspace.store, ensemble_id)
     if row is None:
         raise NotFoundError(f"There is no saved ensemble {ensemble_id}; save one with `workbench compare`.")
@@ -150,35 +213,40 @@ def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -
     experiment_id = row.experiment_id
     candidates = {c.id: c for c in records.list_candidates(workspace.store, experiment_id)}
     content = BundleContent(source_kind="ensemble", source_id=ensemble_id, experiment_id=experiment_id)
-    members, schemas, outputs, lineages = [], [], [], []
+    members, schemas, outputs, lineages, pickled = [], [], [], [], set()
+    built: dict[str, _Member] = {}  # members sharing an artifact share its files
     for member in spec["members"]:
         candidate = candidates[member["candidate_id"]]
         if not candidate.artifact_key:
             raise InvalidInputError(f"Ensemble member {candidate.name} has no stored model; it cannot be registered.")
-        digest = workspace.store.get_artifact(candidate.artifact_key)
+        final = finalization.final(candidate.id) if finalization is not None else None
+        artifact_key = final.artifact_key if final is not None else candidate.artifact_key
+        digest = workspace.store.get_artifact(artifact_key)
         prefix = f"members/{digest.sha256[:16] if digest else candidate.id}-"
-        member_spec, blob = _member_files(workspace, candidate, prefix)
-        content.files[member_spec["file"]] = blob  # members sharing an artifact share one file
-        schema, problem_type, classes = _schema_and_output(member_spec, blob)
-        schemas.append(schema)
-        outputs.append((problem_type, classes))
-        members.append(
-            {**member_spec, "name": member["name"], "weight": member["weight"], "candidate_id": candidate.id}
-        )
+        if prefix not in built:
+            built[prefix] = _member(workspace, candidate, prefix, final)
+        part = built[prefix]
+        content.files.update(part.files)
+        pickled.update(pickled_files(part.spec))
+        schemas.append(part.schema)
+        outputs.append((part.problem_type, part.classes))
+        members.append({**part.spec, "name": member["name"], "weight": member["weight"], "candidate_id": candidate.id})
         lineages.append({"candidate_id": candidate.id, "engine": candidate.engine, "params": candidate.params})
     meta_file = None
     if spec.get("meta_key"):
         meta_file = "meta.pkl"
         content.files[meta_file] = workspace.store.read_artifact(spec["meta_key"])
+        pickled.add(meta_file)
     experiment = experiment_rows.get_experiment(workspace.store, experiment_id) or {}
     problem_type = experiment.get("problem_type") or outputs[0][0]
     classes = spec.get("classes")
     content.add_json("ensemble.json", {"method": row.method, "members": members, "meta": meta_file})
-    content.add_json("model.json", {"kind": "ensemble", "file": "ensemble.json"})
+    content.add_json("model.json", {"kind": "ensemble", "file": "ensemble.json", "pickled_files": sorted(pickled)})
     content.add_json("schema.json", _union_schema(schemas).to_dict())
     content.add_json("output.json", {"problem_type": problem_type, "classes": classes})
     size = sum(len(data) for data in content.files.values())
-    content.add_json("metrics.json", _metrics(experiment, row, size))
+    trained = (finalization or _no_finalization()).record(_train_rows(workspace, experiment_id))
+    content.add_json("metrics.json", {**_metrics(experiment, row, size), **trained})
     lineage = _lineage(
         workspace,
         experiment_id,
@@ -186,6 +254,7 @@ def ensemble_content(workspace: Workspace, ensemble_id: int, description: str) -
         engine="ensemble",
         members=lineages,
         description=description,
+        finalized=_finalized(finalization),
     )
     content.add_json("lineage.json", lineage)
     return content

@@ -2,8 +2,28 @@
 
 A bundle folder holds the model's files and `manifest.json`, which lists every other file with its
 sha256 and size. `load_bundle` verifies the whole folder (every listed file present and unchanged, no
-extra file, no symlink, nothing world-writable) before anything in it is unpickled, then reads each file
-once more and checks its bytes before using them.
+extra file, no symlink, nothing world-writable) before anything in it is read as a model, then reads each
+file once more and checks its bytes before using them.
+
+`model.json` says how the model is stored. A candidate: `{"kind": "candidate", "format": ..., "file": ...,
+"pickled_files": [...]}` with one of these formats:
+
+- "native": a LightGBM, XGBoost or CatBoost family model as its library's own model file plus JSON
+  (`"library"`, `"prep"` and `"meta"` name the other files; see `workbench.model._native`). Nothing is
+  unpickled.
+- "pickle": any other family model (forest, linear, MLP, or one whose parts JSON cannot hold exactly) as
+  `model.pkl` (cloudpickle).
+- "autogluon": an AutoGluon predictor as `predictor.zip` (`"model_name"` picks its model); AutoGluon's
+  predictor is pickles inside the zip.
+
+An ensemble: `{"kind": "ensemble", "file": "ensemble.json", "pickled_files": [...]}`; ensemble.json lists
+the members (each a spec as above, with files under `members/`, plus name, weight and candidate id) and
+`"meta"`, a stacking meta-model's `meta.pkl` (scikit-learn, pickled) or null.
+
+`pickled_files` lists every bundle file that loading unpickles: `model.pkl`, `predictor.zip`, pickled
+members and `meta.pkl`; it is empty for a native candidate. The loader unpickles no file that it does not
+list. Bundles written before it existed (no `pickled_files`; formats "pickle" and "autogluon") load as
+they always did.
 
 This module imports only the model layer, `workbench.errors` and the standard library: a model server
 imports it (and `workbench.registry._source`) without the rest of the workbench.
@@ -11,6 +31,7 @@ imports it (and `workbench.registry._source`) without the rest of the workbench.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -23,6 +44,7 @@ from workbench.errors import WorkbenchError
 from workbench.model._base import FittedModel, loads_model
 from workbench.model._ensemble import EnsembleModel
 from workbench.model._loaded import LoadedModel
+from workbench.model._native import NATIVE_FORMAT, NATIVE_LIBRARIES, load_native
 from workbench.model._schema import InputSchema
 
 __all__ = [
@@ -33,12 +55,15 @@ __all__ = [
     "check_not_world_writable",
     "load_bundle",
     "manifest_sha256",
+    "pickled_files",
     "verify_bundle",
     "write_manifest",
 ]
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# Model formats whose file is unpickled on load (AutoGluon's predictor.zip holds pickles).
+PICKLED_FORMATS = ("pickle", "autogluon")
 
 
 class BundleIntegrityError(WorkbenchError):
@@ -51,6 +76,11 @@ class UnsafeRegistryError(WorkbenchError):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def pickled_files(spec: dict[str, Any]) -> list[str]:
+    """The files a candidate or member spec's model unpickles when it loads."""
+    return [spec["file"]] if spec["format"] in PICKLED_FORMATS else []
 
 
 def check_not_world_writable(path: Path) -> None:
@@ -138,11 +168,16 @@ def _check(folder: Path, rel: str, entry: dict[str, Any], data: bytes) -> bytes:
 
 
 class _Reader:
-    """Reads verified bundle files; each read checks the bytes against the manifest again."""
+    """Reads verified bundle files; each read checks the bytes against the manifest again.
+
+    pickled: the files model.json lists under `pickled_files` (None for bundles written before it did);
+    no other file is unpickled.
+    """
 
     def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
         self.folder = folder
         self.listed = {f["path"]: f for f in manifest["files"]}
+        self.pickled: set[str] | None = None
 
     def bytes(self, rel: str) -> bytes:
         if rel not in self.listed:
@@ -152,8 +187,28 @@ class _Reader:
     def json(self, rel: str) -> Any:
         return json.loads(self.bytes(rel))
 
+    def to_unpickle(self, rel: str) -> builtins.bytes:
+        if self.pickled is not None and rel not in self.pickled:
+            raise BundleIntegrityError(
+                f"The bundle {self.folder} would unpickle {rel}, which its model.json does not list among its "
+                "pickled files; it is not loaded."
+            )
+        return self.bytes(rel)
+
     def model(self, spec: dict[str, Any], cache_dir: Path | None) -> FittedModel:
-        data = self.bytes(spec["file"])
+        if spec["format"] == NATIVE_FORMAT:
+            if spec.get("library") not in NATIVE_LIBRARIES:
+                raise BundleIntegrityError(
+                    f"The bundle {self.folder} holds a {spec.get('library')!r} model file, which this workbench "
+                    f"cannot read (it reads {', '.join(NATIVE_LIBRARIES)})."
+                )
+            return load_native(spec, self.bytes)
+        if spec["format"] not in PICKLED_FORMATS:
+            raise BundleIntegrityError(
+                f"The bundle {self.folder} stores its model in format {spec['format']!r}, which this workbench "
+                "cannot read; a newer workbench wrote it."
+            )
+        data = self.to_unpickle(spec["file"])
         if spec["format"] == "autogluon":
             from workbench.model._autogluon import AutoGluonModel
 
@@ -177,13 +232,15 @@ def load_bundle(
     manifest = verify_bundle(folder)
     reader = _Reader(folder, manifest)
     spec = reader.json("model.json")
+    if "pickled_files" in spec:
+        reader.pickled = set(spec["pickled_files"])
     output = reader.json("output.json")
     schema = InputSchema.from_dict(reader.json("schema.json"))
     model: FittedModel
     if spec["kind"] == "ensemble":
         ensemble = reader.json(spec["file"])
         members = [reader.model(m, cache_dir) for m in ensemble["members"]]
-        meta = pickle.loads(reader.bytes(ensemble["meta"])) if ensemble.get("meta") else None
+        meta = pickle.loads(reader.to_unpickle(ensemble["meta"])) if ensemble.get("meta") else None
         model = EnsembleModel(
             members,
             [m["name"] for m in ensemble["members"]],

@@ -22,10 +22,10 @@ from workbench.registry._bundle import (
     write_manifest,
 )
 from workbench.registry._refs import check_alias, check_model_name, format_ref, parse_ref, selector_of
-from workbench.store import Workspace
+from workbench.store import FinalRow, Workspace
 from workbench.store import registry as versions
 
-__all__ = ["REGISTRY_DIR", "Registry", "VersionInfo"]
+__all__ = ["REGISTRY_DIR", "Finalization", "Registry", "VersionInfo"]
 
 REGISTRY_DIR = "registry"
 TEMP_PREFIX = ".tmp-"
@@ -34,7 +34,11 @@ FOLDER_MODE = 0o750
 
 @dataclass(frozen=True)
 class VersionInfo:
-    """One registered version. source: kind (candidate | ensemble | import), id and experiment_id."""
+    """One registered version. source: kind (candidate | ensemble | import), id and experiment_id.
+
+    provenance: where the bundle came from: `origin` (registered | imported), `trusted`, and for imports
+    `signed_by` (the trusted key's name), `key_id` and `reason` (signed | unsigned | signed by an unknown key).
+    pickled_files: the bundle files that are unpickled when it loads (None: a bundle older than that list)."""
 
     name: str
     version: int
@@ -45,15 +49,69 @@ class VersionInfo:
     created_at: float
     source: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    pickled_files: list[str] | None = None
 
     @property
     def ref(self) -> str:
         return format_ref(self.name, self.version)
 
+    @property
+    def trusted(self) -> bool:
+        """Registered here, or imported with a signature by a trusted key."""
+        return bool(self.provenance.get("trusted"))
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = to_jsonable(self)
         data["ref"] = self.ref
+        data["trusted"] = self.trusted
         return data
+
+
+REGISTERED = {"origin": "registered", "trusted": True}
+
+
+@dataclass(frozen=True)
+class Finalization:
+    """How a version's models were finalized: `mode` ("all", "train+valid" or "none"), the final of each
+    candidate it holds (empty when none or when the refit failed) and why it failed."""
+
+    mode: str = "none"
+    finals: dict[int, FinalRow] = field(default_factory=dict)
+    error: str | None = None
+
+    def final(self, candidate_id: int) -> FinalRow | None:
+        return self.finals.get(candidate_id)
+
+    def record(self, n_train: int) -> dict[str, Any]:
+        """What the version's metrics say of it: the rows its models were trained on, and that the scores
+        are those measured at selection."""
+        if self.finals:
+            rows = max(f.rows for f in self.finals.values())
+            return {
+                "trained_on": {"mode": self.mode, "rows": rows},
+                "scores_measured": "at selection, before finalize (valid and test rows held out)",
+            }
+        record: dict[str, Any] = {"trained_on": {"mode": "train", "rows": n_train}}
+        if self.error:
+            record["finalize_error"] = self.error
+        return record
+
+
+def _provenance(row: dict[str, Any]) -> dict[str, Any]:
+    stored = json.loads(row.get("provenance_json") or "{}")
+    if stored:
+        return dict(stored)
+    if row["source_kind"] == "import":  # imported before archives were signed: nothing vouches for it
+        return {"origin": "imported", "trusted": False, "signed_by": None, "key_id": None, "reason": "unsigned"}
+    return dict(REGISTERED)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 class Registry:
@@ -84,28 +142,68 @@ class Registry:
     # registering -------------------------------------------------------------------------------
 
     def register(
-        self, name: str, *, candidate_id: int | None = None, ensemble_id: int | None = None, description: str = ""
+        self,
+        name: str,
+        *,
+        candidate_id: int | None = None,
+        ensemble_id: int | None = None,
+        description: str = "",
+        finalize: str = "none",
     ) -> VersionInfo:
-        """Register a stored candidate or a saved ensemble as the next version of `name`."""
-        from workbench.registry._build import candidate_content, ensemble_content
+        """Register a stored candidate or a saved ensemble as the next version of `name`.
+
+        finalize: "all" or "train+valid" registers the model refitted on those rows (every member of an
+        ensemble, weights kept), made now unless the search made it; "none" the model as selected. A refit
+        that fails registers the model as selected, and its metrics say why (`finalize_error`)."""
+        from workbench.registry._build import candidate_content, ensemble_content, member_ids
+        from workbench.search import check_finalize_mode
 
         check_model_name(name)
+        check_finalize_mode(finalize)
         if (candidate_id is None) == (ensemble_id is None):
             raise InvalidInputError("Register either a candidate (--candidate ID) or an ensemble (--ensemble ID).")
+        ids = [candidate_id] if candidate_id is not None else member_ids(self.workspace, int(ensemble_id or 0))
+        finalization = self._finalize(ids, finalize)
         if candidate_id is not None:
-            content = candidate_content(self.workspace, candidate_id, description)
+            content = candidate_content(self.workspace, candidate_id, description, finalization)
         else:
             assert ensemble_id is not None
-            content = ensemble_content(self.workspace, ensemble_id, description)
+            content = ensemble_content(self.workspace, ensemble_id, description, finalization)
         staging = self._staging(name)
         try:
             content.write(staging)
             sha = write_manifest(staging)
-            return self._commit(name, staging, sha, content.source_kind, content.source_id, description)
+            return self._commit(
+                name, staging, sha, content.source_kind, content.source_id, description, dict(REGISTERED)
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _commit(self, name: str, staging: Path, sha: str, kind: str, source_id: int, description: str) -> VersionInfo:
+    def _finalize(self, candidate_ids: list[int], mode: str) -> Finalization:
+        """Every candidate's final in `mode`, or none of them and why (an ensemble is refitted whole or not)."""
+        from workbench.search import check_finalize_mode, finalize_candidate
+
+        if mode == "none":
+            return Finalization()
+        finals: dict[int, FinalRow] = {}
+        try:
+            for candidate_id in candidate_ids:
+                finals[candidate_id] = finalize_candidate(self.workspace, candidate_id, check_finalize_mode(mode))
+        except Exception as exc:  # the model as selected is still registered: say why it was not refitted
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return Finalization(mode, {}, f"{type(exc).__name__}: {text}"[:300])
+        return Finalization(mode, finals)
+
+    def _commit(
+        self,
+        name: str,
+        staging: Path,
+        sha: str,
+        kind: str,
+        source_id: int,
+        description: str,
+        provenance: dict[str, Any],
+    ) -> VersionInfo:
         """Number the staged bundle and move it into place, in one BEGIN IMMEDIATE transaction."""
         metrics = json.loads((staging / "metrics.json").read_text())
         placed: list[Path] = []
@@ -129,6 +227,7 @@ class Registry:
                     manifest_sha256=sha,
                     metrics=metrics,
                     description=description,
+                    provenance=provenance,
                 )
         except BaseException:
             for target in placed:
@@ -141,10 +240,9 @@ class Registry:
     def _info(self, row: dict[str, Any]) -> VersionInfo:
         name, version = str(row["name"]), int(row["version"])
         path = self.home / row["bundle_key"]
-        try:
-            lineage = json.loads((path / "lineage.json").read_text())
-        except (OSError, ValueError):
-            lineage = {}
+        lineage, spec = _read_json(path / "lineage.json"), _read_json(path / "model.json")
+        lineage = lineage if isinstance(lineage, dict) else {}
+        pickled = spec.get("pickled_files") if isinstance(spec, dict) else None
         return VersionInfo(
             name=name,
             version=version,
@@ -155,6 +253,8 @@ class Registry:
             created_at=float(row["created_at"]),
             source={"kind": row["source_kind"], "id": row["source_id"], "experiment_id": lineage.get("experiment_id")},
             description=str(row.get("description") or ""),
+            provenance=_provenance(row),
+            pickled_files=[str(f) for f in pickled] if isinstance(pickled, list) else None,
         )
 
     def info(self, name: str, version: int) -> VersionInfo:
@@ -223,18 +323,30 @@ class Registry:
     # archives ----------------------------------------------------------------------------------
 
     def export(self, ref: str, path: Path) -> Path:
-        """One .tar.gz of the version's bundle and a header (name, version, manifest sha256)."""
+        """One .tar.gz of the version's bundle and a header (name, version, manifest sha256), signed with
+        the workspace's key. An untrusted version (imported with trust=True) is exported unsigned: this
+        workspace does not vouch for what it could not check."""
         from workbench.registry._archive import write_archive
+        from workbench.registry._signing import Keyring
 
         info = self.resolve(ref)
-        verify_bundle(info.path)
-        return write_archive(info, Path(path))
+        if verify_bundle(info.path)["sha256"] != info.manifest_sha256:
+            raise BundleIntegrityError(
+                f"The manifest of {info.ref} is not the one registered; the bundle was replaced."
+            )
+        return write_archive(info, Path(path), Keyring(self.workspace).sign if info.trusted else None)
 
-    def import_archive(self, path: Path, name: str | None = None) -> VersionInfo:
-        """Verify an exported archive and register it as the next version of `name` (default: its own)."""
+    def import_archive(self, path: Path, name: str | None = None, *, trust: bool = False) -> VersionInfo:
+        """Verify an exported archive and register it as the next version of `name` (default: its own).
+
+        The signature is checked from the header before anything is unpacked: an archive signed by this
+        workspace or a key it trusts is imported as trusted; an unsigned or unknown-signed one is refused
+        unless `trust` (then it is marked untrusted); one whose signature does not verify is refused."""
         from workbench.registry._archive import read_archive, read_header
+        from workbench.registry._signing import Keyring
 
         header = read_header(Path(path))
+        provenance = Keyring(self.workspace).provenance(header, Path(path), trust=trust)
         target_name = check_model_name(name or str(header["name"]))
         staging = self._staging(target_name)
         try:
@@ -248,7 +360,9 @@ class Registry:
                 ) from None
             description = str(lineage.get("description") or "") if isinstance(lineage, dict) else ""
             version = int(header["version"])
-            return self._commit(target_name, staging, header["manifest_sha256"], "import", version, description)
+            return self._commit(
+                target_name, staging, header["manifest_sha256"], "import", version, description, provenance
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             with contextlib.suppress(OSError):  # a refused import of a new name leaves no empty folder

@@ -10,6 +10,14 @@ from workbench.search._engines import (
     run_optuna_trial,
 )
 from workbench.search._events import EVENT_KINDS, EventBus, SearchEvent
+from workbench.search._finalize import (
+    FINALIZE_MODES,
+    FinalizeMode,
+    check_finalize_mode,
+    final_data,
+    finalize_candidate,
+    refit_candidate,
+)
 from workbench.search._protocol import (
     CandidateResult,
     Reporter,
@@ -34,6 +42,7 @@ from workbench.store import STOP_MODES, StopMode, StopSignal, check_stop_mode
 __all__ = [
     "ENGINE_NAMES",
     "EVENT_KINDS",
+    "FINALIZE_MODES",
     "RESUMABLE",
     "STOP_MODES",
     "AutoGluonEngine",
@@ -41,6 +50,7 @@ __all__ = [
     "DaskReporter",
     "Engine",
     "EventBus",
+    "FinalizeMode",
     "FunctionEngine",
     "OptunaEngine",
     "Reporter",
@@ -57,10 +67,14 @@ __all__ = [
     "TrialSpec",
     "WorkerResources",
     "build_engines",
+    "check_finalize_mode",
     "check_stop_mode",
     "execute_trial",
+    "final_data",
+    "finalize_candidate",
     "find_or_create_experiment",
     "job_status",
+    "refit_candidate",
     "run_optuna_trial",
     "run_search",
     "search_fingerprint",

@@ -2,6 +2,11 @@
 
 Runs in the notebook or CLI process. Workers only compute; the driver alone writes the store and tells
 the samplers, so a task that Dask recomputes (its worker died after finishing) still yields one trial.
+
+Time: each trial's time limit is what is left of the run's time budget, so trials end with the budget and
+return what they have rather than being cancelled; the driver places trials on free workers itself, lends
+idle workers' cores to the trials that remain (`_placement`), and reports the worker-seconds its trials
+took and the share wasted on trials that produced no candidate (`SearchSummary`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from workbench.errors import InvalidInputError
 from workbench.metrics import get_metric
 from workbench.search._engines import Engine
 from workbench.search._events import EventBus
-from workbench.search._protocol import TrialData, TrialResult, TrialSpec
+from workbench.search._placement import Placement, WorkerPool, worker_slots
+from workbench.search._protocol import MIN_TRIAL_S, TrialData, TrialResult, TrialSpec
 from workbench.search._worker import execute_trial, prune_event_name, report_topic
 from workbench.store import Experiment, StopMode, StopSignal, Workspace
 from workbench.store import experiments as experiment_rows
@@ -38,6 +44,15 @@ __all__ = ["SearchDriver", "SearchOptions", "SearchSummary"]
 RESTART_TIMEOUT_S = 5.0
 # How often the driver tells the store that its job is alive (read by other hosts, which cannot see its pid).
 HEARTBEAT_S = 10.0
+# At the end of a time budget, a trial that honours its time limit is let finish; one still running this
+# long after its limit is cancelled.
+GRACE_S = 10.0
+# No trial is queued beyond the free workers when less than this is left of a time budget: it could wait
+# for a worker until the end and be cancelled before it started.
+QUEUE_MIN_LEFT_S = 15.0
+# How long the run waits, once over, for the code of trials it cancelled to return on their workers, so
+# that closing the cluster finds them idle (and need not kill them).
+CANCELLED_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,10 +60,14 @@ class SearchOptions:
     """How long to search and how to stop.
 
     n_trials: finished trials (complete or pruned) to reach, counting those of earlier runs.
-    time_limit_s: wall-clock limit of this run. At least one of the two is required.
+    time_limit_s: wall-clock limit of this run. At least one of the two is required. Each trial's own time
+        limit (`TrialSpec.time_limit_s`) is what is left of it when the trial is submitted (at least
+        MIN_TRIAL_S), and no trial starts in its last MIN_TRIAL_S seconds (a quarter of it, if shorter).
     trial_timeout_s: a trial running longer is failed and its worker restarted.
     on_stop: at the end of the budget, "cancel" running trials or let them "finish" (a stop request
-        carries its own mode).
+        carries its own mode). With "cancel", trials of engines that honour their time limit
+        (`Engine.honours_time_limit`) still finish: they end by themselves at the budget's end, and one
+        still running GRACE_S seconds after its limit is cancelled.
     max_failures: stop after this many failed trials in this run (default: max(5, n_trials)).
     """
 
@@ -75,6 +94,11 @@ class SearchOptions:
 
 @dataclass
 class SearchSummary:
+    """How a run went. `trial_s`: worker-seconds its trials took (a trial lent other workers' cores counts
+    theirs too); `wasted_s`: those of trials that produced no candidate (failed, timed out, cancelled,
+    including the time their code ran on after the cancel); `wasted_share`: wasted_s / trial_s. Pruned
+    trials are not waste: the pruner stopped them to save time."""
+
     experiment_id: int
     status: str
     complete: int = 0
@@ -85,6 +109,11 @@ class SearchSummary:
     best: dict[str, Any] | None = None
     message: str = ""
     stop_mode: str | None = None  # the stop request that ended the run, if one did
+    trial_s: float = 0.0
+    wasted_s: float = 0.0
+    wasted_share: float = 0.0
+    # How the winner was finalized after the trials (`workbench.search.run_search`), or why it was not.
+    finalized: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -98,9 +127,17 @@ class _Running:
     engine: Engine
     spec: TrialSpec
     submitted: float
+    placement: Placement = field(default_factory=Placement)
     started: float | None = None
     worker: str | None = None
+    limit_s: float | None = None  # the time limit the trial started with, as its worker reported it
+    cutoff: float | None = None  # when it is cancelled if still running (set at the end of a time budget)
     reports: list[tuple[int, float]] = field(default_factory=list)
+
+    def deadline(self) -> float | None:
+        """When the trial should have ended (driver clock), if it started under a time limit."""
+        limit = self.limit_s if self.limit_s is not None else self.spec.time_limit_s
+        return None if self.started is None or limit is None else self.started + limit
 
 
 class SearchDriver:
@@ -140,8 +177,19 @@ class SearchDriver:
         self._attempt = 0
         self._cpu_request: dict[str, float] = {}
         self._finished_by_engine: dict[str, int] = {}
+        self._durations: dict[str, list[float]] = {}  # engine -> durations of its trials finished in this run
         self._next_number: dict[str, int] = {}
         self._inbox: deque[tuple[float, Any]] = deque()  # (time, message) from subscribe_topic
+        self._pool = WorkerPool()
+        self._whole_host = all(e.whole_host for e in self.engines)
+        self._start = time.monotonic()
+        self._ends_at: float | None = None  # wall-clock end of the time budget
+        self._draining = False  # the time budget ended; trials that honour their limit are finishing
+        # Trials cancelled while their code ran (key -> (when, workers held)), until their worker says it
+        # returned; and those cancelled before they said they started.
+        self._cancelled_running: dict[str, tuple[float, int]] = {}
+        self._cancelled_queued: dict[str, int] = {}
+        self._summary = SearchSummary(experiment.id, "created")
 
     # public ------------------------------------------------------------------------------------
 
@@ -163,8 +211,10 @@ class SearchDriver:
 
         store = self.workspace.store
         exp = self.experiment
-        summary = SearchSummary(exp.id, "running")
-        start = time.monotonic()
+        summary = self._summary = SearchSummary(exp.id, "running")
+        start = self._start = time.monotonic()
+        if self.options.time_limit_s is not None:
+            self._ends_at = time.time() + self.options.time_limit_s
         self._resume_interrupted()
         summary.complete, summary.pruned = self._finished_counts()
         for row in records.list_trials(store, exp.id, ("COMPLETE", "PRUNED")):
@@ -187,34 +237,33 @@ class SearchDriver:
                 self._drain_reports()
                 self.bus.flush()
                 self._check_timeouts(summary)
+                self._check_cutoffs(summary)
                 if self.job_id is not None and now - beat >= HEARTBEAT_S:
                     job_rows.heartbeat(store, self.job_id)
                     beat = now
                 done_count = summary.complete + summary.pruned
                 requested = self._stop_requested()
+                if self._draining and requested is not None:
+                    self._end_drain(summary, requested)
                 if stopping != "cancel":
                     reason, mode = self._stop_reason(requested, done_count, now - start, summary.failed, max_failures)
                     if mode is not None and mode != stopping:
                         summary.message = summary.message or reason
                         summary.stop_mode = requested
                         stopping = mode
-                        self._wind_down(summary, mode, reason)
+                        at_time_limit = requested is None and reason.startswith("time limit")
+                        self._wind_down(summary, mode, reason, drain=at_time_limit and mode == "cancel")
                 if not stopping:
-                    wanted = slots + self.options.extra_in_flight
-                    while len(self._running) < wanted:
-                        if (
-                            self.options.n_trials is not None
-                            and done_count + len(self._running) >= self.options.n_trials
-                        ):
-                            break
-                        self._data_future = self._ensure_data(self._data_future)
-                        self._submit(self._data_future)
+                    self._fill(slots, done_count)
                 if not self._running:
+                    if stopping is None and self._too_late_to_start():  # the time budget is spent
+                        summary.message = summary.message or self._time_limit_reason()
                     break
                 done = _wait_first(wait, list(self._running), 0.2)
                 results = self._gather([f for f in done if f.status == "finished"])
                 for future in done:
                     self._finish(future, summary, results.get(future.key))
+            self._await_cancelled(CANCELLED_WAIT_S)
         except KeyboardInterrupt:
             self._cancel_all(summary, "interrupted")
             summary.message = "interrupted"
@@ -225,6 +274,7 @@ class SearchDriver:
             with contextlib.suppress(Exception):
                 self.client.unsubscribe_topic(topic)
             summary.elapsed_s = time.monotonic() - start
+            summary.wasted_share = summary.wasted_s / summary.trial_s if summary.trial_s > 0 else 0.0
             summary.best = self._best
             failed_out = summary.failed >= max_failures and not (summary.complete + summary.pruned)
             spent = self._budget_spent(summary) and summary.stop_mode is None
@@ -239,20 +289,75 @@ class SearchDriver:
                 failed=summary.failed,
                 cancelled=summary.cancelled,
                 elapsed_s=round(summary.elapsed_s, 3),
+                trial_s=round(summary.trial_s, 3),
+                wasted_share=round(summary.wasted_share, 4),
                 message=summary.message,
             )
             self.bus.flush()
         return summary
 
-    def _wind_down(self, summary: SearchSummary, mode: StopMode, reason: str) -> None:
-        """Stop submitting; cancel every trial ("cancel") or only those not started yet ("finish")."""
+    def _wind_down(self, summary: SearchSummary, mode: StopMode, reason: str, drain: bool = False) -> None:
+        """Stop submitting; cancel every trial ("cancel") or only those not started yet ("finish").
+
+        `drain` (the end of a time budget, "cancel"): a started trial whose engine honours its time limit is
+        not cancelled but let finish, until GRACE_S seconds after its limit (see `_check_cutoffs`).
+        """
         for future, running in list(self._running.items()):
-            if mode == "cancel" or running.started is None:
-                future.cancel()
+            deadline = running.deadline()
+            if drain and running.engine.honours_time_limit and deadline is not None:
+                running.cutoff = deadline + GRACE_S
+                self._draining = True
+            elif mode == "cancel" or running.started is None:
                 why = "cancelled before it started" if running.started is None else "cancelled"
-                self._close(future, summary, "CANCELLED", error=f"{why}: {reason}")
+                self._cancel(future, summary, f"{why}: {reason}")
         if mode == "finish":
             self._resumed.clear()
+
+    def _end_drain(self, summary: SearchSummary, mode: StopMode) -> None:
+        """A stop request while trials finish after the time budget: "cancel" cancels them now (the run
+        ends stopped), "finish" lets them run to their end (the run ends as its budget did)."""
+        self._draining = False
+        if mode == "cancel":
+            summary.stop_mode = mode
+        for future, running in list(self._running.items()):
+            if mode == "cancel":
+                self._cancel(future, summary, "cancelled: stopped by request")
+            else:
+                running.cutoff = None
+
+    def _check_cutoffs(self, summary: SearchSummary) -> None:
+        now = time.monotonic()
+        for future, running in list(self._running.items()):
+            if running.cutoff is not None and now > running.cutoff:
+                self._cancel(future, summary, f"cancelled: still running {GRACE_S:g} s after its time limit")
+
+    def _cancel(self, future: Any, summary: SearchSummary, error: str) -> None:
+        """Cancel a trial's task and close it CANCELLED. Its code may be running on a worker: it is asked to
+        stop (through its prune event) and the run waits for it to return before it ends."""
+        running = self._running.get(future)
+        future.cancel()
+        if running is not None:
+            key, held = running.spec.key, running.placement.workers_held
+            if running.started is not None:
+                self._cancelled_running[key] = (time.monotonic(), held)
+                self._ask_to_stop(key)
+            else:
+                self._cancelled_queued[key] = held
+        self._close(future, summary, "CANCELLED", error=error)
+
+    def _ask_to_stop(self, key: str) -> None:
+        from distributed import Event
+
+        with contextlib.suppress(Exception):
+            Event(prune_event_name(self.run_id, key), client=self.client).set()
+
+    def _await_cancelled(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the code of cancelled trials to return on their workers."""
+        end = time.monotonic() + timeout
+        self._drain_reports()
+        while self._cancelled_running and time.monotonic() < end:
+            time.sleep(0.05)
+            self._drain_reports()
 
     # budget ------------------------------------------------------------------------------------
 
@@ -266,10 +371,25 @@ class SearchDriver:
         if self.options.n_trials is not None and done >= self.options.n_trials:
             return f"{done} trials finished", on_stop
         if self.options.time_limit_s is not None and elapsed >= self.options.time_limit_s:
-            return f"time limit of {self.options.time_limit_s:g} s reached", on_stop
+            return self._time_limit_reason(), on_stop
         if failed >= max_failures:
             return f"{failed} trials failed; see the trial errors with 'workbench leaderboard --trials'", "cancel"
         return "", None
+
+    def _time_limit_reason(self) -> str:
+        return f"time limit of {self.options.time_limit_s:g} s reached"
+
+    def _too_late_to_start(self) -> bool:
+        """Whether too little of the time budget is left to start a trial: less than MIN_TRIAL_S (a quarter
+        of the budget, if shorter)."""
+        left, limit = self._time_left(), self.options.time_limit_s
+        return left is not None and limit is not None and left < min(MIN_TRIAL_S, 0.25 * limit)
+
+    def _time_left(self) -> float | None:
+        """Seconds left of the time budget (negative once spent); None without one."""
+        if self.options.time_limit_s is None:
+            return None
+        return self.options.time_limit_s - (time.monotonic() - self._start)
 
     def _budget_spent(self, summary: SearchSummary) -> bool:
         if self.options.n_trials is not None and summary.complete + summary.pruned >= self.options.n_trials:
@@ -299,26 +419,129 @@ class SearchDriver:
                 engine.requeue(row.params)
 
     def _next_engine(self) -> Engine:
-        """An engine with a queued fixed trial (a requeued or replayed one), else the engine with the fewest
-        finished and running trials (ties: the first listed)."""
+        """An engine with a queued fixed trial (a requeued or replayed one), else, in a time budget, the
+        engine with the least worker time in this run (see `_worker_time`); then the fewest finished and
+        running trials; then the first listed."""
         for engine in self.engines:
             if engine.queued:
                 return engine
         counts = dict(self._finished_by_engine)
         for running in self._running.values():
             counts[running.engine.name] = counts.get(running.engine.name, 0) + 1
-        return min(self.engines, key=lambda e: counts.get(e.name, 0))
+        timed = self.options.time_limit_s is not None
+        return min(self.engines, key=lambda e: (self._worker_time(e) if timed else 0.0, counts.get(e.name, 0)))
+
+    def _worker_time(self, engine: Engine) -> float:
+        """The worker-seconds `engine` has had in this run: its finished trials', and each running trial's
+        time so far or, if longer, its expected duration (the engine's median trial in this run; the trial's
+        time limit before any has finished). Rounded to 0.1 s, so that near ties go by trial count."""
+        now = time.monotonic()
+        total = sum(self._durations.get(engine.name, []))
+        expected = self._expected_s(engine)
+        for running in self._running.values():
+            if running.engine is engine:
+                so_far = now - running.started if running.started is not None else 0.0
+                total += max(so_far, expected if expected is not None else running.spec.time_limit_s or 0.0)
+        return round(total, 1)
+
+    def _expected_s(self, engine: Engine) -> float | None:
+        """The median duration of `engine`'s trials finished in this run; None before one has."""
+        durations = sorted(self._durations.get(engine.name, []))
+        return durations[len(durations) // 2] if durations else None
+
+    def _remaining(self, done: int) -> int | None:
+        """Trials still to submit for the trial budget; None without one."""
+        if self.options.n_trials is None:
+            return None
+        return self.options.n_trials - done - len(self._running)
+
+    def _fill(self, slots: int, done: int) -> None:
+        """Start a trial on every free worker (moving there first a trial queued behind a busy one), and
+        queue one more behind the trial expected to end first; until the trial budget is reached or too
+        little time is left to start one."""
+        if self._too_late_to_start():
+            return
+        left = self._time_left()
+        if not self._pool.known:
+            self._fill_anywhere(slots, done, left)
+            return
+        self._move_queued()
+        while True:
+            remaining = self._remaining(done)
+            free = self._pool.free_count()
+            to_submit = free if remaining is None else min(free, remaining)
+            placement = self._pool.place(to_submit, self._whole_host) if to_submit > 0 else None
+            if placement is None:
+                break
+            self._submit(placement)
+        if self._whole_host or (left is not None and left < QUEUE_MIN_LEFT_S):
+            return
+        while sum(r.placement.queued for r in self._running.values()) < self.options.extra_in_flight:
+            remaining = self._remaining(done)
+            target = self._queue_target() if remaining is None or remaining > 0 else None
+            if target is None:
+                break
+            self._submit(Placement(worker=target, queued=True))
+
+    def _fill_anywhere(self, slots: int, done: int, left: float | None) -> None:
+        """Without worker information: as many trials as workers, and one more queued, placed by Dask."""
+        queued = left is None or left >= QUEUE_MIN_LEFT_S
+        wanted = slots + (self.options.extra_in_flight if queued else 0)
+        while len(self._running) < wanted:
+            remaining = self._remaining(done)
+            if remaining is not None and remaining <= 0:
+                break
+            self._submit(Placement())
+
+    def _queue_target(self) -> str | None:
+        """The worker whose trial is expected to end first (by its engine's median trial in this run), if
+        that leaves time to run another and no trial is queued there yet; None when none is known."""
+        taken = {r.placement.worker for r in self._running.values() if r.placement.queued}
+        budget_end = self._start + self.options.time_limit_s if self.options.time_limit_s is not None else None
+        best: tuple[float, str] | None = None
+        for running in self._running.values():
+            expected = self._expected_s(running.engine)
+            if running.started is None or running.worker is None or expected is None or running.worker in taken:
+                continue
+            end = running.started + expected
+            if budget_end is not None and budget_end - end < MIN_TRIAL_S:
+                continue
+            if best is None or end < best[0]:
+                best = (end, running.worker)
+        return best[1] if best is not None else None
+
+    def _move_queued(self) -> None:
+        """A trial queued behind a busy worker goes to a worker that is free now instead."""
+        for future, running in list(self._running.items()):
+            if running.started is not None or not running.placement.queued:
+                continue
+            placement = self._pool.place(self._pool.free_count(), self._whole_host)
+            if placement is None:
+                return
+            future.cancel()
+            self._running.pop(future)
+            self._submit_again(running, placement)
 
     def _resubmit(self, future: Any) -> None:
+        """Run a trial again whose result was lost with its worker: on a free worker if one is known."""
         running = self._running.pop(future)
-        self._data_future = self._ensure_data(self._data_future)
-        new = self._submit_spec(running.spec, running.engine, self._data_future)
-        self._running[new] = _Running(running.trial_id, running.engine, running.spec, time.monotonic())
-        self._by_key[running.spec.key] = new
+        self._pool.release(running.spec.key)
+        self._submit_again(running, (self._pool.place(1) if self._pool.known else None) or Placement())
 
-    def _submit_spec(self, spec: TrialSpec, engine: Engine, data_future: Any) -> Any:
+    def _submit_again(self, running: _Running, placement: Placement) -> None:
+        """Submit `running`'s trial anew with `placement` (its row and number stay)."""
+        spec = replace(running.spec, cpus=placement.cpus)
+        self._data_future = self._ensure_data(self._data_future)
+        new = self._submit_spec(spec, running.engine, self._data_future, placement)
+        self._running[new] = _Running(running.trial_id, running.engine, spec, time.monotonic(), placement)
+        self._by_key[spec.key] = new
+        self._pool.assign(spec.key, placement)
+
+    def _submit_spec(self, spec: TrialSpec, engine: Engine, data_future: Any, placement: Placement) -> Any:
         resources = {"GPU": 1} if spec.needs_gpu else self._cpu_request
         self._attempt += 1
+        # Pinned loosely: should its worker be gone, the trial runs on another.
+        where: dict[str, Any] = {"workers": [placement.worker], "allow_other_workers": True} if placement.worker else {}
         return self.client.submit(
             execute_trial,
             engine.trial_function,
@@ -328,9 +551,11 @@ class SearchDriver:
             resources=resources or None,
             pure=False,
             retries=0,
+            **where,
         )
 
-    def _submit(self, data_future: Any) -> None:
+    def _submit(self, placement: Placement) -> None:
+        self._data_future = data_future = self._ensure_data(self._data_future)
         store = self.workspace.store
         if self._resumed:
             row, engine = self._resumed.popleft()
@@ -350,16 +575,19 @@ class SearchDriver:
             time_limit_s=self._trial_time_limit(),
             needs_gpu=engine.needs_gpu(row.params),
             run_id=self.run_id,
+            ends_at=self._ends_at,
+            cpus=placement.cpus,
         )
-        future = self._submit_spec(spec, engine, data_future)
-        self._running[future] = _Running(row.id, engine, spec, time.monotonic())
+        future = self._submit_spec(spec, engine, data_future, placement)
+        self._running[future] = _Running(row.id, engine, spec, time.monotonic(), placement)
         self._by_key[spec.key] = future
+        self._pool.assign(spec.key, placement)
         self.bus.publish("trial_queued", self.experiment.id, engine=engine.name, number=row.number, params=row.params)
 
     def _trial_time_limit(self) -> float | None:
-        if self.options.time_limit_s is None:
-            return None
-        return max(10.0, self.options.time_limit_s)
+        """What is left of the time budget, at least MIN_TRIAL_S; None without a time budget."""
+        left = self._time_left()
+        return None if left is None else max(MIN_TRIAL_S, left)
 
     def _cluster_resources(self) -> dict[str, Any]:
         info = (
@@ -368,6 +596,7 @@ class SearchDriver:
             else self.client.scheduler_info()
         )
         workers = info.get("workers", {})
+        self._pool.update(worker_slots(workers))
         cpu_per_worker = [w.get("resources", {}).get("CPU") for w in workers.values()]
         advertised = [c for c in cpu_per_worker if c]
         # One trial per worker: it asks for the whole CPU allotment of the smallest worker.
@@ -397,13 +626,22 @@ class SearchDriver:
             items.append(self._inbox.popleft()[1])
         for item in items or []:
             kind, key = item[0], item[1]
+            if kind == "ended":
+                self._cancelled_ended(key)
             future = self._by_key.get(key)
             running = self._running.get(future) if future is not None else None
             if running is None:
+                if kind == "started" and key in self._cancelled_queued:  # it started as it was cancelled
+                    self._cancelled_running[key] = (time.monotonic(), self._cancelled_queued.pop(key))
+                    self._ask_to_stop(key)
                 continue
             if kind == "started":
                 running.started = time.monotonic()
                 running.worker = item[2]
+                running.limit_s = float(item[4]) if len(item) > 4 and item[4] is not None else None
+                self._pool.started(key, item[2])
+                if self._pool.known and not self._pool.knows(item[2]):  # a worker restarted or joined
+                    self._cluster_resources()
                 records.start_trial(self.workspace.store, running.trial_id, item[2])
                 self.bus.publish(
                     "trial_started",
@@ -428,6 +666,15 @@ class SearchDriver:
 
                     Event(prune_event_name(self.run_id, key), client=self.client).set()
 
+    def _cancelled_ended(self, key: str) -> None:
+        """A cancelled trial's code returned: its worker is free; the time it ran on after the cancel is waste."""
+        self._cancelled_queued.pop(key, None)
+        cancelled = self._cancelled_running.pop(key, None)
+        if cancelled is not None:
+            seconds = (time.monotonic() - cancelled[0]) * cancelled[1]
+            self._summary.trial_s += seconds
+            self._summary.wasted_s += seconds
+
     def _check_timeouts(self, summary: SearchSummary) -> None:
         limit = self.options.trial_timeout_s
         now = time.monotonic()
@@ -451,8 +698,7 @@ class SearchDriver:
 
     def _cancel_all(self, summary: SearchSummary, reason: str) -> None:
         for future in list(self._running):
-            future.cancel()
-            self._close(future, summary, "CANCELLED", error=f"cancelled: {reason}")
+            self._cancel(future, summary, f"cancelled: {reason}")
 
     # results -----------------------------------------------------------------------------------
 
@@ -502,6 +748,8 @@ class SearchDriver:
         if running is None:
             return
         self._by_key.pop(running.spec.key, None)
+        self._pool.release(running.spec.key)
+        self._count_seconds(summary, running, state, result)
         store = self.workspace.store
         candidates = self._store_candidates(running, result) if result is not None and state == "COMPLETE" else []
         values = list(result.values) if result is not None and result.values else None
@@ -513,6 +761,8 @@ class SearchDriver:
         if state in ("COMPLETE", "PRUNED"):
             name = running.engine.name
             self._finished_by_engine[name] = self._finished_by_engine.get(name, 0) + 1
+            if result is not None and result.duration_s > 0:
+                self._durations.setdefault(name, []).append(result.duration_s)
         counter = {"COMPLETE": "complete", "PRUNED": "pruned", "FAILED": "failed", "CANCELLED": "cancelled"}[state]
         setattr(summary, counter, getattr(summary, counter) + 1)
         base = {"engine": running.engine.name, "number": running.spec.number, "state": state}
@@ -532,6 +782,21 @@ class SearchDriver:
             )
             self._update_best(candidates)
         future.release()
+
+    @staticmethod
+    def _count_seconds(summary: SearchSummary, running: _Running, state: str, result: TrialResult | None) -> None:
+        """Add the trial's worker-seconds to the summary: measured on its worker when it returned, else from
+        when it said it started; times the workers it held."""
+        if result is not None and result.duration_s > 0:
+            seconds = result.duration_s
+        elif running.started is not None:
+            seconds = time.monotonic() - running.started
+        else:
+            seconds = 0.0
+        seconds *= running.placement.workers_held
+        summary.trial_s += seconds
+        if state in ("FAILED", "CANCELLED"):
+            summary.wasted_s += seconds
 
     def _sort_key(self, score: float | None) -> float:
         if score is None or not np.isfinite(score):

@@ -30,10 +30,17 @@ class Engine(abc.ABC):
     engine); `tell` receives its outcome. `requeue(params)` asks for a trial with fixed parameters to be
     run again first (a trial interrupted by a driver crash); `resume(number, params)` gives the parameters
     to run trial `number`, queued by a driver that died before it started, under this driver.
+
+    `honours_time_limit`: its trials end by themselves within their time limit (`TrialSpec.time_limit_s`,
+    the deadline in `WorkerResources`) with what they have, so the end of a time budget lets them finish
+    instead of cancelling them. `whole_host`: its trials are best given every core of a host (a search of
+    such engines only runs one trial per host at a time).
     """
 
     name: str
     trial_function: TrialFunction
+    honours_time_limit: bool = False
+    whole_host: bool = False
 
     def __init__(self) -> None:
         self._requeued: deque[dict[str, Any]] = deque()
@@ -90,6 +97,7 @@ class OptunaEngine(Engine):
 
     name = "optuna"
     trial_function = staticmethod(run_optuna_trial)
+    honours_time_limit = True  # every family stops training at its deadline and keeps its best iteration
 
     def __init__(
         self,
@@ -190,6 +198,8 @@ class AutoGluonEngine(Engine):
     """Trials are AutoGluon configurations (presets, hyperparameter sets, seeds) taken in a fixed order."""
 
     name = "autogluon"
+    honours_time_limit = True  # AutoGluon's own time limit follows the trial's
+    whole_host = True  # AutoGluon fits its models one after the other, each with every core it is given
 
     def __init__(self, seed: int = 0, time_limit_s: float | None = None, gpus_available: bool = False) -> None:
         super().__init__()
@@ -215,14 +225,25 @@ class FunctionEngine(Engine):
     """A user-defined objective: `function(spec, data, resources, reporter) -> TrialResult`, run as a trial.
 
     Its parameters are `{"number": n}` unless `params_for(n)` is given. Useful for custom model code and
-    for testing the driver against objectives that crash, hang or kill their worker.
+    for testing the driver against objectives that crash, hang or kill their worker. Say
+    `honours_time_limit=True` only for a function that returns by its deadline (`resources.deadline`).
     """
 
-    def __init__(self, name: str, function: TrialFunction, params_for: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        function: TrialFunction,
+        params_for: Any = None,
+        *,
+        honours_time_limit: bool = False,
+        whole_host: bool = False,
+    ) -> None:
         super().__init__()
         self.name = name
         self.trial_function = function
         self._params_for = params_for
+        self.honours_time_limit = honours_time_limit
+        self.whole_host = whole_host
 
     def ask(self, number: int) -> dict[str, Any]:
         if self._requeued:

@@ -8,6 +8,7 @@ died) can never create a second trial.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -17,6 +18,7 @@ import numpy as np
 from workbench.store import TrialData
 
 __all__ = [
+    "MIN_TRIAL_S",
     "CandidateResult",
     "Reporter",
     "TrialData",
@@ -27,12 +29,24 @@ __all__ = [
 ]
 
 
+# A trial is never given less time than this, however little is left of the run's budget.
+MIN_TRIAL_S = 5.0
+
+
 class TrialPruned(Exception):
     """Raised inside a trial when the driver decided to prune it."""
 
 
 @dataclass(frozen=True)
 class TrialSpec:
+    """One trial as the driver submits it.
+
+    time_limit_s: how long the trial may take, fitting and scoring included (the time left of the run's
+        budget when it was submitted); None: no limit. ends_at: the wall-clock time (`time.time()`) the
+        run's budget ends, so that a trial that waited in a queue gets only what is left when it starts.
+    cpus: the cores the trial may use when the driver lent it idle workers' cores; None: its worker's own.
+    """
+
     experiment_id: int
     engine: str
     number: int  # per experiment and engine, assigned by the driver
@@ -41,21 +55,48 @@ class TrialSpec:
     time_limit_s: float | None = None
     needs_gpu: bool = False
     run_id: str = ""  # names the driver's report queue for this search run
+    ends_at: float | None = None
+    cpus: int | None = None
 
     @property
     def key(self) -> str:
         """The Dask key of the trial's task, unique per trial."""
         return f"wb-trial-{self.experiment_id}-{self.engine}-{self.number}"
 
+    def limit_at_start(self, now: float | None = None) -> float | None:
+        """The trial's time limit counted from its start at wall-clock `now` (default: now): `time_limit_s`,
+        cut to what is left of the budget (`ends_at`), never below MIN_TRIAL_S; None without a limit."""
+        if self.time_limit_s is None:
+            return None
+        limit = float(self.time_limit_s)
+        if self.ends_at is not None:
+            left = self.ends_at - (time.time() if now is None else now)
+            limit = min(limit, left)
+        return max(MIN_TRIAL_S, limit)
+
 
 @dataclass(frozen=True)
 class WorkerResources:
-    """What the worker a trial landed on may use."""
+    """What the worker a trial landed on may use: cores, GPUs, and time.
+
+    deadline: the `time.monotonic()` reading (in the process running the trial) by which the work given
+    these resources should be done; model fits stop training then and keep their best iteration. None: no
+    limit.
+    """
 
     cpus: int
     gpus: int = 0
     gpu_ids: tuple[str, ...] = ()
     address: str = ""
+    deadline: float | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds until the deadline (negative once past it); None without one."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def out_of_time(self) -> bool:
+        """Whether the deadline has passed (never without one)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     @classmethod
     def local(cls) -> WorkerResources:

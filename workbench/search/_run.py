@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -14,6 +15,13 @@ from workbench.errors import InvalidInputError
 from workbench.search._driver import SearchDriver, SearchOptions, SearchSummary
 from workbench.search._engines import ENGINE_NAMES, AutoGluonEngine, Engine, OptunaEngine
 from workbench.search._events import EventBus
+from workbench.search._finalize import (
+    FinalizeMode,
+    best_candidate,
+    check_finalize_mode,
+    estimated_refit_s,
+    finalize_candidate,
+)
 from workbench.store import (
     Budget,
     Experiment,
@@ -55,6 +63,8 @@ class SearchConfig:
     trial_timeout_s: a trial running longer fails. on_stop: at the end of the budget, "cancel" running
         trials or let them "finish". multi_objective: Optuna optimises the metric and predict latency.
     seed: of the samplers.
+    finalize: after the trials, refit the winner on "all" rows, on "train+valid" or not at all ("none"),
+        inside the time limit (a share of it is reserved; see `FINALIZE_SHARE`).
     replay: trials with fixed parameters run before any other, each `{"engine": ..., "params": ...}` as a
         trial's row holds them (how a retrain repeats a registered model's recipe); one already in the
         experiment is not run again.
@@ -69,8 +79,10 @@ class SearchConfig:
     multi_objective: bool = False
     seed: int = 0
     replay: tuple[dict[str, Any], ...] = ()
+    finalize: FinalizeMode = "all"
 
     def __post_init__(self) -> None:
+        check_finalize_mode(self.finalize)
         object.__setattr__(self, "replay", tuple(dict(r) for r in self.replay))
         for item in self.replay:
             if item.get("engine") not in self.engines or not isinstance(item.get("params"), dict):
@@ -101,10 +113,11 @@ class SearchConfig:
             raise InvalidInputError("The per-trial timeout must be more than 0 seconds.")
         check_stop_mode(self.on_stop)
 
-    def options(self, budget: Budget) -> SearchOptions:
+    def options(self, budget: Budget, trial_phase_s: float | None = None) -> SearchOptions:
+        """The driver's options; `trial_phase_s` (the time the trials may take) replaces the time limit."""
         return SearchOptions(
             n_trials=budget.n_trials,
-            time_limit_s=budget.time_limit_s,
+            time_limit_s=trial_phase_s if trial_phase_s is not None else budget.time_limit_s,
             trial_timeout_s=self.trial_timeout_s,
             on_stop=self.on_stop,
             seed=self.seed,
@@ -235,6 +248,53 @@ def _start_job(
     return started
 
 
+# The share of a time limit kept, after the trials, for finalizing the winner.
+FINALIZE_SHARE = 0.2
+# The trials get at least this long, whatever the cluster's start took.
+MIN_TRIAL_PHASE_S = 5.0
+
+
+def trial_phase_s(budget: Budget, config: SearchConfig, elapsed_s: float) -> float | None:
+    """How long the trials may run: the time limit, less what the command has spent so far (cluster
+    start) and the share reserved for finalizing; None without a time limit."""
+    if budget.time_limit_s is None:
+        return None
+    reserve = FINALIZE_SHARE * budget.time_limit_s if config.finalize != "none" else 0.0
+    return max(MIN_TRIAL_PHASE_S, budget.time_limit_s - elapsed_s - reserve)
+
+
+def _finalize_winner(
+    workspace: Workspace,
+    experiment: Experiment,
+    config: SearchConfig,
+    summary: SearchSummary,
+    client: Any,
+    seconds_left: float | None,
+) -> dict[str, Any] | None:
+    """Refit the winner (`config.finalize`) when the run ended on its budget and the refit fits the time
+    left; what was done, or why not, as plain data for the summary."""
+    if config.finalize == "none" or summary.stop_mode is not None or summary.status not in ("finished", "stopped"):
+        return None
+    winner = best_candidate(workspace, experiment)
+    if winner is None:
+        return None
+    estimate = estimated_refit_s(workspace, winner, config.finalize)
+    report: dict[str, Any] = {"candidate_id": winner.id, "name": winner.name, "mode": config.finalize}
+    if seconds_left is not None and estimate > seconds_left:
+        return {
+            **report,
+            "finalized": False,
+            "reason": f"its refit would take about {estimate:.0f} s and {max(0.0, seconds_left):.0f} s were left; "
+            f"`workbench models register NAME --candidate {winner.id}` finalizes it then",
+        }
+    start = time.monotonic()
+    try:
+        final = finalize_candidate(workspace, winner.id, config.finalize, client=client)
+    except Exception as exc:  # the unfinalized winner stays usable; say why
+        return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
+    return {**report, "finalized": True, "rows": final.rows, "seconds": round(time.monotonic() - start, 2)}
+
+
 def run_search(
     workspace: Workspace,
     experiment: Experiment,
@@ -244,18 +304,22 @@ def run_search(
     job_id: int | None = None,
     stop: StopSignal | None = None,
     on_driver: Callable[[SearchDriver], None] | None = None,
+    started_at: float | None = None,
 ) -> SearchSummary:
-    """Run one search of `experiment` until its budget is spent or it is stopped.
+    """Run one search of `experiment` until its budget is spent or it is stopped, then finalize its winner.
 
-    The run has a job (`job_id`, or a new one for a run in the foreground): a stop request recorded on it
-    by any process is honoured within one loop turn, and `stop` carries requests made in this process
-    (a signal handler installed before this call). Whatever ends the run, its job and the experiment end
-    with a final status. Bad input raises before anything is connected or written.
+    A time limit covers the whole run from `started_at` (a `time.monotonic()` reading; default: now):
+    connecting to or starting the cluster, the trials, and finalizing the winner, for which
+    `FINALIZE_SHARE` of the limit is kept. The run has a job (`job_id`, or a new one for a run in the
+    foreground): a stop request recorded on it by any process is honoured within one loop turn, and `stop`
+    carries requests made in this process (a signal handler installed before this call). Whatever ends the
+    run, its job and the experiment end with a final status. Bad input raises before anything is connected
+    or written.
     """
     from workbench.compute import cluster, cluster_resources
 
+    started = time.monotonic() if started_at is None else started_at
     budget = config.budget_for(experiment)
-    options = config.options(budget)
     stop = stop or StopSignal()
     store = workspace.store
     job = _start_job(workspace, experiment, config, budget, job_id)
@@ -263,8 +327,10 @@ def run_search(
     bus = bus or EventBus(store, buffered=True)
     summary: SearchSummary | None = None
     try:
-        with cluster(config.cluster) as client:
+        log_path = workspace.settings.home / "logs" / f"search-{experiment.id}-job-{job.id}.log"
+        with cluster(config.cluster, log_path=log_path) as client:
             gpus = cluster_resources(client).get("gpus", 0) > 0
+            options = config.options(budget, trial_phase_s(budget, config, time.monotonic() - started))
             engines = build_engines(workspace, experiment, config, budget, gpus)
             _queue_replays(workspace, experiment, config, engines)
             try:
@@ -275,6 +341,8 @@ def run_search(
             finally:
                 for engine in engines:
                     engine.close()
+            left = None if budget.time_limit_s is None else started + budget.time_limit_s - time.monotonic()
+            summary.finalized = _finalize_winner(workspace, experiment, config, summary, client, left)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt) or stop.mode is not None
         status = "cancelled" if interrupted else "failed"

@@ -6,6 +6,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from workbench.search._protocol import (
@@ -17,7 +18,14 @@ from workbench.search._protocol import (
     WorkerResources,
 )
 
-__all__ = ["DaskReporter", "TrialFunction", "execute_trial", "prune_event_name", "report_topic"]
+__all__ = [
+    "DaskReporter",
+    "TrialFunction",
+    "execute_trial",
+    "prune_event_name",
+    "report_topic",
+    "trial_resources",
+]
 
 TrialFunction = Callable[[TrialSpec, TrialData, WorkerResources, Reporter], TrialResult]
 
@@ -52,8 +60,13 @@ class DaskReporter:
         if self._worker is not None:
             self._worker.log_event(report_topic(self.spec.run_id), message)
 
-    def started(self, address: str) -> None:
-        self._send(("started", self.spec.key, address, time.time()))
+    def started(self, address: str, limit_s: float | None = None) -> None:
+        """Tell the driver the trial started here, and the time limit it runs under (None: none)."""
+        self._send(("started", self.spec.key, address, time.time(), limit_s))
+
+    def ended(self) -> None:
+        """Tell the driver the trial's code returned (also after the driver cancelled it): its worker is free."""
+        self._send(("ended", self.spec.key))
 
     def report(self, step: int, value: float) -> None:
         self.values.append((int(step), float(value)))
@@ -71,11 +84,22 @@ class DaskReporter:
         return bool(self._prune.is_set())
 
 
+def trial_resources(spec: TrialSpec, resources: WorkerResources) -> WorkerResources:
+    """What a trial starting now may use: its worker's resources, the cores the driver lent it
+    (`spec.cpus`), and its deadline (`spec.limit_at_start()` from now)."""
+    if spec.cpus:
+        resources = replace(resources, cpus=max(1, int(spec.cpus)))
+    limit = spec.limit_at_start()
+    if limit is not None:
+        resources = replace(resources, deadline=time.monotonic() + limit)
+    return resources
+
+
 def execute_trial(function: TrialFunction, spec: TrialSpec, data: TrialData) -> TrialResult:
     """Run one trial on whatever worker Dask chose. Stateless: it writes nothing anywhere."""
-    resources = WorkerResources.current()
+    resources = trial_resources(spec, WorkerResources.current())
     reporter = DaskReporter(spec)
-    reporter.started(resources.address)
+    reporter.started(resources.address, resources.time_left())
     start = time.perf_counter()
     try:
         result = function(spec, data, resources, reporter)
@@ -89,6 +113,7 @@ def execute_trial(function: TrialFunction, spec: TrialSpec, data: TrialData) -> 
         raise RuntimeError(f"trial {spec.key} failed: {detail}") from None
     finally:
         _shutdown_ray()
+        reporter.ended()
     result.intermediate = result.intermediate or reporter.values
     result.worker = resources.address
     result.duration_s = time.perf_counter() - start

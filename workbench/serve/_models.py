@@ -23,13 +23,16 @@ Scalar = bool | int | float | str | None
 
 
 class RequestInput(BaseModel):
-    """One OIP v2 input tensor: one column of the table, shape [n] (or [n, 1])."""
+    """One OIP v2 input tensor: one column of the table, shape [n] (or [n, 1]).
+
+    `data` holds its values, unless they follow the JSON in binary (parameters.binary_data_size).
+    """
 
     name: str
     shape: list[int] = Field(min_length=1, max_length=2)
     datatype: str
     parameters: dict[str, Any] | None = None
-    data: list[Scalar]
+    data: list[Scalar] | None = None
 
 
 class RequestOutput(BaseModel):

@@ -49,8 +49,12 @@ def oip_datatype(spec: ColumnSpec) -> str:
     return "BYTES"
 
 
-def _reject_constant(token: str) -> Any:
-    raise RequestError(400, "The body is not valid JSON: NaN and Infinity are not allowed.")
+def _constant(token: str) -> float:
+    """JSON's non-standard constants: NaN is a missing value (as OIP clients such as Triton's write one; the
+    column decides whether it may hold one), Infinity and -Infinity are refused."""
+    if token == "NaN":
+        return math.nan
+    raise RequestError(400, "The body is not valid JSON: infinite numbers are not allowed.")
 
 
 def json_depth(body: bytes) -> int:
@@ -114,22 +118,23 @@ def within_depth(body: bytes, max_depth: int) -> bool:
     return True
 
 
-def parse_json(body: bytes, max_depth: int) -> Any:
-    """Parse a request body: empty, too deeply nested, non-UTF-8, invalid JSON or NaN/Infinity tokens → 400."""
+def parse_json(body: bytes, max_depth: int, what: str = "The body") -> Any:
+    """Parse a request body (or the JSON part of one, named by `what`): empty, too deeply nested, non-UTF-8,
+    invalid JSON or Infinity tokens → 400. A NaN token becomes float NaN, a missing value."""
     if not body.strip():
-        raise RequestError(400, "The body is empty; send a JSON document.")
+        raise RequestError(400, f"{what} is empty; send a JSON document.")
     if not within_depth(body, max_depth):
         raise RequestError(400, f"The JSON document is nested deeper than {max_depth} levels.")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise RequestError(400, "The body is not valid UTF-8.") from None
+        raise RequestError(400, f"{what} is not valid UTF-8.") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_constant)
     except RecursionError:
         raise RequestError(400, f"The JSON document is nested deeper than {max_depth} levels.") from None
     except json.JSONDecodeError as exc:
-        raise RequestError(400, f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+        raise RequestError(400, f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,11 @@ class FrameBuilder:
             return _numeric(spec, values, has_null)
         if spec.kind == "boolean":
             if not all(v is None or isinstance(v, bool) for v in values):
+                _refuse_nan(spec, values)
                 raise RequestError(422, f"Column {spec.name!r} holds true/false values.")
             return np.array(values, dtype=object) if has_null else np.array(values, dtype=bool)
         if not all(v is None or isinstance(v, str) for v in values):
+            _refuse_nan(spec, values)
             raise RequestError(422, f"Column {spec.name!r} holds strings.")
         if spec.kind == "datetime":
             try:
@@ -230,6 +237,20 @@ class FrameBuilder:
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _missing_error(spec: ColumnSpec) -> RequestError:
+    return RequestError(400, f"Column {spec.name!r} cannot hold a missing value (NaN): the model needs a value there.")
+
+
+def _refuse_nan(spec: ColumnSpec, values: Sequence[Any]) -> None:
+    """A NaN in a column that is not numeric: refused, named (it is a missing value only in numeric ones)."""
+    if any(type(v) is float and math.isnan(v) for v in values):
+        if spec.required:
+            raise _missing_error(spec)
+        raise RequestError(
+            400, f"Column {spec.name!r} is not numeric: NaN is a missing value only in numeric columns; send null."
+        )
+
+
 def _numeric(spec: ColumnSpec, values: Sequence[Any], has_null: bool) -> np.ndarray:
     all_int = True
     for v in values:
@@ -237,6 +258,10 @@ def _numeric(spec: ColumnSpec, values: Sequence[Any], has_null: bool) -> np.ndar
         if kind is float:
             all_int = False
             if not -FLOAT32_MAX <= v <= FLOAT32_MAX:  # false for NaN and infinities too
+                if v != v:  # NaN: a missing value, where the model takes one
+                    if spec.required:
+                        raise _missing_error(spec)
+                    continue
                 if not math.isfinite(v):
                     raise RequestError(422, f"Column {spec.name!r} holds finite numbers.")
                 # Many model libraries compute in float32, where such a value becomes infinity and fails.

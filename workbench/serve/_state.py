@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -33,6 +33,8 @@ __all__ = [
 log = logging.getLogger("workbench.serve")
 
 LOAD_FAILED = "The model could not be loaded; see the server's log."
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,8 @@ INLINE_MAX_S = 0.002
 
 
 async def run_request(
-    prepared: Prepared, handle: Callable[[Prepared, bytes, int], bytes], body: bytes, max_depth: int
-) -> bytes:
+    prepared: Prepared, handle: Callable[[Prepared, bytes, int], T], body: bytes, max_depth: int
+) -> T:
     """Run a request's handler inline when it is small and fast, else in a worker thread."""
     if prepared.inline and len(body) <= INLINE_BODY_BYTES:
         return handle(prepared, body, max_depth)

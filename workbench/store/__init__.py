@@ -11,7 +11,9 @@ Every table is read and written by one module here, and nowhere else:
 | trials, candidates | `trials` |
 | events | `events` |
 | ensembles | `ensembles` |
+| finals | `finals` |
 | registry_versions, registry_aliases | `registry` |
+| trusted_keys | `keys` |
 | endpoints | `endpoints` |
 | jobs | `jobs` |
 
@@ -31,13 +33,16 @@ if TYPE_CHECKING:
     from workbench.store import _ensembles as ensembles
     from workbench.store import _events as events
     from workbench.store import _experiments as experiments
+    from workbench.store import _finals as finals
     from workbench.store import _jobs as jobs
+    from workbench.store import _keys as keys
     from workbench.store import _registry as registry
     from workbench.store import _trials as trials
     from workbench.store._artifacts import ArtifactRef, atomic_write, sha256_file, sweep_temp_files
     from workbench.store._endpoints import Endpoint
     from workbench.store._ensembles import EnsembleRow
     from workbench.store._events import EVENT_KINDS, EventKind, SearchEvent
+    from workbench.store._finals import FinalRow
     from workbench.store._jobs import STOP_MODES, Job, StopMode, StopSignal, check_stop_mode
     from workbench.store._migrations import MIGRATIONS
     from workbench.store._processes import job_alive, pid_alive, process_start_time, refresh_job, this_host
@@ -60,6 +65,7 @@ __all__ = [
     "Experiment",
     "ExperimentSpec",
     "ExperimentTargets",
+    "FinalRow",
     "Job",
     "SearchEvent",
     "SearchProgress",
@@ -76,8 +82,10 @@ __all__ = [
     "ensembles",
     "events",
     "experiments",
+    "finals",
     "job_alive",
     "jobs",
+    "keys",
     "pid_alive",
     "process_start_time",
     "refresh_job",
@@ -97,7 +105,9 @@ _MODULES = {
     "ensembles": "_ensembles",
     "events": "_events",
     "experiments": "_experiments",
+    "finals": "_finals",
     "jobs": "_jobs",
+    "keys": "_keys",
     "registry": "_registry",
     "trials": "_trials",
 }
@@ -108,6 +118,7 @@ _HOMES = {
     "sweep_temp_files": "_artifacts",
     "Endpoint": "_endpoints",
     "EnsembleRow": "_ensembles",
+    "FinalRow": "_finals",
     "EVENT_KINDS": "_events",
     "EventKind": "_events",
     "SearchEvent": "_events",

@@ -113,6 +113,6 @@ def delete_experiment(store: Store, experiment_id: int) -> None:
             "UPDATE endpoints SET job_id = NULL WHERE job_id IN (SELECT id FROM jobs WHERE experiment_id = ?)",
             (experiment_id,),
         )
-        for table in ("events", "candidates", "ensembles", "trials", "jobs"):
+        for table in ("events", "finals", "candidates", "ensembles", "trials", "jobs"):
             conn.execute(f"DELETE FROM {table} WHERE experiment_id = ?", (experiment_id,))
         conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))

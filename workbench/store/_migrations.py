@@ -181,4 +181,31 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN parent_id INTEGER REFERENCES jobs(id);
     CREATE INDEX jobs_by_parent ON jobs(parent_id);
     """,
+    # 6: model archives are signed. Public keys this workspace trusts to sign archives it imports, and
+    # each version's provenance (registered here, or imported: signed by whom, or trusted by hand).
+    """
+    CREATE TABLE trusted_keys (
+        key_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    ALTER TABLE registry_versions ADD COLUMN provenance_json TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 7: finalized models: a candidate refitted with the same hyperparameters on more rows after selection
+    # ("all" rows, or "train+valid"), its own artifact beside the candidate's.
+    """
+    CREATE TABLE finals (
+        candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+        mode TEXT NOT NULL,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        rows INTEGER NOT NULL,
+        artifact_key TEXT NOT NULL REFERENCES artifacts(key),
+        model_in_artifact TEXT,
+        fit_time_s REAL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (candidate_id, mode)
+    );
+    CREATE INDEX finals_by_experiment ON finals(experiment_id);
+    """,
 )

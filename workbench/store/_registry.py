@@ -99,6 +99,7 @@ def add_version(
     manifest_sha256: str,
     metrics: dict[str, Any],
     description: str,
+    provenance: dict[str, Any] | None = None,
 ) -> int:
     """Number the next version of `name` and record it. Called inside the caller's BEGIN IMMEDIATE
     transaction, so concurrent registrations get distinct, contiguous numbers. `place(version)` moves the
@@ -108,7 +109,8 @@ def add_version(
     bundle_key = place(version)
     conn.execute(
         "INSERT INTO registry_versions (name, version, source_kind, source_id, bundle_key,"
-        " manifest_sha256, metrics_json, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " manifest_sha256, metrics_json, created_at, description, provenance_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             name,
             version,
@@ -119,6 +121,7 @@ def add_version(
             json.dumps(metrics, sort_keys=True),
             time.time(),
             description,
+            json.dumps(provenance or {}, sort_keys=True),
         ),
     )
     return version

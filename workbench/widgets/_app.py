@@ -156,6 +156,7 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
             members=members,
             registry_name=self.export.name or None,
             alias=self.export.alias or None,
+            finalize=self.export.finalize,
         )
 
     def parameters(self) -> dict[str, Any]:
@@ -211,7 +212,13 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
             print(f"{row.rank:>3} {row.key:<6} {row.name:<40} valid {row.valid_score}  test {row.test_score}")
         key = wb.choose_model(experiment_id, self.export.model or "winner", workspace=self.workspace)
         name = self.export.name or self.dataset.dataset
-        version = wb.register_model(key, name, description=f"from experiment {experiment_id}", workspace=self.workspace)
+        version = wb.register_model(
+            key,
+            name,
+            description=f"from experiment {experiment_id}",
+            finalize=self.export.finalize,
+            workspace=self.workspace,
+        )
         print(f"registered {version.ref} from {key}")
         # Run as a job (`workbench run`), the notebook leaves what it made in the job's outputs.
         wb.record("experiment", experiment_id)

@@ -28,6 +28,8 @@ class ExportStep(Step):
     model = traitlets.Unicode("winner").tag(sync=True)
     name = traitlets.Unicode("").tag(sync=True)
     alias = traitlets.Unicode("production").tag(sync=True)
+    # Register the model refitted on "all" rows, on "train+valid", or as selected ("none").
+    finalize = traitlets.Unicode("all").tag(sync=True)
     version = traitlets.Unicode("").tag(sync=True)  # the registered ref, e.g. penguins@2
     promoted = traitlets.Unicode("").tag(sync=True)  # the alias moved to it, once the contract check passed
     endpoint_id = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -49,6 +51,16 @@ class ExportStep(Step):
         super().__init__("6. Export and serve", workspace=workspace, **kwargs)
         self.model_picker = widgets.Dropdown(description="Model", layout=widgets.Layout(width="520px"))
         self.name_box = widgets.Text(value=name or "", description="Name")
+        self.finalize_picker = widgets.Dropdown(
+            options=[
+                ("refit on all rows", "all"),
+                ("refit on train + valid (test rows stay unseen)", "train+valid"),
+                ("as selected (train rows only)", "none"),
+            ],
+            value="all",
+            description="Finalize",
+            layout=widgets.Layout(width="520px"),
+        )
         self.register_button = button("Register", "archive", button_style="primary")
         self.alias_box = widgets.Text(value=alias, description="Alias")
         self.promote_button = button("Promote (contract check)", "check", disabled=True)
@@ -69,6 +81,7 @@ class ExportStep(Step):
         self.children = [
             self._title,
             self.model_picker,
+            self.finalize_picker,
             widgets.HBox([self.name_box, self.register_button]),
             widgets.HBox([self.alias_box, self.promote_button]),
             self.contract,
@@ -87,6 +100,8 @@ class ExportStep(Step):
         self.name, self.alias = self.name_box.value, self.alias_box.value
         self.model_picker.observe(lambda c: setattr(self, "model", c["new"] or "winner"), names="value")
         self.name_box.observe(lambda c: setattr(self, "name", c["new"]), names="value")
+        self.finalize_picker.observe(lambda c: setattr(self, "finalize", c["new"]), names="value")
+        self.observe(lambda c: setattr(self.finalize_picker, "value", c["new"]), names="finalize")
         self.alias_box.observe(lambda c: setattr(self, "alias", c["new"]), names="value")
         self.input_box.observe(lambda c: setattr(self, "input_path", c["new"]), names="value")
         self.output_box.observe(lambda c: setattr(self, "output_path", c["new"]), names="value")
@@ -111,7 +126,7 @@ class ExportStep(Step):
         self.model_picker.value = self.model if self.model in dict(self.model_picker.options).values() else "winner"
 
     def register(self) -> None:
-        experiment_id, model, name = self.experiment_id, self.model, self.name.strip()
+        experiment_id, model, name, finalize = self.experiment_id, self.model, self.name.strip(), self.finalize
         if experiment_id is None:
             self.fail("Finish a search first.")
             return
@@ -119,7 +134,7 @@ class ExportStep(Step):
         def work() -> wb.VersionInfo:
             key = wb.choose_model(experiment_id, model, workspace=self.workspace)
             return wb.register_model(
-                key, name, description=f"from experiment {experiment_id}", workspace=self.workspace
+                key, name, description=f"from experiment {experiment_id}", finalize=finalize, workspace=self.workspace
             )
 
         self.run_background(f"registering {name}", work, self._registered)
@@ -129,7 +144,10 @@ class ExportStep(Step):
         self.promote_button.disabled = self.serve_button.disabled = False
         self.save_batch_button.disabled = self.run_batch_button.disabled = False
         self.notebook_box.placeholder = f"score-{info.name}.ipynb"
-        self.say(f"Registered {info.ref} ({info.source.get('kind')} {info.source.get('id')}).")
+        trained = info.metrics.get("trained_on") or {}
+        rows = f", trained on {trained.get('rows')} rows ({trained.get('mode')})" if trained else ""
+        failed = f"; finalize failed: {info.metrics['finalize_error']}" if info.metrics.get("finalize_error") else ""
+        self.say(f"Registered {info.ref} ({info.source.get('kind')} {info.source.get('id')}{rows}){failed}.")
 
     def promote(self) -> None:
         ref, alias = self.version, self.alias.strip()

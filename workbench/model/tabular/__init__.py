@@ -2,6 +2,8 @@
 
 Importing these imports no model library (LightGBM, XGBoost, CatBoost and torch are imported when a model
 first predicts) and nothing of the search layer: a server unpickles them with the model layer alone.
+Registry bundles hold LightGBM, XGBoost and CatBoost models as their libraries' own model files plus JSON
+instead (`workbench.model._native`), rebuilt through these constructors without unpickling.
 The models hold only what prediction needs and are built from fitted parts by their constructors. The
 training (search spaces, reporting, early stopping, pruning, device and thread settings) lives in the
 search layer's `families` package, which calls the public helpers here (`label_codes`,

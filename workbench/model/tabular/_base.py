@@ -68,7 +68,8 @@ class TabularModel(FittedModel):
     implement `_predict` for already-checked frames.
 
     Instances keep these attribute names (`params`, `problem_type`, `classes_`, `input_schema_`, `prep_`
-    and each subclass's own): pickles store them, and models pickled by earlier versions still load.
+    and each subclass's own): pickles store them, and models pickled by earlier versions still load. The
+    native bundle format (`workbench.model._native`) reads and compares them too.
     """
 
     def __init__(

@@ -4,6 +4,11 @@ Each model of the fitted predictor (the WeightedEnsemble included) becomes a Can
 predictions and scores are computed here with `score_predictions`, the same function the other engine
 uses, never taken from AutoGluon's leaderboard. The whole predictor travels back as one zip artifact.
 
+Time: the fit's time limit is what the trial has left (its deadline) less an estimate of the work after
+the fit (`_post_fit_s`). After the fit, the models whose predicting, timing and zipping would run past the
+deadline are dropped, the best ones kept first (`_keep_within`), so the trial ends about on time with the
+models it has.
+
 Per candidate:
 - `fit_time_s`: AutoGluon's leaderboard `fit_time`, which for the ensemble includes its members'.
 - `size_bytes`: bytes on disk (after `save_space`) of what that model needs to predict: its own folder,
@@ -20,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,9 +52,23 @@ from workbench.search.engines._autogluon_space import DEFAULT_PRESETS
 __all__ = ["ARTIFACT_NAME", "FitPlan", "run_autogluon_trial"]
 
 ARTIFACT_NAME = "predictor.zip"
-# Share of the trial's own time limit (spec.time_limit_s) given to `fit`; the rest is for predicting,
-# scoring, timing and zipping every model.
-FIT_SHARE = 0.85
+# Share of the time the trial has left (its deadline, else spec.time_limit_s) given to `fit`; the rest, and
+# at least the estimated work after the fit (POST_FIT_S, more with more models and rows: `_post_fit_s`), is
+# for predicting, scoring, timing and zipping every model. AutoGluon stops fitting models at its time limit
+# and keeps those it has.
+FIT_SHARE = 0.75
+POST_FIT_S = 4.0
+# Estimated seconds per model after the fit (predicting, timing), and per row it predicts (valid + test).
+MODEL_S = 0.6
+ROW_S = 1e-4
+# The fit's time limit keeps time for this many models' work after it; models beyond are dropped after
+# the fit if their work would run past the deadline (`_keep_within`): the ensemble still uses them.
+POST_FIT_MODELS = 3
+# AutoGluon always gets this long to fit: less leaves it no model at all.
+MIN_FIT_S = 3.0
+# What zipping and loading a model folder cost per byte (measured: ~40 MB/s zipping, ~200 MB/s loading).
+ZIP_BYTES_PER_S = 30e6
+LOAD_BYTES_PER_S = 150e6
 
 # The hyperparameter of each AutoGluon model key that carries its random seed.
 SEED_PARAMS = {
@@ -99,11 +119,43 @@ def _seeded(hyperparameters: Any, seed: int) -> Any:
     return out
 
 
-def _time_limit(config: dict[str, Any], spec: TrialSpec) -> float | None:
-    """The fit's time limit: the config's budget, capped by a share of the trial's own limit."""
+def _expected_models(config: dict[str, Any], problem_type: str) -> int:
+    """How many models a fit of `config` makes: its hyperparameter variants that apply to `problem_type`,
+    and the weighted ensemble."""
+    hyperparameters = config.get("hyperparameters")
+    if not isinstance(hyperparameters, dict):
+        return 12  # a preset's own list
+    count = 1
+    for value in hyperparameters.values():
+        for variant in value if isinstance(value, list) else [value]:
+            kinds = variant.get("ag_args", {}).get("problem_types") if isinstance(variant, dict) else None
+            count += kinds is None or problem_type in kinds
+    return count
+
+
+def _post_fit_s(config: dict[str, Any], data: TrialData) -> float:
+    """About how long predicting, scoring, timing and zipping the candidates of a fit of `config` take
+    (POST_FIT_MODELS of its models at most)."""
+    rows = len(data.X_valid) + len(data.X_test)
+    models = min(POST_FIT_MODELS, _expected_models(config, data.problem_type))
+    return POST_FIT_S + models * (MODEL_S + rows * ROW_S)
+
+
+def _time_limit(
+    config: dict[str, Any],
+    spec: TrialSpec,
+    resources: WorkerResources | None = None,
+    post_fit_s: float = POST_FIT_S,
+) -> float | None:
+    """The fit's time limit: the config's budget, capped by what the trial has left (the deadline of
+    `resources`, else `spec.time_limit_s`) less `post_fit_s`, the work after the fit (FIT_SHARE of it at
+    most, MIN_FIT_S at least)."""
     limits = [float(config["time_limit_s"])] if config.get("time_limit_s") is not None else []
-    if spec.time_limit_s is not None:
-        limits.append(float(spec.time_limit_s) * FIT_SHARE)
+    left = resources.time_left() if resources is not None else None
+    if left is None and spec.time_limit_s is not None:
+        left = float(spec.time_limit_s)
+    if left is not None:
+        limits.append(max(MIN_FIT_S, min(left * FIT_SHARE, left - post_fit_s)))
     return min(limits) if limits else None
 
 
@@ -171,10 +223,12 @@ class _Progress:
 
     AutoGluon keeps scores "higher is better" (rmse and log_loss negated); they are turned back into the
     metric's own sign. A TrialPruned raised by the reporter inside AutoGluon is held, the fit stopped, and
-    re-raised once `fit` returns.
+    re-raised once `fit` returns. Past `fit_deadline` (a `time.monotonic()` reading), no model other than the
+    weighted ensemble is started: AutoGluon's own time limit lets a model run past it.
     """
 
-    def __init__(self, reporter: Reporter, metric: str, problem_type: str) -> None:
+    def __init__(self, reporter: Reporter, metric: str, problem_type: str, fit_deadline: float | None = None) -> None:
+        self.fit_deadline = fit_deadline
         self.reporter = reporter
         self.greater_is_better = get_metric(metric, problem_type).greater_is_better
         self.step = 0
@@ -216,7 +270,9 @@ class _Progress:
             def _before_model_fit(self, trainer: Any, model: Any, **kwargs: Any) -> tuple[bool, bool]:
                 if progress.pruned is None and progress.reporter.should_prune():
                     progress.pruned = TrialPruned(f"pruned before fitting {model.name}")
-                return progress.pruned is not None, False
+                late = progress.fit_deadline is not None and time.monotonic() > progress.fit_deadline
+                skip = late and not str(model.name).startswith("WeightedEnsemble")
+                return progress.pruned is not None, skip
 
             def _after_model_fit(self, trainer: Any, model_names: list[str], **kwargs: Any) -> bool:
                 stop = False
@@ -270,20 +326,70 @@ def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> A
     return predictor
 
 
-def _candidates(
-    predictor: Any, folder: Path, config: dict[str, Any], data: TrialData, schema: InputSchema
-) -> list[CandidateResult]:
+def _board(predictor: Any) -> pd.DataFrame:
     with warnings.catch_warnings():  # AutoGluon's leaderboard uses deprecated pandas calls (third-party noise)
         warnings.simplefilter("ignore")
-        board = predictor.leaderboard(extra_info=True).set_index("model")
-    names = list(predictor.model_names())
-    ancestors = {name: list(board.at[name, "ancestors"]) for name in names}
-    sizes = _sizes(folder, names, ancestors)
+        board: pd.DataFrame = predictor.leaderboard(extra_info=True).set_index("model")
+    return board
+
+
+def _keep_within(board: pd.DataFrame, folder: Path, data: TrialData, seconds: float | None) -> list[str]:
+    """The models to make candidates of, best valid score first: all of them, or, when their predicting,
+    timing, loading and zipping would take more than `seconds` (estimated from AutoGluon's own prediction
+    times and the models' sizes), the best ones that fit; when none fits, the one that costs least."""
+    names = list(board.sort_values("score_val", ascending=False, kind="stable").index)
+    if seconds is None:
+        return names
+    n_valid = max(1, len(data.X_valid))
+    rows = len(data.X_valid) + len(data.X_test)
+    own = {name: _folder_bytes(folder / "models" / name) for name in names}
+
+    def cost(name: str, loaded: set[str]) -> tuple[float, set[str]]:
+        predict_s = float(board.at[name, "pred_time_val"] or 0.0)  # the valid rows, ancestors included
+        one_row_s = min(max(predict_s, 0.003), 0.06)
+        # Predicting the valid and test rows (AutoGluon's time leaves out its feature pipeline), then timing.
+        seconds = MODEL_S / 2 + 2 * predict_s * rows / n_valid + rows * ROW_S + 26 * one_row_s
+        new = ({name} | set(board.at[name, "ancestors"])) - loaded
+        return seconds + sum(own.get(m, 0) for m in new) * (1 / ZIP_BYTES_PER_S + 1 / LOAD_BYTES_PER_S), new
+
+    kept: list[str] = []
+    loaded: set[str] = set()
+    total = 0.0
+    for name in names:
+        seconds_needed, new = cost(name, loaded)
+        if total + seconds_needed > seconds:
+            continue
+        kept.append(name)
+        loaded |= new
+        total += seconds_needed
+    return kept or [min(names, key=lambda name: cost(name, set())[0])]
+
+
+def _candidates(
+    predictor: Any,
+    folder: Path,
+    config: dict[str, Any],
+    data: TrialData,
+    schema: InputSchema,
+    plan: FitPlan,
+    resources: WorkerResources,
+    board: pd.DataFrame,
+    names: list[str],
+) -> list[CandidateResult]:
+    """Candidates of the models `names`, in that order; once the deadline of `resources` has passed, the
+    remaining ones are left out (the first is always made)."""
+    # What the fit was given, recorded with every candidate: cores and time limit.
+    given = {"ag_num_cpus": plan.fit_kwargs["num_cpus"], "ag_time_limit_s": plan.fit_kwargs["time_limit"]}
+    present = list(predictor.model_names())  # the candidates and the models they need
+    ancestors = {name: list(board.at[name, "ancestors"]) for name in present}
+    sizes = _sizes(folder, present, ancestors)
     with warnings.catch_warnings():  # persisting loads pickles (third-party noise)
         warnings.simplefilter("ignore")
         predictor.persist(models="all", with_ancestors=True)  # latency as a server measures it: in memory
-    candidates = []
+    candidates: list[CandidateResult] = []
     for name in names:
+        if candidates and resources.out_of_time():
+            break
         model = AutoGluonModel(folder, name, data.problem_type, data.classes, schema, predictor=predictor)
         valid_pred = model.prediction(data.X_valid)
         test_pred = model.prediction(data.X_test)
@@ -301,7 +407,13 @@ def _candidates(
                 predict_row_ms=latency.row_ms,
                 predict_batch_ms=latency.batch_ms,
                 size_bytes=sizes[name],
-                params={**config, "model": name, "ag_model_type": ag_type, "ag_ancestors": sorted(ancestors[name])},
+                params={
+                    **config,
+                    "model": name,
+                    "ag_model_type": ag_type,
+                    "ag_ancestors": sorted(ancestors[name]),
+                    **given,
+                },
                 artifact=ARTIFACT_NAME,
                 model_in_artifact=name,
             )
@@ -315,11 +427,15 @@ def run_autogluon_trial(
     """One AutoGluon fit with the configuration `spec.params` (see `autogluon_configs`).
 
     The seed is `spec.params["seed"]` (else `spec.seed`); the fit's time limit is the config's budget capped
-    by `FIT_SHARE` of `spec.time_limit_s`. Exceptions (TrialPruned included) propagate to the caller.
+    by what the trial has left (see `_time_limit`), and it uses `resources.cpus` cores. Every candidate's
+    params record what the fit was given (`ag_num_cpus`, `ag_time_limit_s`). Exceptions (TrialPruned
+    included) propagate to the caller.
     """
     config = {"seed": spec.seed, **spec.params}
-    progress = _Progress(reporter, data.metric, data.problem_type)
-    plan = _fit_kwargs(config, data, resources, _time_limit(config, spec))
+    time_limit = _time_limit(config, spec, resources, _post_fit_s(config, data))
+    fit_deadline = time.monotonic() + time_limit if time_limit is not None else None
+    progress = _Progress(reporter, data.metric, data.problem_type, fit_deadline)
+    plan = _fit_kwargs(config, data, resources, time_limit)
     schema = InputSchema.from_frame(data.X_train)
     workdir = Path(tempfile.mkdtemp(prefix="wb-autogluon-"))
     folder = workdir / "predictor"
@@ -335,8 +451,12 @@ def run_autogluon_trial(
         with warnings.catch_warnings():  # third-party noise while rewriting the predictor's files
             warnings.simplefilter("ignore")
             predictor.save_space()
+            board = _board(predictor)
+            names = _keep_within(board, folder, data, resources.time_left())
+            if len(names) < len(board):  # what would run past the deadline goes; the zip holds the rest
+                predictor.delete_models(models_to_keep=names, dry_run=False)
         artifact = predictor_to_zip(folder, data.problem_type, data.classes, schema)
-        candidates = _candidates(predictor, folder, config, data, schema)
+        candidates = _candidates(predictor, folder, config, data, schema, plan, resources, board, names)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         _shutdown_ray()

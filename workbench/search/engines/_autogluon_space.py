@@ -10,7 +10,9 @@ train+valid (`refit_full`), which would leak the valid rows into the models and 
 incomparable with the other engine's. The "light" entry below keeps good_quality's model list without the
 bagging.
 
-The "FASTAI" and "KNN" models of AutoGluon's own "default" set are left out: fastai is not installed (it
+Forests (RF, XT) have their trees capped at FOREST_MAX_LEAF_NODES leaves and are fitted after the boosted
+models, with at most half of the time left (FOREST_PRIORITY, FOREST_TIME_SHARE). The "FASTAI" and "KNN" models of
+AutoGluon's own "default" set are left out: fastai is not installed (it
 pulls torchvision, which fails beside torch 2.13) and KNN is rarely competitive.
 """
 
@@ -19,7 +21,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["AUTOGLUON_SPACE", "DEFAULT_PRESETS", "autogluon_configs"]
+__all__ = [
+    "AUTOGLUON_SPACE",
+    "DEFAULT_PRESETS",
+    "FOREST_MAX_LEAF_NODES",
+    "FOREST_PRIORITY",
+    "FOREST_TIME_SHARE",
+    "autogluon_configs",
+]
 
 DEFAULT_PRESETS = "medium_quality"
 
@@ -33,17 +42,36 @@ _GBM_LARGE: dict[str, Any] = {
 }
 
 
-def _forest_variants(max_depth: int | None = None) -> list[dict[str, Any]]:
-    """AutoGluon's default RF/XT variants: gini and entropy for classifiers, squared error for regressors."""
-    depth: dict[str, Any] = {} if max_depth is None else {"max_depth": max_depth}
+# Caps each tree of AutoGluon's forests (its own default is 15,000 leaves), as the forest family does: on
+# tens of thousands of rows an uncapped forest is hundreds of MB, takes most of a short budget to fit, then
+# seconds to zip, load and predict one row.
+FOREST_MAX_LEAF_NODES = 1024
+# AutoGluon fits its models in priority order (LightGBM 90, RF 80, CatBoost 70, XT 60, XGBoost 40, torch MLP
+# 25, LightGBMLarge 0). A forest's fit runs well past the time AutoGluon gives it on a busy machine (it
+# times its first trees, then fits as many as it thinks fit), so forests come after the boosted models and
+# the MLP, and get at most half of the time left when they start.
+FOREST_PRIORITY = {"RF": 20, "XT": 15}
+FOREST_TIME_SHARE = 0.5
+
+
+def _forest_variants(kind: str, max_depth: int | None = None) -> list[dict[str, Any]]:
+    """AutoGluon's default RF/XT variants: gini and entropy for classifiers, squared error for regressors;
+    each tree capped at FOREST_MAX_LEAF_NODES leaves, fitted after the boosted models (FOREST_PRIORITY)."""
+    common: dict[str, Any] = {
+        "max_leaf_nodes": FOREST_MAX_LEAF_NODES,
+        "ag_args_fit": {"max_time_limit_ratio": FOREST_TIME_SHARE},
+    }
+    if max_depth is not None:
+        common["max_depth"] = max_depth
+    classes = ["binary", "multiclass"]
+    variants = (("gini", "Gini", classes), ("entropy", "Entr", classes), ("squared_error", "MSE", ["regression"]))
     return [
-        {"criterion": "gini", **depth, "ag_args": {"name_suffix": "Gini", "problem_types": ["binary", "multiclass"]}},
         {
-            "criterion": "entropy",
-            **depth,
-            "ag_args": {"name_suffix": "Entr", "problem_types": ["binary", "multiclass"]},
-        },
-        {"criterion": "squared_error", **depth, "ag_args": {"name_suffix": "MSE", "problem_types": ["regression"]}},
+            "criterion": criterion,
+            **copy.deepcopy(common),
+            "ag_args": {"name_suffix": suffix, "problem_types": kinds, "priority": FOREST_PRIORITY[kind]},
+        }
+        for criterion, suffix, kinds in variants
     ]
 
 
@@ -58,8 +86,8 @@ AUTOGLUON_SPACE: tuple[dict[str, Any], ...] = (
             "GBM": [_GBM_XT, {}, _GBM_LARGE],
             "CAT": {},
             "XGB": {},
-            "RF": _forest_variants(),
-            "XT": _forest_variants(),
+            "RF": _forest_variants("RF"),
+            "XT": _forest_variants("XT"),
         },
         "time_limit_s": 300.0,
     },
@@ -82,8 +110,8 @@ AUTOGLUON_SPACE: tuple[dict[str, Any], ...] = (
             "GBM": [_GBM_XT, {}, _GBM_LARGE],
             "CAT": {},
             "XGB": {},
-            "RF": _forest_variants(),
-            "XT": _forest_variants(),
+            "RF": _forest_variants("RF"),
+            "XT": _forest_variants("XT"),
         },
         "time_limit_s": 240.0,
     },
@@ -96,7 +124,7 @@ AUTOGLUON_SPACE: tuple[dict[str, Any], ...] = (
     {
         "space": "forests_linear",
         "presets": DEFAULT_PRESETS,
-        "hyperparameters": {"RF": _forest_variants(), "XT": _forest_variants(), "LR": {}},
+        "hyperparameters": {"RF": _forest_variants("RF"), "XT": _forest_variants("XT"), "LR": {}},
         "time_limit_s": 90.0,
     },
     {
@@ -107,8 +135,8 @@ AUTOGLUON_SPACE: tuple[dict[str, Any], ...] = (
             "GBM": [_GBM_XT, {}, _GBM_LARGE],
             "CAT": {},
             "XGB": {},
-            "RF": _forest_variants(max_depth=15),
-            "XT": _forest_variants(max_depth=15),
+            "RF": _forest_variants("RF", max_depth=15),
+            "XT": _forest_variants("XT", max_depth=15),
         },
         "time_limit_s": 300.0,
     },

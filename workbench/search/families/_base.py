@@ -1,9 +1,11 @@
-"""What every family shares: the Family record, thread counts, targets and the fields every model takes."""
+"""What every family shares: the Family record, thread counts, time limits, targets and the fields every
+model takes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -17,12 +19,16 @@ from workbench.store import TrialData
 
 __all__ = [
     "CELLS_PER_THREAD",
+    "FIT_SHARE",
+    "POST_FIT_S",
     "Family",
     "FitFunction",
     "ModelFields",
+    "RefitFunction",
     "TabularModel",
     "encoded_targets",
     "expand_proba",
+    "fit_resources",
     "label_codes",
     "model_fields",
     "own_params",
@@ -30,6 +36,16 @@ __all__ = [
 ]
 
 FitFunction = Callable[[Mapping[str, Any], TrialData, WorkerResources, Reporter, int], FittedModel]
+# (params, data, resources, seed, size): a fixed-size fit on data's train rows, without early stopping or
+# reports; `size` is the number of boosting rounds or MLP epochs (ignored by the forest and linear families).
+RefitFunction = Callable[[Mapping[str, Any], TrialData, WorkerResources, int, int], FittedModel]
+
+# A family's fit may use this share of the time its trial has left (`WorkerResources.deadline`); the rest,
+# and at least POST_FIT_S seconds, is kept for predicting, scoring, timing and pickling the model.
+FIT_SHARE = 0.85
+POST_FIT_S = 1.0
+# A fit always gets this long, however late it starts: a model trained for a moment beats no model.
+MIN_FIT_S = 0.5
 
 # A fit uses one thread per this many feature cells (rows x columns), up to the worker's CPUs: on small
 # tables more threads cost more in synchronization than they give (measured on a 200-row table: two
@@ -43,6 +59,16 @@ def thread_count(resources: WorkerResources, X: pd.DataFrame) -> int:
     return max(1, min(resources.cpus, wanted))
 
 
+def fit_resources(resources: WorkerResources) -> WorkerResources:
+    """`resources` with the deadline by which the fit itself stops training (see FIT_SHARE); unchanged
+    without a deadline."""
+    left = resources.time_left()
+    if left is None:
+        return resources
+    fit_s = max(MIN_FIT_S, min(left * FIT_SHARE, left - POST_FIT_S))
+    return replace(resources, deadline=time.monotonic() + fit_s)
+
+
 @dataclass(frozen=True)
 class Family:
     """A model family the Optuna engine searches over.
@@ -51,9 +77,12 @@ class Family:
         hold every family.
     fit(params, data, resources, reporter, seed): fits on data's train rows (early stopping and
         intermediate reports on its valid rows) and returns the model; parameters not sampled take their
-        defaults, other families' parameters are ignored.
+        defaults, other families' parameters are ignored. With a deadline in `resources` it stops training
+        then and keeps its best iteration (boosting rounds, MLP epochs, forest trees) so far.
     uses_gpu: whether the family uses a GPU when the worker has one.
     defaults: the parameters used when none are given, with their prefixed names.
+    refit(params, data, resources, seed, size): the same model trained on data's train rows with a fixed
+        size (see RefitFunction); its valid and test rows are not used.
     """
 
     name: str
@@ -61,6 +90,7 @@ class Family:
     fit: FitFunction
     uses_gpu: bool
     defaults: Mapping[str, Any]
+    refit: RefitFunction | None = None
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The full prefixed parameter set a fit with `params` uses."""

@@ -15,12 +15,12 @@ import numpy as np
 from workbench.model.tabular._catboost import CatBoostModel, catboost_frame
 from workbench.model.tabular._prep import OrdinalPrep
 from workbench.search._protocol import Reporter, TrialPruned, WorkerResources
-from workbench.search.families._base import encoded_targets, model_fields, own_params, thread_count
+from workbench.search.families._base import ModelFields, encoded_targets, model_fields, own_params, thread_count
 from workbench.search.families._reporting import REPORT_EVERY
 from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
 from workbench.store import TrialData
 
-__all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "report_metric"]
+__all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "refit_catboost", "report_metric"]
 
 
 def catboost_device_params(resources: WorkerResources, threads: int | None = None) -> dict[str, Any]:
@@ -62,11 +62,13 @@ def _loss(data: TrialData) -> str:
 
 class _Report:
     """CatBoost callback: reports every REPORT_EVERY iterations; CatBoost wraps exceptions raised in
-    callbacks, so a prune is kept, training stopped, and the prune raised again after `fit`."""
+    callbacks, so a prune is kept, training stopped, and the prune raised again after `fit`. Stops training
+    at the deadline of `resources` too (CatBoost then keeps its best iteration, `use_best_model`)."""
 
-    def __init__(self, reporter: Reporter, metric_name: str) -> None:
+    def __init__(self, reporter: Reporter, metric_name: str, resources: WorkerResources) -> None:
         self.reporter = reporter
         self.metric_name = metric_name
+        self.resources = resources
         self.pruned: TrialPruned | None = None
 
     def value(self, metrics: Mapping[str, Any]) -> float:
@@ -76,6 +78,8 @@ class _Report:
         return float(np.mean(values)) if values else float("nan")
 
     def after_iteration(self, info: Any) -> bool:
+        if self.resources.out_of_time():
+            return False
         step = int(info.iteration)
         if step % REPORT_EVERY:
             return True
@@ -87,11 +91,37 @@ class _Report:
         return True
 
 
+def _model_params(p: Mapping[str, Any], data: TrialData, resources: WorkerResources, seed: int) -> dict[str, Any]:
+    return {
+        "learning_rate": p["learning_rate"],
+        "depth": p["depth"],
+        "l2_leaf_reg": p["l2_leaf_reg"],
+        "random_strength": p["random_strength"],
+        "max_ctr_complexity": 1,  # no combinations of categoricals: half the time, about the same scores
+        "loss_function": _loss(data),
+        "random_seed": seed,
+        "verbose": False,
+        "allow_writing_files": False,
+        **catboost_device_params(resources, thread_count(resources, data.X_train)),
+    }
+
+
+def _model(prep: OrdinalPrep, model: Any, fields: ModelFields, classification: bool, trees: int) -> CatBoostModel:
+    return CatBoostModel(
+        **fields,
+        prep=prep,
+        model=model,
+        best_iteration=trees,
+        fitted_codes=[int(c) for c in model.classes_] if classification else [],
+    )
+
+
 def fit_catboost(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> CatBoostModel:
     """Fit CatBoost on data's train rows for up to MAX_ROUNDS iterations, early-stopped on the valid rows
-    (keeping the best iteration), reporting CatBoost's own experiment metric every REPORT_EVERY iterations."""
+    (keeping the best iteration), reporting CatBoost's own experiment metric every REPORT_EVERY iterations;
+    stopped at the deadline of `resources` too, keeping the best iteration so far."""
     from catboost import CatBoostClassifier, CatBoostRegressor, Pool
 
     p = own_params("catboost", params, DEFAULTS["catboost"])
@@ -104,30 +134,34 @@ def fit_catboost(
     valid_pool = Pool(catboost_frame(prep.transform(data.X_valid), cats), y_valid, cat_features=cats)
     metric_name = report_metric(data.problem_type, data.metric)
     kwargs: dict[str, Any] = {
+        **_model_params(p, data, resources, seed),
         "iterations": MAX_ROUNDS,
-        "learning_rate": p["learning_rate"],
-        "depth": p["depth"],
-        "l2_leaf_reg": p["l2_leaf_reg"],
-        "random_strength": p["random_strength"],
-        "max_ctr_complexity": 1,  # no combinations of categoricals: half the time, about the same scores
-        "loss_function": _loss(data),
         "custom_metric": [metric_name],
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
         "use_best_model": True,
-        "random_seed": seed,
-        "verbose": False,
-        "allow_writing_files": False,
-        **catboost_device_params(resources, thread_count(resources, data.X_train)),
     }
     model = CatBoostClassifier(**kwargs) if classification else CatBoostRegressor(**kwargs)
-    callback = _Report(reporter, metric_name)
+    callback = _Report(reporter, metric_name, resources)
     model.fit(train_pool, eval_set=valid_pool, callbacks=[callback])
     if callback.pruned is not None:
         raise callback.pruned
-    return CatBoostModel(
-        **fields,
-        prep=prep,
-        model=model,
-        best_iteration=int(model.get_best_iteration() or 0) + 1,
-        fitted_codes=[int(c) for c in model.classes_] if classification else [],
+    return _model(prep, model, fields, classification, int(model.get_best_iteration() or 0) + 1)
+
+
+def refit_catboost(
+    params: Mapping[str, Any], data: TrialData, resources: WorkerResources, seed: int, rounds: int
+) -> CatBoostModel:
+    """CatBoost with `params` trained for exactly `rounds` iterations on data's train rows (no valid rows)."""
+    from catboost import CatBoostClassifier, CatBoostRegressor, Pool
+
+    p = own_params("catboost", params, DEFAULTS["catboost"])
+    prep = OrdinalPrep().fit(data.X_train)
+    classification = data.problem_type != "regression"
+    cats = prep.categorical_indices_
+    train_pool = Pool(
+        catboost_frame(prep.transform(data.X_train), cats), encoded_targets(data, data.y_train), cat_features=cats
     )
+    kwargs = {**_model_params(p, data, resources, seed), "iterations": max(1, int(rounds))}
+    model = CatBoostClassifier(**kwargs) if classification else CatBoostRegressor(**kwargs)
+    model.fit(train_pool)
+    return _model(prep, model, model_fields(p, data), classification, int(model.tree_count_))

@@ -17,7 +17,7 @@ from workbench.search.families._reporting import ValidReporter
 from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
 from workbench.store import TrialData
 
-__all__ = ["LightGBMModel", "fit_lightgbm", "lightgbm_device_params"]
+__all__ = ["LightGBMModel", "fit_lightgbm", "lightgbm_device_params", "refit_lightgbm"]
 
 _OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 
@@ -35,20 +35,8 @@ def _stopping_metric(data: TrialData) -> str:
     return "l1" if data.metric == "mae" else "l2"
 
 
-def fit_lightgbm(
-    params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
-) -> LightGBMModel:
-    """Fit LightGBM on data's train rows for up to MAX_ROUNDS rounds, early-stopped on the valid rows'
-    log loss (classification) or L1/L2 (regression), reporting every REPORT_EVERY rounds."""
-    import lightgbm as lgb
-
-    p = own_params("lightgbm", params, DEFAULTS["lightgbm"])
-    fields = model_fields(p, data)
-    n_classes = len(data.classes or ())
-    prep = OrdinalPrep().fit(data.X_train)
-    X_train, X_valid = prep.transform(data.X_train), prep.transform(data.X_valid)
-    y_train, y_valid = encoded_targets(data, data.y_train), encoded_targets(data, data.y_valid)
-    booster_params: dict[str, Any] = {
+def _booster_params(p: Mapping[str, Any], data: TrialData, resources: WorkerResources, seed: int) -> dict[str, Any]:
+    params: dict[str, Any] = {
         "objective": _OBJECTIVES[data.problem_type],
         "metric": _stopping_metric(data),
         "learning_rate": p["learning_rate"],
@@ -67,7 +55,49 @@ def fit_lightgbm(
         **lightgbm_device_params(resources, thread_count(resources, data.X_train)),
     }
     if data.problem_type == "multiclass":
-        booster_params["num_class"] = n_classes
+        params["num_class"] = len(data.classes or ())
+    return params
+
+
+class _StopAtDeadline:
+    """LightGBM callback: once `resources`' deadline has passed, stops training with the best iteration so
+    far on the valid rows (as early stopping would have kept it). Runs after `lgb.early_stopping` (order 30)."""
+
+    order = 40
+
+    def __init__(self, resources: WorkerResources) -> None:
+        self.resources = resources
+        self.best_iteration = 0
+        self.best_value: float | None = None
+        self.best_results: list[Any] = []
+
+    def __call__(self, env: Any) -> None:
+        import lightgbm as lgb
+
+        results = [r for r in env.evaluation_result_list if r[0] == "valid"]
+        if results:
+            value, higher = float(results[0][2]), bool(results[0][3])
+            if self.best_value is None or (value > self.best_value if higher else value < self.best_value):
+                self.best_iteration, self.best_value = env.iteration, value
+                self.best_results = list(env.evaluation_result_list)
+        if self.resources.out_of_time():
+            raise lgb.callback.EarlyStopException(self.best_iteration, self.best_results)
+
+
+def fit_lightgbm(
+    params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
+) -> LightGBMModel:
+    """Fit LightGBM on data's train rows for up to MAX_ROUNDS rounds, early-stopped on the valid rows'
+    log loss (classification) or L1/L2 (regression), reporting every REPORT_EVERY rounds; stopped at the
+    deadline of `resources` too, keeping the best round so far."""
+    import lightgbm as lgb
+
+    p = own_params("lightgbm", params, DEFAULTS["lightgbm"])
+    fields = model_fields(p, data)
+    n_classes = len(data.classes or ())
+    prep = OrdinalPrep().fit(data.X_train)
+    X_train, X_valid = prep.transform(data.X_train), prep.transform(data.X_valid)
+    y_train, y_valid = encoded_targets(data, data.y_train), encoded_targets(data, data.y_valid)
     train_set = lgb.Dataset(X_train, y_train, categorical_feature=prep.categorical_indices_, free_raw_data=False)
     valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
     monitor = ValidReporter(reporter, data)
@@ -79,13 +109,33 @@ def fit_lightgbm(
             raw = env.model.predict(X_valid, num_iteration=step)
             monitor.report(step, booster_prediction(raw, data.problem_type, n_classes))
 
+    callbacks: list[Any] = [lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), report]
+    if resources.deadline is not None:
+        callbacks.append(_StopAtDeadline(resources))
     booster = lgb.train(
-        booster_params,
+        _booster_params(p, data, resources, seed),
         train_set,
         num_boost_round=MAX_ROUNDS,
         valid_sets=[valid_set],
         valid_names=["valid"],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), report],
+        callbacks=callbacks,
     )
     best_iteration = int(booster.best_iteration or booster.current_iteration())
     return LightGBMModel(**fields, prep=prep, booster=booster, best_iteration=best_iteration)
+
+
+def refit_lightgbm(
+    params: Mapping[str, Any], data: TrialData, resources: WorkerResources, seed: int, rounds: int
+) -> LightGBMModel:
+    """LightGBM with `params` trained for exactly `rounds` rounds on data's train rows (no valid rows)."""
+    import lightgbm as lgb
+
+    p = own_params("lightgbm", params, DEFAULTS["lightgbm"])
+    prep = OrdinalPrep().fit(data.X_train)
+    train_set = lgb.Dataset(
+        prep.transform(data.X_train), encoded_targets(data, data.y_train), categorical_feature=prep.categorical_indices_
+    )
+    booster = lgb.train(_booster_params(p, data, resources, seed), train_set, num_boost_round=max(1, int(rounds)))
+    return LightGBMModel(
+        **model_fields(p, data), prep=prep, booster=booster, best_iteration=booster.current_iteration()
+    )

@@ -1,41 +1,44 @@
-"""The families by name, and fitting one candidate: fit, predict, score, time and serialize."""
+"""The families by name; fitting one candidate (fit, predict, score, time and serialize) and refitting a
+fitted model with a fixed size."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from workbench.model import dumps_model, measure_latency, score_predictions
+from workbench.model import FittedModel, dumps_model, measure_latency, score_predictions
+from workbench.model.tabular._base import TabularModel
 from workbench.search._protocol import CandidateResult, Reporter, TrialData, WorkerResources
-from workbench.search.families._base import Family, thread_count
-from workbench.search.families._catboost import catboost_device_params, fit_catboost
-from workbench.search.families._lightgbm import fit_lightgbm, lightgbm_device_params
-from workbench.search.families._mlp import fit_mlp, torch_device
-from workbench.search.families._sklearn import fit_forest, fit_linear
+from workbench.search.families._base import Family, RefitFunction, fit_resources, thread_count
+from workbench.search.families._catboost import catboost_device_params, fit_catboost, refit_catboost
+from workbench.search.families._lightgbm import fit_lightgbm, lightgbm_device_params, refit_lightgbm
+from workbench.search.families._mlp import MLPModel, best_epoch, fit_mlp, refit_mlp, torch_device
+from workbench.search.families._sklearn import fit_forest, fit_linear, refit_forest, refit_linear
 from workbench.search.families._spaces import DEFAULTS, SUGGESTERS
-from workbench.search.families._xgboost import fit_xgboost, xgboost_device_params
+from workbench.search.families._xgboost import fit_xgboost, refit_xgboost, xgboost_device_params
 
-__all__ = ["ARTIFACT", "FAMILIES", "device_params", "fit_candidate", "get_family"]
+__all__ = ["ARTIFACT", "FAMILIES", "device_params", "fit_candidate", "get_family", "refit_model", "refit_size"]
 
 ARTIFACT = "model.pkl"
 
 
-def _family(name: str, fit: Any, uses_gpu: bool) -> Family:
-    return Family(name=name, suggest=SUGGESTERS[name], fit=fit, uses_gpu=uses_gpu, defaults=DEFAULTS[name])
+def _family(name: str, fit: Any, refit: RefitFunction, uses_gpu: bool) -> Family:
+    return Family(name=name, suggest=SUGGESTERS[name], fit=fit, uses_gpu=uses_gpu, defaults=DEFAULTS[name], refit=refit)
 
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        _family("lightgbm", fit_lightgbm, uses_gpu=False),
-        _family("xgboost", fit_xgboost, uses_gpu=True),
-        _family("catboost", fit_catboost, uses_gpu=True),
-        _family("forest", fit_forest, uses_gpu=False),
-        _family("linear", fit_linear, uses_gpu=False),
-        _family("mlp", fit_mlp, uses_gpu=True),
+        _family("lightgbm", fit_lightgbm, refit_lightgbm, uses_gpu=False),
+        _family("xgboost", fit_xgboost, refit_xgboost, uses_gpu=True),
+        _family("catboost", fit_catboost, refit_catboost, uses_gpu=True),
+        _family("forest", fit_forest, refit_forest, uses_gpu=False),
+        _family("linear", fit_linear, refit_linear, uses_gpu=False),
+        _family("mlp", fit_mlp, refit_mlp, uses_gpu=True),
     )
 }
 
@@ -77,12 +80,13 @@ def fit_candidate(
 
     Predictions are probabilities in `data.classes` order (or values), scored with the experiment metric.
     TrialPruned raised by `reporter` propagates. `params` may hold other families' parameters; they are
-    ignored, and the record's params are this family's full set (defaults filled in).
+    ignored, and the record's params are this family's full set (defaults filled in). With a deadline in
+    `resources` (the trial's), the fit stops training in time to predict, score, time and pickle by then.
     """
     family = get_family(family_name)
     resolved = family.resolve(params)
     start = time.perf_counter()
-    model = family.fit(resolved, data, resources, reporter, seed)
+    model = family.fit(resolved, data, fit_resources(resources), reporter, seed)
     fit_time_s = time.perf_counter() - start
     valid_pred = model.prediction(data.X_valid)
     test_pred = model.prediction(data.X_test)
@@ -105,3 +109,61 @@ def fit_candidate(
         artifact=ARTIFACT,
     )
     return result, blob
+
+
+def refit_size(family_name: str, model: FittedModel, scale: float = 1.0) -> int:
+    """The size a fixed-size refit of `model` trains: its best boosting rounds (`best_iteration_`) or the
+    MLP's best epoch, times `scale`, rounded, at least 1; 0 for families without one (forest, linear)."""
+    name = get_family(family_name).name
+    if name in ("forest", "linear"):
+        return 0
+    if name == "mlp":
+        if not isinstance(model, MLPModel):
+            raise TypeError(f"an mlp refit needs an MLPModel, not {type(model).__name__}")
+        best = best_epoch(model)
+    else:
+        best = int(getattr(model, "best_iteration_", 0))
+    return max(1, round(best * scale))
+
+
+def refit_model(
+    family: str,
+    model: FittedModel,
+    params: Mapping[str, Any],
+    data: TrialData,
+    resources: WorkerResources,
+    seed: int,
+    scale: float = 1.0,
+) -> FittedModel:
+    """`model` (a fitted model of `family`) refitted with the same hyperparameters on data's train rows.
+
+    Boosting rounds are fixed to round(`model.best_iteration_` x `scale`) and the MLP's epochs to its best
+    epoch x `scale` (at least 1); forest and linear models simply refit. No early stopping, no reports, no
+    deadline: data's valid and test rows are not used. `params` are the family's parameters, prefixed
+    ("lightgbm.num_leaves", as candidates record them) or not (as the model's `params` holds them); others
+    are ignored, and an empty mapping takes the model's own. The refitted model has the same problem type
+    and classes as `model` and the input schema of data's train rows.
+    """
+    spec = get_family(family)
+    if not isinstance(model, TabularModel):
+        raise TypeError(f"refit_model refits family models, not {type(model).__name__}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, not {scale!r}")
+    if model.problem_type != data.problem_type:
+        raise ValueError(f"the model is {model.problem_type} but the rows are {data.problem_type}")
+    if model.classes_ is not None and tuple(data.classes or ()) != tuple(model.classes_):
+        raise ValueError(f"the rows' classes {data.classes} are not the model's {list(model.classes_)}")
+    assert spec.refit is not None
+    own = _prefixed(spec, params or model.params)
+    return spec.refit(spec.resolve(own), data, resources, seed, refit_size(spec.name, model, scale))
+
+
+def _prefixed(family: Family, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The family's parameters of `params`, with their prefix whether they had it or not."""
+    prefix = f"{family.name}."
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = key if key.startswith(prefix) else f"{prefix}{key}"
+        if name in family.defaults:
+            out[name] = value
+    return out

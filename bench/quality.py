@@ -1,0 +1,215 @@
+"""The user's question, measured: the best model for this table in this much time, against AutoGluon.
+
+For each dataset (the bundled ones by default, or any CSV given with --csv PATH:TARGET), the rows are split
+80/20 (seed 0, stratified for classification). On the same 80%:
+- plain AutoGluon: `TabularPredictor(...).fit(train, time_limit=S)` (its default preset), and
+- AutoGluon `presets="best_quality"` with the same limit, and
+- `workbench search NAME --time-limit S` through the CLI in a fresh workspace, its winner finalized (the
+  default), then registered;
+all three scored on the 20% by the same function (`workbench.model.score_predictions`, the dataset's
+metric, probabilities for classifiers). Printed per dataset: the three scores, the wall times, and whether
+the workbench wins, ties (within 0.5% of the metric's scale: relative to the best score, or 0.005 for
+scores in [0, 1]) or loses against each anchor; then a summary line of wins / ties / losses.
+
+    .venv/bin/python bench/quality.py --seconds 60                     # every bundled dataset
+    .venv/bin/python bench/quality.py --seconds 300 penguins wine
+    .venv/bin/python bench/quality.py --seconds 60 --csv my.csv:label  # any CSV too
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+TIE = 0.005  # within 0.5% of the metric
+
+
+def bundled() -> dict[str, dict[str, Any]]:
+    manifest = tomllib.loads((REPO / "datasets" / "manifest.toml").read_text())
+    return {d["name"]: d for d in manifest["dataset"]}
+
+
+def split(frame: pd.DataFrame, target: str, classification: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    stratify = frame[target] if classification and frame[target].value_counts().min() >= 2 else None
+    train, test = train_test_split(frame, test_size=0.2, random_state=0, stratify=stratify)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def score(metric: str, problem_type: str, y: np.ndarray, prediction: np.ndarray, classes: list[Any] | None) -> float:
+    from workbench.model import score_predictions
+
+    return float(score_predictions(metric, problem_type, y, prediction, classes))
+
+
+def autogluon(
+    train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float, **kwargs: Any
+) -> tuple[float, float]:
+    from autogluon.tabular import TabularPredictor
+
+    from workbench.model._autogluon import reorder_proba
+
+    folder = tempfile.mkdtemp(prefix="wb-quality-ag-")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = TabularPredictor(
+            label=target, problem_type=problem_type, eval_metric=metric, path=folder, verbosity=0
+        )
+        predictor.fit(train, time_limit=seconds, **kwargs)
+        wall = time.perf_counter() - start
+        X, y = test.drop(columns=[target]), test[target].to_numpy()
+        if problem_type == "regression":
+            return score(metric, problem_type, y, predictor.predict(X).to_numpy(dtype=float), None), wall
+        classes = sorted(pd.unique(train[target].dropna()).tolist())
+        proba = reorder_proba(predictor.predict_proba(X), classes)
+    return score(metric, problem_type, y, proba, classes), wall
+
+
+def workbench(
+    name: str, train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float
+) -> tuple[float, float, dict[str, Any]]:
+    home = Path(tempfile.mkdtemp(prefix="wb-quality-"))
+    train.to_csv(home / f"{name}.csv", index=False)
+    env = {
+        **os.environ,
+        "WORKBENCH_HOME": str(home / "home"),
+        "WORKBENCH_DATA_ROOTS": str(home),
+        "WORKBENCH_DATASETS_DIR": str(REPO / "datasets"),
+    }
+    cli = [sys.executable, "-m", "workbench"]
+    subprocess.run(
+        [*cli, "datasets", "add", name, str(home / f"{name}.csv"), "--target", target],
+        env=env,
+        cwd=home,
+        check=True,
+        capture_output=True,
+    )
+    command = [*cli, "search", name, "--time-limit", f"{seconds:g}", "--metric", metric, "--problem-type"]
+    command += [problem_type, "--json"]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=seconds * 10 + 600)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: workbench search exited {done.returncode}\n{done.stderr[-3000:]}")
+    summary = json.loads(done.stdout)
+    os.environ.update({k: v for k, v in env.items() if k.startswith("WORKBENCH_")})
+    import workbench.api as wb
+
+    version = wb.register_winner(summary["experiment_id"], name)
+    from workbench.registry import Registry
+
+    loaded = Registry(wb.open_workspace()).load(version.ref).model
+    X, y = test.drop(columns=[target]), test[target].to_numpy()
+    if problem_type == "regression":
+        prediction = loaded.predict_values(X)
+        value = score(metric, problem_type, y, prediction, None)
+    else:
+        value = score(metric, problem_type, y, loaded.predict_proba(X), list(loaded.classes_ or ()))
+    details = {
+        "winner": (summary.get("finalized") or {}).get("name") or (summary.get("best") or {}).get("name"),
+        "finalized": summary.get("finalized"),
+        "trained_on": version.metrics.get("trained_on"),
+        "complete": summary.get("complete"),
+        "cancelled": summary.get("cancelled"),
+    }
+    return value, wall, details
+
+
+def verdict(ours: float, theirs: float, greater_is_better: bool) -> str:
+    scale = 1.0 if min(ours, theirs) >= 0.0 and max(ours, theirs) <= 1.0 else max(abs(ours), abs(theirs), 1e-12)
+    gain = (ours - theirs) if greater_is_better else (theirs - ours)
+    if abs(gain) <= TIE * scale:
+        return "tie"
+    return "win" if gain > 0 else "loss"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("datasets", nargs="*", help="bundled dataset names (default: all)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--csv", action="append", default=[], metavar="PATH:TARGET")
+    parser.add_argument("--no-best-quality", action="store_true", help="skip the best_quality anchor")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args()
+
+    from workbench.data import infer_problem_type
+    from workbench.metrics import DEFAULT_METRIC, get_metric
+
+    catalog = bundled()
+    jobs: list[tuple[str, pd.DataFrame, str, str | None]] = []
+    for name in args.datasets or ([] if args.csv else list(catalog)):
+        entry = catalog[name]
+        jobs.append((name, pd.read_csv(REPO / "datasets" / entry["file"]), entry["target"], entry.get("metric")))
+    for item in args.csv:
+        path, _, target = item.rpartition(":")
+        jobs.append((Path(path).stem.replace(".", "_"), pd.read_csv(path), target, None))
+
+    rows, tally = [], {"default": [0, 0, 0], "best_quality": [0, 0, 0]}
+    S = args.seconds
+    print(f"S = {S:g} s; scores on the 20% held out; wall times in seconds")
+    header = f"{'dataset':<20} {'metric':<18} {'AG default':>10} {'AG best_q':>10} {'workbench':>10} "
+    print(header + f"{'wall AG':>8} {'wall AGbq':>9} {'wall wb':>8} {'vs default':>10} {'vs best_q':>9}  winner")
+    for name, frame, target, metric in jobs:
+        problem_type = infer_problem_type(frame[target])
+        metric = metric or DEFAULT_METRIC[problem_type]
+        greater = get_metric(metric, problem_type).greater_is_better
+        train, test = split(frame, target, problem_type != "regression")
+        ag, ag_wall = autogluon(train, test, target, problem_type, metric, S)
+        bq, bq_wall = (
+            (float("nan"), float("nan"))
+            if args.no_best_quality
+            else autogluon(train, test, target, problem_type, metric, S, presets="best_quality")
+        )
+        ours, wall, details = workbench(name, train, test, target, problem_type, metric, S)
+        v_default = verdict(ours, ag, greater)
+        v_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
+        tally["default"][("win", "tie", "loss").index(v_default)] += 1
+        if v_best != "-":
+            tally["best_quality"][("win", "tie", "loss").index(v_best)] += 1
+        print(
+            f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {ours:>10.4f} {ag_wall:>8.1f} {bq_wall:>9.1f} "
+            f"{wall:>8.1f} {v_default:>10} {v_best:>9}  {details['winner']} {details['trained_on']}",
+            flush=True,
+        )
+        rows.append(
+            {
+                "dataset": name,
+                "metric": metric,
+                "autogluon": ag,
+                "autogluon_best_quality": bq,
+                "workbench": ours,
+                "wall_autogluon_s": ag_wall,
+                "wall_best_quality_s": bq_wall,
+                "wall_workbench_s": wall,
+                "limit_s": S,
+                "vs_default": v_default,
+                "vs_best_quality": v_best,
+                **details,
+            }
+        )
+    for anchor, (win, tie, loss) in tally.items():
+        print(f"workbench vs AutoGluon {anchor}: {win} wins / {tie} ties / {loss} losses")
+    budget_ok = sum(r["wall_workbench_s"] <= S * 1.05 + 3 for r in rows)
+    print(f"workbench wall within S x 1.05 + 3 s: {budget_ok} of {len(rows)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Finalize: after selection the winner is refitted with the same hyperparameters on more rows; the search
+does it inside its time limit, registering does it for any other model, and whatever fails leaves the model
+as selected registered and usable."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import workbench.api as wb
+from workbench.model import loads_model
+from workbench.registry import Registry
+from workbench.search.families import refit_size
+from workbench.store import finals as final_rows
+from workbench.store import trials as records
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PENGUINS_ROWS = 344
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A 45 s search of both engines on a copy of penguins registered as a file (so that it can change)."""
+    root = tmp_path_factory.mktemp("finalize")
+    shutil.copy(REPO / "datasets" / "penguins.csv", root / "pens.csv")
+    patch = pytest.MonkeyPatch()
+    for key, value in {
+        "WORKBENCH_HOME": str(root / "home"),
+        "WORKBENCH_DATA_ROOTS": str(root),
+        "WORKBENCH_DATASETS_DIR": str(REPO / "datasets"),
+        "WORKBENCH_GPUS": "none",
+    }.items():
+        patch.setenv(key, value)
+    patch.chdir(root)
+    wb.add_dataset("pens", root / "pens.csv", target="species")
+    config = wb.search_config(
+        engines=("autogluon", "optuna"), families=("lightgbm", "linear"), time_limit_s=45, cluster="local:2"
+    )
+    experiment = wb.prepare_search("pens", config)
+    summary = wb.run_search(experiment.id, config)
+    yield {"root": root, "experiment": experiment, "summary": summary}
+    patch.undo()
+
+
+def _split_sizes(experiment_id: int) -> tuple[int, int, int]:
+    ws = wb.open_workspace()
+    split = ws.split(ws.experiment(experiment_id))
+    return len(split.train), len(split.valid), len(split.test)
+
+
+def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: dict[str, Any]) -> None:
+    summary, experiment = searched["summary"], searched["experiment"]
+    finalized = summary.finalized
+    assert finalized is not None and finalized["finalized"], summary.to_dict()
+    assert finalized["rows"] == PENGUINS_ROWS and finalized["mode"] == "all"
+    assert summary.to_dict()["finalized"] == finalized
+    board = wb.leaderboard(experiment.id)
+    winner = board.best
+    assert winner is not None and winner.id == finalized["candidate_id"]
+    assert winner.trained_on == f"all: {PENGUINS_ROWS} rows"
+    assert {r.trained_on for r in board.rows if r.id != winner.id} == {"train"}
+    # the scores on the board stay those measured at selection
+    candidate = records.get_candidate(wb.open_workspace().store, winner.id)
+    assert candidate is not None and winner.valid_score == candidate.valid_score
+
+
+def test_registering_uses_the_final_and_records_its_rows(searched: dict[str, Any]) -> None:
+    experiment = searched["experiment"]
+    version = wb.register_winner(experiment.id, "pens-final")
+    assert version.metrics["trained_on"] == {"mode": "all", "rows": PENGUINS_ROWS}
+    assert "before finalize" in version.metrics["scores_measured"]
+    best = wb.leaderboard(experiment.id).best
+    assert best is not None and version.metrics["valid_score"] == best.valid_score
+    promotion = wb.promote("pens-final", version.version, "production")  # the contract check, on the final
+    assert promotion.contract is not None and promotion.contract.latency_ms
+    rows = wb.sample_rows(experiment.id, 20)
+    served = wb.predict("pens-final@production", rows)
+    assert len(served) == 20 and set(served) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_each_engine_refits_with_the_same_hyperparameters_on_more_rows(searched: dict[str, Any]) -> None:
+    experiment = searched["experiment"]
+    ws = wb.open_workspace()
+    n_train, n_valid, _ = _split_sizes(experiment.id)
+    board = wb.leaderboard(experiment.id)
+    by_engine = {r.model_type: r for r in board.rows if r.kind == "candidate" and r.engine == "optuna"}
+    lightgbm, autogluon = by_engine["lightgbm"], next(r for r in board.rows if r.engine == "autogluon")
+
+    final = wb.finalize_model(lightgbm.key, "train+valid")
+    assert final.rows == n_train + n_valid and final.to_dict()["mode"] == "train+valid"
+    assert wb.finalize_model(lightgbm.key, "train+valid").finals == final.finals  # made once
+    selected = loads_model(ws.store.read_artifact(records.get_candidate(ws.store, lightgbm.id).artifact_key))  # type: ignore[union-attr]
+    refitted = loads_model(ws.store.read_artifact(final.finals[0].artifact_key))
+    scale = (n_train + n_valid) / n_train
+    expected = max(1, round(selected.best_iteration_ * scale))  # type: ignore[attr-defined]
+    assert refit_size("lightgbm", selected, scale) == expected
+    # LightGBM stops early by itself once no split is left to make (small tables), never later
+    assert 0 < refitted.best_iteration_ <= expected  # type: ignore[attr-defined]
+    assert refitted.params == selected.params  # type: ignore[attr-defined]
+    assert refitted.classes_ == selected.classes_ and refitted.problem_type == selected.problem_type
+    X = ws.rows(ws.experiment(experiment.id)).X_test
+    assert refitted.predict_proba(X).shape == selected.predict_proba(X).shape
+
+    version = wb.register_model(autogluon.key, "pens-ag", finalize="train+valid")
+    assert version.metrics["trained_on"] == {"mode": "train+valid", "rows": n_train + n_valid}
+    ag_final = final_rows.get_final(ws.store, autogluon.id, "train+valid")
+    assert ag_final is not None and str(ag_final.model_in_artifact).endswith("_FULL")
+    proba = Registry(ws).load(version.ref).model.predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1.0)
+
+    as_selected = wb.register_model(lightgbm.key, "pens-none", finalize="none")
+    assert as_selected.metrics["trained_on"] == {"mode": "train", "rows": n_train}
+
+
+def test_an_ensemble_is_finalized_member_by_member(searched: dict[str, Any]) -> None:
+    experiment = searched["experiment"]
+    board = wb.leaderboard(experiment.id)
+    members = [r.key for r in board.rows if r.kind == "candidate" and r.engine == "optuna"][:2]
+    built = wb.save_ensemble(experiment.id, dict.fromkeys(members, 0.5))
+    version = wb.register_model(f"e{built.id}", "pens-ensemble")
+    assert version.metrics["trained_on"] == {"mode": "all", "rows": PENGUINS_ROWS}
+    assert wb.leaderboard(experiment.id).row(f"e{built.id}").trained_on == f"all: {PENGUINS_ROWS} rows"
+    assert len(wb.predict(version.ref, wb.sample_rows(experiment.id, 5))) == 5
+
+
+def test_a_failing_finalize_leaves_a_usable_version(searched: dict[str, Any]) -> None:
+    experiment, root = searched["experiment"], searched["root"]
+    board = wb.leaderboard(experiment.id)
+    unfinalized = next(r for r in board.rows if r.trained_on == "train")  # not finalized yet in any mode
+    rows = wb.sample_rows(experiment.id, 10)
+    frame = pd.read_csv(root / "pens.csv")
+    frame.iloc[::-1].to_csv(root / "pens.csv", index=False)  # the dataset changed: its rows cannot be read back
+    try:
+        version = wb.register_model(unfinalized.key, "pens-unfinalized")
+    finally:
+        frame.to_csv(root / "pens.csv", index=False)
+    assert version.metrics["trained_on"]["mode"] == "train"
+    assert "finalize_error" in version.metrics and "changed" in version.metrics["finalize_error"]
+    assert len(wb.predict(version.ref, rows)) == 10

@@ -1,0 +1,166 @@
+"""Finalizing: after selection, the chosen candidate is refitted on more rows with what was selected.
+
+Selection uses the train rows to fit and the valid rows to choose; the test rows only measure. Once a
+model is chosen, those held-out rows are worth more as training rows (as PyCaret's `finalize_model` and
+H2O's final models use them): a final is the same candidate refitted with the same hyperparameters on
+"all" rows (train + valid + test) or on "train+valid" (which keeps the test score an exact measure).
+
+- Optuna candidates: the family refitted with its parameters, boosting rounds (and MLP epochs) fixed to
+  the number early stopping chose, scaled by the ratio of rows (`families.refit_model`).
+- AutoGluon candidates: AutoGluon's own refit_full of that model (`_autogluon_refit`).
+
+A final is stored beside its candidate (the `finals` table and an artifact); the candidate's scores stay
+those measured at selection. With a Dask client the refit runs as a task on the cluster, else here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import InvalidInputError, NotFoundError
+from workbench.metrics import get_metric
+from workbench.search._protocol import TrialData, WorkerResources
+from workbench.store import Experiment, FinalRow, Workspace, trial_data
+from workbench.store import finals as final_rows
+from workbench.store import trials as records
+
+__all__ = [
+    "FINALIZE_MODES",
+    "FinalizeMode",
+    "best_candidate",
+    "check_finalize_mode",
+    "estimated_refit_s",
+    "final_data",
+    "finalize_candidate",
+    "refit_candidate",
+]
+
+FinalizeMode = Literal["all", "train+valid", "none"]
+FINALIZE_MODES: tuple[FinalizeMode, ...] = ("all", "train+valid", "none")
+
+
+def check_finalize_mode(mode: str) -> FinalizeMode:
+    if mode not in FINALIZE_MODES:
+        raise InvalidInputError(
+            f"finalize must be 'all' (every row), 'train+valid' (keeps the test rows unseen) or 'none', not {mode!r}."
+        )
+    return mode
+
+
+def final_data(data: TrialData, mode: FinalizeMode) -> TrialData:
+    """`data` whose train rows are the rows a final of `mode` trains on (its valid and test rows as they were)."""
+    frames = [data.X_train, data.X_valid] + ([data.X_test] if mode == "all" else [])
+    targets = [data.y_train, data.y_valid] + ([data.y_test] if mode == "all" else [])
+    return replace(data, X_train=pd.concat(frames, ignore_index=True), y_train=np.concatenate(targets))
+
+
+def refit_candidate(
+    engine: str,
+    model_type: str,
+    params: dict[str, Any],
+    model_in_artifact: str | None,
+    blob: bytes,
+    data: TrialData,
+    seed: int,
+    scale: float,
+) -> tuple[bytes, str | None, float]:
+    """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds).
+
+    A plain function of its arguments, so that it runs as a Dask task on a worker as well as here."""
+    # Finalize runs once the trials are over: the host's other cores are idle, so the refit takes them all.
+    current = WorkerResources.current()
+    resources = replace(current, cpus=max(current.cpus, os.cpu_count() or 1))
+    start = time.perf_counter()
+    if engine == "autogluon":
+        from workbench.search.engines._autogluon_refit import refit_autogluon
+
+        assert model_in_artifact is not None
+        zipped, name = refit_autogluon(blob, model_in_artifact, data, resources)
+        return zipped, name, time.perf_counter() - start
+    from workbench.model import dumps_model, loads_model
+    from workbench.search.families import refit_model
+
+    model = refit_model(model_type, loads_model(blob), params, data, resources, seed, scale)
+    return dumps_model(model), None, time.perf_counter() - start
+
+
+def best_candidate(workspace: Workspace, experiment: Experiment) -> records.CandidateRow | None:
+    """The experiment's best candidate by valid score (ties: the older), as the leaderboard ranks them."""
+    greater = get_metric(experiment.metric, experiment.problem_type).greater_is_better
+    scored = [
+        c
+        for c in records.list_candidates(workspace.store, experiment.id)
+        if c.valid_score is not None and math.isfinite(c.valid_score) and c.artifact_key
+    ]
+    if not scored:
+        return None
+    return min(scored, key=lambda c: (-c.valid_score if greater else c.valid_score, c.id))  # type: ignore[operator]
+
+
+def estimated_refit_s(workspace: Workspace, candidate: records.CandidateRow, mode: FinalizeMode) -> float:
+    """About how long finalizing `candidate` takes: its fit time scaled by the rows added, plus loading
+    and storing its artifact."""
+    split = workspace.split(workspace.experiment(candidate.experiment_id))
+    n_train, n_valid, n_test = (len(split.train), len(split.valid), len(split.test))
+    scale = (n_train + n_valid + (n_test if mode == "all" else 0)) / max(1, n_train)
+    return (candidate.fit_time_s or 0.0) * scale * 1.2 + 2.0
+
+
+def _seed(workspace: Workspace, experiment: Experiment, candidate: records.CandidateRow) -> int:
+    """The seed the candidate was fitted with: the search's seed plus its trial's number (as the driver gives)."""
+    trial = records.get_trial(workspace.store, candidate.trial_id) if candidate.trial_id is not None else None
+    search_seed = int((experiment.search or {}).get("seed") or 0)
+    return search_seed + (trial.number if trial is not None else 0)
+
+
+def finalize_candidate(
+    workspace: Workspace, candidate_id: int, mode: FinalizeMode, *, client: Any = None, data: TrialData | None = None
+) -> FinalRow:
+    """The final of candidate `candidate_id` in `mode` ("all" or "train+valid"), made now unless it exists.
+
+    client: a Dask client to refit on a worker (default: in this process). data: the experiment's rows
+    when the caller has them already. Raises what the refit raises; nothing is recorded then."""
+    check_finalize_mode(mode)
+    if mode == "none":
+        raise InvalidInputError("finalize='none' keeps the model as selected; there is nothing to refit.")
+    store = workspace.store
+    existing = final_rows.get_final(store, candidate_id, mode)
+    if existing is not None:
+        return existing
+    candidate = records.get_candidate(store, candidate_id)
+    if candidate is None:
+        raise NotFoundError(f"There is no candidate {candidate_id}; see `workbench leaderboard EXPERIMENT`.")
+    if not candidate.artifact_key:
+        raise InvalidInputError(f"Candidate {candidate_id} has no stored model, so it cannot be refitted.")
+    experiment = workspace.experiment(candidate.experiment_id)
+    data = data if data is not None else trial_data(workspace, experiment)
+    rows = final_data(data, mode)
+    args = (
+        candidate.engine,
+        candidate.model_type,
+        candidate.params,
+        candidate.model_in_artifact,
+        store.read_artifact(candidate.artifact_key),
+        rows,
+        _seed(workspace, experiment, candidate),
+        len(rows.X_train) / max(1, len(data.X_train)),
+    )
+    if client is not None:
+        blob, name, fit_time_s = client.submit(refit_candidate, *args, pure=False, retries=0).result()
+    else:
+        blob, name, fit_time_s = refit_candidate(*args)
+    digest = hashlib.sha256(blob).hexdigest()[:12]
+    filename = "predictor.zip" if candidate.engine == "autogluon" else "model.pkl"
+    key = f"experiments/{experiment.id}/finals/{candidate.id}-{mode.replace('+', '-')}-{digest}/{filename}"
+    stored = store.put_artifact(key, blob)
+    return final_rows.add_final(
+        store, candidate.id, mode, experiment.id, len(rows.X_train), stored.key, name, float(fit_time_s)
+    )

@@ -1,0 +1,74 @@
+"""Finalizing an AutoGluon candidate: AutoGluon's own refit_full of that model on more rows.
+
+The stored predictor was fitted on the train rows with the valid rows as tuning data, then shrunk with
+`save_space`, which drops AutoGluon's cached training data. The refit hands that data back to the trainer
+(`refit_ensemble_full` with X and y: the rows to train on, already through the predictor's own feature
+generators), so AutoGluon refits the model (and a weighted ensemble's members, weights kept) with the
+hyperparameters and the iteration counts it found, as `predictor.refit_full` does. The `_FULL` model is
+made the predictor's best, every other model is deleted, and the predictor is zipped again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.model import InputSchema
+from workbench.model._autogluon import META_NAME, predictor_to_zip
+from workbench.search._protocol import TrialData, WorkerResources
+
+__all__ = ["refit_autogluon"]
+
+
+def _load(blob: bytes, folder: Path) -> tuple[Any, InputSchema]:
+    from autogluon.tabular import TabularPredictor
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:  # an artifact this workspace wrote itself
+        archive.extractall(folder)
+    meta = json.loads((folder / META_NAME).read_text())
+    (folder / META_NAME).unlink()
+    predictor = TabularPredictor.load(str(folder), verbosity=0, check_packages=False)
+    return predictor, InputSchema.from_dict(meta["input_schema"])
+
+
+def refit_autogluon(blob: bytes, model_name: str, data: TrialData, resources: WorkerResources) -> tuple[bytes, str]:
+    """Refit `model_name` of the zipped predictor `blob` on data's train rows (all the rows to train on).
+
+    Returns the new predictor zip and the refitted model's name in it. The input schema stays the
+    original's: AutoGluon's feature generators are not refitted, so they know the train rows' categories."""
+    workdir = Path(tempfile.mkdtemp(prefix="wb-autogluon-refit-"))
+    folder = workdir / "predictor"
+    try:
+        with warnings.catch_warnings():  # AutoGluon's own deprecations and pickles: third-party noise
+            warnings.simplefilter("ignore")
+            predictor, schema = _load(blob, folder)
+            X = predictor.transform_features(data.X_train.reset_index(drop=True))
+            y = predictor.transform_labels(pd.Series(data.y_train))
+            trainer = predictor._trainer
+            # save_space deleted the cached rows but left these set: X_val=None would read a missing file.
+            trainer._X_saved = trainer._y_saved = trainer._X_val_saved = trainer._y_val_saved = False
+            refit_map = trainer.refit_ensemble_full(
+                model=model_name,
+                X=X,
+                y=y.reset_index(drop=True),
+                X_val=None,
+                y_val=None,
+                total_resources={"num_cpus": max(1, int(resources.cpus)), "num_gpus": int(resources.gpus)},
+            )
+            full_name = refit_map.get(model_name) or trainer.model_refit_map().get(model_name)
+            if full_name is None:
+                raise RuntimeError(f"AutoGluon did not refit {model_name}")
+            predictor.set_model_best(full_name, save_trainer=True)
+            predictor.delete_models(models_to_keep=[full_name], dry_run=False)
+            predictor.save_space()
+        return predictor_to_zip(folder, data.problem_type, data.classes, schema), full_name
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,72 @@
+"""The finals table: candidates refitted after selection on more rows (finalized), one row per mode.
+
+A final's artifact is the refitted model (a pickle, or an AutoGluon predictor zip holding the refitted
+model `model_in_artifact`); the candidate's own row, artifact and scores stay as they were at selection.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from workbench.store._store import Store
+
+__all__ = ["FinalRow", "add_final", "get_final", "list_finals"]
+
+
+@dataclass(frozen=True)
+class FinalRow:
+    """Candidate `candidate_id` refitted on `rows` rows (`mode`: "all" or "train+valid")."""
+
+    candidate_id: int
+    mode: str
+    experiment_id: int
+    rows: int
+    artifact_key: str
+    model_in_artifact: str | None
+    fit_time_s: float | None
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _row(row: Any) -> FinalRow:
+    return FinalRow(**{k: row[k] for k in FinalRow.__dataclass_fields__})
+
+
+def add_final(
+    store: Store,
+    candidate_id: int,
+    mode: str,
+    experiment_id: int,
+    rows: int,
+    artifact_key: str,
+    model_in_artifact: str | None,
+    fit_time_s: float | None,
+) -> FinalRow:
+    """Record a final (replacing an earlier one of the same candidate and mode)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO finals (candidate_id, mode, experiment_id, rows, artifact_key,"
+            " model_in_artifact, fit_time_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (candidate_id, mode, experiment_id, rows, artifact_key, model_in_artifact, fit_time_s, time.time()),
+        )
+    final = get_final(store, candidate_id, mode)
+    assert final is not None
+    return final
+
+
+def get_final(store: Store, candidate_id: int, mode: str) -> FinalRow | None:
+    row = store.conn.execute(
+        "SELECT * FROM finals WHERE candidate_id = ? AND mode = ?", (candidate_id, mode)
+    ).fetchone()
+    return _row(row) if row is not None else None
+
+
+def list_finals(store: Store, experiment_id: int) -> list[FinalRow]:
+    rows = store.conn.execute(
+        "SELECT * FROM finals WHERE experiment_id = ? ORDER BY candidate_id, mode", (experiment_id,)
+    )
+    return [_row(r) for r in rows]
