@@ -85,6 +85,7 @@ def workbench(
     name: str, train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float
 ) -> tuple[float, float, dict[str, Any]]:
     home = Path(tempfile.mkdtemp(prefix="wb-quality-"))
+    name = f"{name}_80"  # not a bundled dataset's name
     train.to_csv(home / f"{name}.csv", index=False)
     env = {
         **os.environ,
