@@ -16,6 +16,23 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def fit_pickled(tmp: Path, dataset: str) -> tuple[Path, pd.DataFrame]:
+    """A LightGBM model fitted on a bundled dataset, pickled to `tmp/DATASET.pkl`, and its held-out rows."""
+    from workbench.config import Settings
+    from workbench.search import WorkerResources
+    from workbench.search.families import LocalReporter, fit_candidate
+    from workbench.store import ExperimentSpec, Workspace, trial_data
+
+    settings = Settings(home=tmp / "home", data_roots=(tmp,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        data = trial_data(ws, ws.create_experiment(ExperimentSpec(dataset)))
+    _, blob = fit_candidate("lightgbm", {}, data, WorkerResources(cpus=1), LocalReporter(), 0)
+    path = tmp / f"{dataset}.pkl"
+    path.write_bytes(blob)
+    return path, data.X_test.reset_index(drop=True)
 
 
 class SlowModel(FittedModel):

@@ -15,17 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
-from serve_support import SUBPROCESS_ENV, FileSource, TableModel
+from serve_support import SUBPROCESS_ENV, FileSource, TableModel, fit_pickled
 from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
-from workbench.config import Settings
 from workbench.model import FittedModel, InputSchema, dumps_model, loads_model
-from workbench.search import WorkerResources
-from workbench.search.families import LocalReporter, fit_candidate
 from workbench.serve import ServeSettings
 from workbench.serve._contract import running_server
 from workbench.serve._schema import oip_datatype
-from workbench.store import ExperimentSpec, Workspace, trial_data
 
 pytestmark = pytest.mark.slow
 
@@ -47,14 +43,7 @@ def penguins_url(fitted: tuple[Path, pd.DataFrame]) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def grunfeld(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     """A LightGBM regressor fitted on grunfeld (every column required), pickled, and its held-out rows."""
-    tmp = tmp_path_factory.mktemp("grunfeld")
-    settings = Settings(home=tmp / "home", data_roots=(tmp,), datasets_dir=REPO / "datasets")
-    with Workspace(settings) as ws:
-        data = trial_data(ws, ws.create_experiment(ExperimentSpec("grunfeld")))
-    _, blob = fit_candidate("lightgbm", {}, data, WorkerResources(cpus=1), LocalReporter(), 0)
-    path = tmp / "grunfeld.pkl"
-    path.write_bytes(blob)
-    return path, data.X_test.reset_index(drop=True)
+    return fit_pickled(tmp_path_factory.mktemp("grunfeld"), "grunfeld")
 
 
 @pytest.fixture(scope="module")

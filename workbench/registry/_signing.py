@@ -129,6 +129,7 @@ class Keyring:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.path = workspace.settings.home / KEY_FILE
+        self._key: Any = None  # the private key, read once
 
     # the workspace's own key -----------------------------------------------------------------
 
@@ -136,6 +137,8 @@ class Keyring:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+        if self._key is not None:
+            return self._key
         if not self.path.exists():
             self._create()
         data = self.path.read_bytes()
@@ -145,6 +148,7 @@ class Keyring:
             raise WorkbenchError(f"The signing key {self.path} cannot be read; restore it from a backup.") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise WorkbenchError(f"The signing key {self.path} is not an Ed25519 key; restore it from a backup.")
+        self._key = key
         return key
 
     def _create(self) -> None:
