@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 # torch first, pinned: this machine has the 2.13.0 CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test lint demo lab clean browser
+LABEXT := extensions/workbench-lab
+JLPM := $(BIN)/jlpm
+WHEEL_VENV ?= build/wheel-venv
+
+.PHONY: install test lint demo lab clean browser labextension jest wheel-check
 
 install: $(STAMP)
 
@@ -15,7 +19,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null 2>&1
 	touch $(STAMP)
+
+# The JupyterLab extension, rebuilt from extensions/workbench-lab (the install builds it once; the
+# develop link above makes JupyterLab load workbench/labextension, so a rebuild shows on reload).
+labextension: $(STAMP)
+	cd $(LABEXT) && ../../$(JLPM) install --immutable && PATH="$(abspath $(BIN)):$$PATH" ../../$(JLPM) build:prod
+
+# The frontend's unit tests (request layer, panel models).
+jest: $(STAMP)
+	cd $(LABEXT) && ../../$(JLPM) install --immutable >/dev/null && ../../$(JLPM) test --silent
+
+# The wheel as a user gets it: built from a clean extension build, installed in a new venv with its
+# dependencies, where Jupyter must list both extensions as enabled and OK (no node needed there).
+wheel-check: $(STAMP)
+	rm -rf build/dist $(WHEEL_VENV) workbench/labextension
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation . -w build/dist
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null 2>&1
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(WHEEL_VENV)/bin/python -m pip install --quiet build/dist/workbench-*.whl
+	$(WHEEL_VENV)/bin/jupyter labextension list 2>&1 | tee build/labextension-list.txt
+	grep -E "workbench-lab v[0-9.]+ .*enabled.*OK" build/labextension-list.txt
+	$(WHEEL_VENV)/bin/jupyter server extension list 2>&1 | tee build/server-extension-list.txt
+	grep -E "workbench.lab .*enabled" build/server-extension-list.txt
+	grep -E "workbench.lab .*OK" build/server-extension-list.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests $(wildcard bench)
@@ -27,7 +56,7 @@ lint: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || { echo "chromium is missing: run 'sudo apt-get install -y chromium' (Debian) and make test again"; exit 1; }
 
-test: lint browser
+test: lint browser jest wheel-check
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -40,4 +69,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser $(ROOT_FLAG) notebooks
 
 clean:
-	rm -rf $(VENV) .workbench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .workbench .pytest_cache .mypy_cache .ruff_cache build workbench/labextension $(LABEXT)/node_modules $(LABEXT)/lib

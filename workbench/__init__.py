@@ -20,3 +20,13 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"workbench.{name}")
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The built JupyterLab extension (`workbench/labextension`), for `jupyter labextension develop .`."""
+    return [{"src": "labextension", "dest": "workbench-lab"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The server extension is `workbench.lab`; `jupyter server extension enable workbench` finds it here."""
+    return [{"module": "workbench.lab"}]

@@ -7,15 +7,8 @@ README's pictures under docs/ are made).
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,23 +16,10 @@ from typing import Any
 import nbformat
 import pandas as pd
 import pytest
+from jupyterlab_support import chromium_page, jupyter_lab, screenshots_folder
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -57,53 +37,9 @@ def lab(widget_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]
     nbformat.write(notebook, root / "01_quickstart.ipynb")
     rows = pd.read_csv(REPO / "datasets" / "penguins.csv").drop(columns=["species"]).head(200)
     rows.to_csv(root / "new-penguins.csv", index=False)  # what the Export step's batch job scores
-    port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in widget_env.items() if k != "WORKBENCH_HEADLESS"}
-    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")  # no user settings: the default light theme
-    env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp_path / "lab-settings")
-    notifications = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    notifications.mkdir(parents=True)
-    # No "Would you like to get notified about official Jupyter news?" toast over the widget.
-    (notifications / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "lab-workspaces")
-    command = [
-        str(Path(sys.executable).with_name("jupyter")),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--ServerApp.open_browser=False",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
-                time.sleep(0.3)
-        yield url, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("WORKBENCH_SCREENSHOTS_DIR") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    with jupyter_lab(root, env, tmp_path) as served:
+        yield served
 
 
 def _tab(page: Any, title: str) -> None:
@@ -117,22 +53,14 @@ def _shot(page: Any, folder: Path, name: str) -> None:
 
 
 def test_the_quickstart_clicked_through_in_a_real_browser(lab: tuple[str, str], tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     url, token = lab
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: make test installs it (apt-get install -y chromium)"
-    folder = _shots(tmp_path)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 2400})  # the tallest step fits: whole screenshots
-        page.set_default_timeout(120_000)
+    folder = screenshots_folder(tmp_path)
+    with chromium_page({"width": 1280, "height": 2400}) as page:  # the tallest step fits: whole screenshots
         try:
             _click_through(page, url, token, folder)
         except Exception:
             page.screenshot(path=str(folder / "failure.png"))
             raise
-        browser.close()
     for name in ("light-1-dataset", "light-3-monitor", "light-6-export", "dark-6-export", "dark-3-monitor"):
         assert (folder / f"{name}.png").stat().st_size > 10_000
 

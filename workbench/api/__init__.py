@@ -18,14 +18,14 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | clusters | `cluster_info`, `start_cluster` | `ClusterInfo`, `ClusterHandle` |
 | compare | `leaderboard`, `compare` (views), `plot`, `write_report` | `Leaderboard`, `Comparison`, view infos |
 | ensembles | `build_ensemble`, `preview_ensemble`, `measure_ensemble`, `save_ensemble`, `list_ensembles`, `delete_ensemble` | `BuiltEnsemble`, `EnsemblePreview`, `EnsembleRow` |
-| registry | `register_model`, `register_winner`, `finalize_model`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Finalized`, `Promotion` |
+| registry | `register_model`, `register_winner`, `finalize_model`, `model_schema`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Finalized`, `Promotion` |
 | signing keys | `workspace_key`, `trust_key`, `untrust_key`, `list_trusted_keys` | `PublicKey` |
-| endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `serve` | `Endpoint`, `EndpointPrediction` |
-| jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log` | `Job` |
+| endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `endpoint_metrics`, `endpoint_schema`, `serve` | `Endpoint`, `EndpointPrediction`, `EndpointMetrics`, `InputSchema` |
+| jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log`, `job_title` | `Job` |
 | batch scoring | `predict_file`, `default_cluster` | `BatchPrediction` |
 | notebook jobs | `run_notebook`, `notebook_job`, `notebook_parameters`, `parse_parameters`, `record`, `recorded` | `NotebookJob`, `NotebookProgress`, `NotebookParameter` |
 | retrain | `model_recipe`, `retrain`, `evaluate_model`, `challenge` | `Recipe`, `Retrained`, `ModelScore`, `Challenge` |
-| the flow | `FlowParameters`, `write_flow_notebook`, `write_scoring_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
+| the flow | `FlowParameters`, `write_flow_notebook`, `write_search_notebook`, `write_scoring_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
 """
 
 from __future__ import annotations
@@ -61,9 +61,12 @@ if TYPE_CHECKING:
         suggest_target,
     )
     from workbench.api._endpoints import (
+        EndpointMetrics,
         EndpointPrediction,
         endpoint_logs,
+        endpoint_metrics,
         endpoint_predict,
+        endpoint_schema,
         list_endpoints,
         serve,
         show_endpoint,
@@ -86,8 +89,9 @@ if TYPE_CHECKING:
         model_families,
         write_flow_notebook,
         write_scoring_notebook,
+        write_search_notebook,
     )
-    from workbench.api._jobs import cancel_job, job_log, list_jobs, show_job
+    from workbench.api._jobs import cancel_job, job_log, job_title, list_jobs, show_job
     from workbench.api._notebooks import (
         NotebookJob,
         NotebookProgress,
@@ -107,6 +111,7 @@ if TYPE_CHECKING:
         import_model,
         list_models,
         list_trusted_keys,
+        model_schema,
         predict,
         promote,
         register_model,
@@ -147,6 +152,7 @@ if TYPE_CHECKING:
     from workbench.errors import WorkbenchError
     from workbench.jobs import NotebookParameter, SearchHandle
     from workbench.metrics import DEFAULT_METRIC, METRICS
+    from workbench.model import InputSchema
     from workbench.registry import PublicKey, VersionInfo
     from workbench.search import ENGINE_NAMES, SearchConfig, SearchSummary
     from workbench.serve import BatchInputError, BatchPrediction, ContractReport
@@ -182,6 +188,7 @@ __all__ = [
     "ContractReport",
     "DatasetEntry",
     "Endpoint",
+    "EndpointMetrics",
     "EndpointPrediction",
     "EnsembleConstraints",
     "EnsemblePreview",
@@ -189,6 +196,7 @@ __all__ = [
     "Experiment",
     "Finalized",
     "FlowParameters",
+    "InputSchema",
     "Job",
     "Leaderboard",
     "LeaderboardRow",
@@ -231,13 +239,16 @@ __all__ = [
     "delete_experiment",
     "delete_model",
     "endpoint_logs",
+    "endpoint_metrics",
     "endpoint_predict",
+    "endpoint_schema",
     "evaluate_model",
     "export_model",
     "finalize_model",
     "follow_search",
     "import_model",
     "job_log",
+    "job_title",
     "leaderboard",
     "list_datasets",
     "list_endpoints",
@@ -251,6 +262,7 @@ __all__ = [
     "metrics_for",
     "model_families",
     "model_recipe",
+    "model_schema",
     "notebook_job",
     "notebook_parameters",
     "open_workspace",
@@ -294,10 +306,18 @@ __all__ = [
     "write_flow_notebook",
     "write_report",
     "write_scoring_notebook",
+    "write_search_notebook",
 ]
 
 # Names load on first use: `import workbench.api` stays fast (the CLI starts in a fraction of a second).
 _HOMES = {
+    "InputSchema": "workbench.model",
+    "job_title": "_jobs",
+    "write_search_notebook": "_flow",
+    "model_schema": "_registry",
+    "endpoint_schema": "_endpoints",
+    "endpoint_metrics": "_endpoints",
+    "EndpointMetrics": "_endpoints",
     "BatchInputError": "workbench.serve",
     "BatchPrediction": "workbench.serve",
     "Budget": "workbench.store",

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
 from workbench.errors import InvalidInputError, WorkbenchError
 from workbench.store import Endpoint
 
+if TYPE_CHECKING:
+    from workbench.model import InputSchema
+
 __all__ = [
+    "EndpointMetrics",
     "EndpointPrediction",
     "endpoint_logs",
+    "endpoint_metrics",
     "endpoint_predict",
+    "endpoint_schema",
     "list_endpoints",
     "serve",
     "show_endpoint",
@@ -107,6 +115,8 @@ def endpoint_predict(
     if endpoint.status != "ready":
         raise InvalidInputError(f"Endpoint {endpoint.id} is {endpoint.status}; start it again first.")
     headers = {"Content-Type": "application/json"}
+    if api_key is None:
+        api_key = _endpoint_key(endpoint, workspace)
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     request = urllib.request.Request(
@@ -124,6 +134,68 @@ def endpoint_predict(
     except OSError as exc:
         raise WorkbenchError(f"Endpoint {endpoint.id} at {endpoint.url} did not answer ({exc}).") from None
     return EndpointPrediction(body["predictions"], body.get("probabilities"), body.get("classes"))
+
+
+def _endpoint_key(endpoint: Endpoint, workspace: WorkspaceLike) -> str | None:
+    """The key of an endpoint started with `api_key_env`, when that variable is set in this process too."""
+    if endpoint.job_id is None:
+        return None
+    from workbench.jobs import get_job
+
+    variable = get_job(resolve_workspace(workspace), endpoint.job_id).params.get("api_key_env")
+    return os.environ.get(variable) if variable else None
+
+
+@dataclass(frozen=True)
+class EndpointMetrics:
+    """What an endpoint has served since it started: prediction requests (`/predict`, `/invocations`, OIP
+    `infer`), and those of them answered 4xx or 5xx."""
+
+    requests: int
+    errors: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "errors": self.errors}
+
+
+# The prediction routes (by route template); probes, metadata and documentation are not counted.
+_PREDICTION_ROUTES = ("/predict", "/invocations")
+_REQUESTS_LINE = re.compile(r'^workbench_requests_total\{route="([^"]*)",method="[^"]*",status="(\d+)"\} (\d+)$')
+
+
+def endpoint_metrics(
+    endpoint_id: int, *, timeout_s: float = 2.0, workspace: WorkspaceLike = None
+) -> EndpointMetrics | None:
+    """Requests and errors counted by a running endpoint (read from its `/metrics`); None when it is not
+    ready or does not answer in `timeout_s`."""
+    endpoint = show_endpoint(endpoint_id, workspace=workspace)
+    if endpoint.status != "ready":
+        return None
+    try:
+        with urllib.request.urlopen(f"{endpoint.url}/metrics", timeout=timeout_s) as response:
+            text = response.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return None
+    requests = errors = 0
+    for line in text.splitlines():
+        match = _REQUESTS_LINE.match(line)
+        if match is None:
+            continue
+        route, status, count = match.group(1), int(match.group(2)), int(match.group(3))
+        if route not in _PREDICTION_ROUTES and not route.endswith("/infer"):
+            continue
+        requests += count
+        errors += count if status >= 400 else 0
+    return EndpointMetrics(requests, errors)
+
+
+def endpoint_schema(endpoint_id: int, *, workspace: WorkspaceLike = None) -> InputSchema:
+    """The input columns of the model an endpoint serves (what a request's rows must hold)."""
+    from workbench.api._registry import model_schema
+
+    endpoint = show_endpoint(endpoint_id, workspace=workspace)
+    name = endpoint.model.split("@", 1)[0]
+    return model_schema(f"{name}@{endpoint.version}", workspace=workspace)
 
 
 def serve(

@@ -24,6 +24,7 @@ __all__ = [
     "model_families",
     "write_flow_notebook",
     "write_scoring_notebook",
+    "write_search_notebook",
 ]
 
 
@@ -267,6 +268,83 @@ def write_scoring_notebook(
         model=model, input_path=input_path, output_path=output_path, keep=keep, cluster=cluster
     )
     return _write_notebook(target, _SCORING_TITLE.format(model=model), parameters, [_SCORING, _SCORING_PREVIEW])
+
+
+_SEARCH_TITLE = """# AutoML search: {dataset}
+
+Launch a search on the Search tab (AutoGluon and Optuna trials on a Dask cluster), watch it, compare the
+models, edit an ensemble, and export the winner to a served endpoint: one tab per step. The search runs as
+a background job: it keeps going while other cells run, and the Workbench panel in JupyterLab's sidebar
+shows its progress and can stop it. Run headless (papermill, `workbench run`, or *Run notebook as batch
+job*), the last cell runs the same flow without clicks."""
+
+_SEARCH_PARAMETERS = """dataset = {dataset!r}
+target = {target!r}  # None: the dataset's own target
+engines = {engines!r}  # "optuna", "autogluon"
+families = {families!r}  # the Optuna engine's model families
+n_trials = {n_trials!r}
+time_limit_s = {time_limit_s!r}
+cluster = {cluster!r}  # auto, local:N, tcp://HOST:PORT or a scheduler file"""
+
+_SEARCH_APP = """import workbench.widgets as wbw
+
+app = wbw.Workbench(
+    dataset,
+    target=target,
+    engines=tuple(engines),
+    families=tuple(families),
+    n_trials=n_trials,
+    time_limit_s=time_limit_s,
+    cluster=cluster,
+)
+app"""
+
+_SEARCH_HEADLESS = """app.run_headless()  # in a live notebook this does nothing: click Launch above"""
+
+
+def write_search_notebook(
+    dataset: str,
+    path: str | Path,
+    *,
+    target: str | None = None,
+    engines: Sequence[str] = ("optuna", "autogluon"),
+    families: Sequence[str] = ("lightgbm", "linear", "forest"),
+    n_trials: int = 6,
+    time_limit_s: float = 120.0,
+    cluster: str = "local:2",
+    workspace: WorkspaceLike = None,
+) -> Path:
+    """A notebook with the widget flow for `dataset` (the quickstart's, its `parameters` cell filled in).
+    `path` is the notebook, or a folder: then the first free name of `search-DATASET.ipynb`,
+    `search-DATASET-2.ipynb`, ... in it. Written atomically; never overwrites a file."""
+    from workbench.api._datasets import show_dataset
+
+    dataset = show_dataset(dataset, workspace=workspace).name  # an unknown dataset is refused here
+    folder = Path(path).expanduser()
+    if folder.is_dir():
+        target_path = next(
+            candidate
+            for n in range(1, 10_000)
+            if not (
+                candidate := folder / (f"search-{dataset}.ipynb" if n == 1 else f"search-{dataset}-{n}.ipynb")
+            ).exists()
+        )
+    else:
+        target_path = _notebook_target(folder)
+        if target_path.exists():
+            raise InvalidInputError(f"{target_path.name!r} already exists; give another name.")
+    parameters = _SEARCH_PARAMETERS.format(
+        dataset=dataset,
+        target=target,
+        engines=list(engines),
+        families=list(families),
+        n_trials=int(n_trials),
+        time_limit_s=float(time_limit_s),
+        cluster=cluster,
+    )
+    return _write_notebook(
+        target_path, _SEARCH_TITLE.format(dataset=dataset), parameters, [_SEARCH_APP, _SEARCH_HEADLESS]
+    )
 
 
 def _write_notebook(target: Path, title: str, parameters: str, code: Sequence[str]) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
 from workbench.store import Job
 
-__all__ = ["cancel_job", "job_log", "list_jobs", "show_job"]
+__all__ = ["cancel_job", "job_log", "job_title", "list_jobs", "show_job"]
 
 
 def list_jobs(
@@ -44,3 +46,17 @@ def job_log(job_id: int, tail: int | None = None, *, workspace: WorkspaceLike = 
     from workbench.jobs import job_log as read
 
     return read(resolve_workspace(workspace), job_id, tail)
+
+
+def job_title(job: Job) -> str:
+    """One line naming what a job runs: "search of experiment 3", "endpoint penguins@production on port
+    8000", "notebook search-penguins.ipynb"."""
+    params = job.params
+    if job.kind == "search":
+        engines = ", ".join((params.get("config") or {}).get("engines") or [])
+        return f"search of experiment {job.experiment_id}" + (f" ({engines})" if engines else "")
+    if job.kind == "endpoint":
+        return f"endpoint {params.get('ref', '?')} on port {params.get('port', '?')}"
+    if job.kind == "notebook":
+        return f"notebook {PurePath(str(params.get('notebook', '?'))).name}"
+    return f"{job.kind} job"

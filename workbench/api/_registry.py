@@ -13,6 +13,7 @@ from workbench.errors import InvalidInputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.model import InputSchema
     from workbench.registry import PublicKey, Registry, VersionInfo
     from workbench.serve import ContractReport
     from workbench.store import FinalRow
@@ -26,6 +27,7 @@ __all__ = [
     "import_model",
     "list_models",
     "list_trusted_keys",
+    "model_schema",
     "predict",
     "promote",
     "register_model",
@@ -155,6 +157,12 @@ def list_models(name: str | None = None, *, workspace: WorkspaceLike = None) -> 
 def show_model(ref: str, *, workspace: WorkspaceLike = None) -> VersionInfo:
     """`name` (the latest version), `name@3` or `name@alias`."""
     return _registry(workspace).resolve(ref)
+
+
+def model_schema(ref: str, *, workspace: WorkspaceLike = None) -> InputSchema:
+    """The input columns `ref` expects: name, kind (numeric, categorical, boolean, datetime), dtype, whether
+    required, and the categories seen in training (what a form for one row needs)."""
+    return _registry(workspace).schema(ref)
 
 
 def export_model(ref: str, path: str | Path, *, workspace: WorkspaceLike = None) -> Path:

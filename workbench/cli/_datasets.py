@@ -75,6 +75,18 @@ def datasets_profile(
     render_profile(console, profile)
 
 
+@datasets_app.command("notebook")
+@user_errors
+def datasets_notebook(
+    name: str = typer.Argument(..., help="Dataset name."),
+    path: str = typer.Option(".", help="The notebook to write, or a folder (then search-NAME.ipynb, -2, ... in it)."),
+    cluster: str = typer.Option("local:2", help="The search's cluster: auto, local:N, tcp://HOST:PORT."),
+) -> None:
+    """Write a search notebook for a dataset (the widget flow, its parameters cell filled in); never overwrites."""
+    written = wb.write_search_notebook(name, path, cluster=cluster)
+    console.print(styled("Wrote ", (str(written), "bold"), ": open it in JupyterLab (make lab)."), highlight=False)
+
+
 @datasets_app.command("add")
 @user_errors
 def datasets_add(

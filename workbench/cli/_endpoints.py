@@ -16,16 +16,21 @@ endpoints_app = typer.Typer(help="Start, list and stop served models running in 
 @endpoints_app.command("list")
 @user_errors
 def endpoints_list(as_json: bool = JSON_OPTION) -> None:
-    """List endpoints with their URLs, ports, status and logs."""
+    """List endpoints with their URLs, status, requests and errors served, and logs."""
     endpoints = wb.list_endpoints()
+    metrics = {e.id: wb.endpoint_metrics(e.id) if e.status == "ready" else None for e in endpoints}
     if as_json:
-        print_json([e.to_dict() for e in endpoints])
+        print_json([{**e.to_dict(), "metrics": m.to_dict() if (m := metrics[e.id]) else None} for e in endpoints])
         return
     table = Table(title="Endpoints")
-    for column in ("id", "model", "version", "url", "job", "status", "log"):
+    for column in ("id", "model", "version", "url", "job", "status", "requests", "errors", "log"):
         table.add_column(column, overflow="fold")
     for e in endpoints:
-        table.add_row(str(e.id), e.model, str(e.version), e.url, str(e.job_id or ""), e.status, e.log_path or "")
+        served = metrics[e.id]
+        counts = (str(served.requests), str(served.errors)) if served else ("", "")
+        table.add_row(
+            str(e.id), e.model, str(e.version), e.url, str(e.job_id or ""), e.status, *counts, e.log_path or ""
+        )
     console.print(table)
 
 

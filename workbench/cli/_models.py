@@ -115,6 +115,24 @@ def models_show(
     _show(wb.show_model(ref), as_json)
 
 
+@models_app.command("schema")
+@user_errors
+def models_schema(
+    ref: str = typer.Argument(..., help="name, name@VERSION or name@ALIAS."), as_json: bool = JSON_OPTION
+) -> None:
+    """The input columns a version expects: kind, dtype, whether required, and the categories seen."""
+    schema = wb.model_schema(ref)
+    if as_json:
+        print_json(schema.to_dict())
+        return
+    table = Table(title=f"Input of {ref}")
+    for column in ("column", "kind", "dtype", "required", "categories"):
+        table.add_column(column, overflow="fold")
+    for c in schema.columns:
+        table.add_row(c.name, c.kind, c.dtype, "yes" if c.required else "no", ", ".join(c.categories or ()))
+    console.print(table)
+
+
 @models_app.command("register")
 @user_errors
 def models_register(

@@ -108,7 +108,7 @@ def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> 
         table.add_row(
             str(r.rank),
             r.key,
-            r.name,
+            f"{r.name} ({r.calibration})" if r.calibration else r.name,
             r.engine,
             _num(r.valid_score),
             _num(r.test_score),

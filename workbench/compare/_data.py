@@ -14,12 +14,13 @@ from typing import Any, Literal
 import numpy as np
 
 from workbench.metrics import get_metric
+from workbench.model import Calibration
 from workbench.store import Experiment, ExperimentTargets, Store, Workspace
 from workbench.store import ensembles as ensemble_rows
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
 
-__all__ = ["ComparisonData", "ModelPredictions", "load_comparison", "read_predictions"]
+__all__ = ["ComparisonData", "ModelPredictions", "calibration_note", "load_comparison", "read_predictions"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ModelPredictions:
     artifact_key: str | None = None  # the candidate's model artifact (members sharing one count it once)
     artifact_size: int | None = None
     trained_on: str = "train"  # the rows of its final, if it was finalized: "all: 344 rows"
+    calibration: str = ""  # a candidate's kept calibration: "calibrated T=1.31"
 
     @property
     def key(self) -> str:
@@ -118,6 +120,11 @@ def final_modes(store: Store, experiment_id: int) -> dict[int, dict[str, int]]:
     return finals
 
 
+def calibration_note(calibration: dict[str, Any] | None) -> str:
+    """A candidate's stored calibration decision as a table note ("calibrated T=1.31"), "" when none was kept."""
+    return "" if calibration is None else Calibration.from_dict(calibration).note()
+
+
 def trained_on_text(finals: dict[int, dict[str, int]], candidate_ids: list[int]) -> str:
     """What a model was fitted on: "all: N rows" (or "train+valid: N rows") when every one of its
     candidates has such a final, else "train"."""
@@ -161,6 +168,7 @@ def load_comparison(workspace: Workspace, experiment: Experiment) -> ComparisonD
                 artifact_key=c.artifact_key,
                 artifact_size=ref.size if ref else c.size_bytes,
                 trained_on=trained_on_text(finals, [c.id]),
+                calibration=calibration_note(c.calibration),
             )
         )
     for e in ensemble_rows.list_ensembles(store, experiment.id):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from workbench._json import to_jsonable
-from workbench.compare._data import final_modes, trained_on_text
+from workbench.compare._data import calibration_note, final_modes, trained_on_text
 from workbench.errors import InvalidInputError
 from workbench.metrics import get_metric
 from workbench.store import Experiment, Workspace
@@ -63,6 +63,8 @@ class LeaderboardRow:
     # The rows the model was fitted on: "train" as selected, or a final's ("all: 344 rows"); the scores
     # are always those measured at selection, before any finalize.
     trained_on: str = "train"
+    # The candidate's probability calibration, when one was kept ("calibrated T=1.31"); else "".
+    calibration: str = ""
 
     @property
     def size_mb(self) -> float | None:
@@ -169,6 +171,7 @@ class Leaderboard:
                 predict_batch_ms=m.predict_batch_ms,
                 size_bytes=m.size_bytes,
                 trained_on=m.trained_on,
+                calibration=m.calibration,
             )
             for m in data.models
         )
@@ -198,6 +201,7 @@ def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
             size_bytes=c.size_bytes,
             artifact_key=c.artifact_key,
             trained_on=trained_on_text(finals, [c.id]),
+            calibration=calibration_note(c.calibration),
         )
         for c in records.list_candidates(store, experiment.id)
     ]

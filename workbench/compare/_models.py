@@ -6,7 +6,7 @@ import pickle
 from typing import Any
 
 from workbench.errors import InvalidInputError, NotFoundError
-from workbench.model import AutoGluonModel, EnsembleModel, FittedModel, autogluon_cache_dir, loads_model
+from workbench.model import AutoGluonModel, Calibration, EnsembleModel, FittedModel, autogluon_cache_dir, loads_model
 from workbench.store import Workspace
 from workbench.store import ensembles as ensemble_rows
 from workbench.store import trials as records
@@ -15,14 +15,20 @@ __all__ = ["load_candidate_model", "load_ensemble_model", "load_model"]
 
 
 def load_candidate_model(workspace: Workspace, candidate: records.CandidateRow) -> FittedModel:
-    """The candidate's model from its checksummed artifact (AutoGluon: one model inside a predictor)."""
+    """The candidate's model from its checksummed artifact (AutoGluon: one model inside a predictor), with
+    the calibration decided for it."""
     if not candidate.artifact_key:
         raise InvalidInputError(f"Candidate {candidate.name} has no stored model.")
     blob = workspace.store.read_artifact(candidate.artifact_key)
+    model: FittedModel
     if candidate.model_in_artifact:
         cache = autogluon_cache_dir(workspace.settings.home)
-        return AutoGluonModel.from_zip(blob, candidate.model_in_artifact, cache_dir=cache)
-    return loads_model(blob)
+        model = AutoGluonModel.from_zip(blob, candidate.model_in_artifact, cache_dir=cache)
+    else:
+        model = loads_model(blob)
+    if candidate.calibration is not None:  # an AutoGluon zip holds several candidates: the row holds it
+        model.calibration_ = Calibration.from_dict(candidate.calibration)
+    return model
 
 
 def load_ensemble_model(workspace: Workspace, ensemble_id: int) -> EnsembleModel:

@@ -5,6 +5,7 @@ It sits low in the house, beside data and store, so the model server imports nei
 
 from workbench.model._autogluon import AutoGluonModel, autogluon_cache_dir
 from workbench.model._base import FittedModel, dumps_model, loads_model
+from workbench.model._calibration import Calibration, apply_temperature, choose_calibration, fit_temperature
 from workbench.model._columns import (
     Columns,
     FastPredict,
@@ -23,6 +24,7 @@ from workbench.model._scoring import labels_from_proba, score_predictions
 
 __all__ = [
     "AutoGluonModel",
+    "Calibration",
     "ColumnSpec",
     "Columns",
     "EnsembleModel",
@@ -34,10 +36,13 @@ __all__ = [
     "ModelSource",
     "UnsupportedFastPath",
     "UnverifiedFastPath",
+    "apply_temperature",
     "autogluon_cache_dir",
     "check_fast_path",
+    "choose_calibration",
     "columns_to_frame",
     "dumps_model",
+    "fit_temperature",
     "labels_from_proba",
     "loads_model",
     "measure_latency",

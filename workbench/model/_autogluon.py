@@ -190,7 +190,7 @@ class AutoGluonModel(FittedModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             proba = predictor.predict_proba(X, model=self.model_name, as_multiclass=True)
-        return reorder_proba(proba, self.classes_)
+        return self.calibrated(reorder_proba(proba, self.classes_))
 
     def predict_values(self, X: pd.DataFrame) -> np.ndarray:
         if self.problem_type != "regression":
@@ -210,7 +210,9 @@ class AutoGluonModel(FittedModel):
                 f"AutoGluon {version} is not a version the fast path was verified with "
                 f"({', '.join(VERIFIED_AUTOGLUON_VERSIONS)}); requests go through AutoGluon's own predict"
             )
-        return compile_autogluon(self.predictor, self.model_name, self.problem_type, self.classes_)
+        return self.calibrated_path(
+            compile_autogluon(self.predictor, self.model_name, self.problem_type, self.classes_)
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

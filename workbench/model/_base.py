@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.model._calibration import Calibration
 from workbench.model._schema import InputSchema
 
 if TYPE_CHECKING:
-    from workbench.model._columns import FastPredict
+    from workbench.model._columns import Columns, FastPredict
 
 __all__ = ["FittedModel", "dumps_model", "loads_model"]
 
@@ -24,11 +25,16 @@ class FittedModel(abc.ABC):
     problem_type: binary, multiclass or regression.
     classes_: the class labels in the column order of `predict_proba` (None for regression).
     input_schema_: the feature columns the model expects.
+    calibration_: the calibration decided for its probabilities on the valid rows (`choose_calibration`),
+        or None (never decided: regression, other metrics, models pickled before calibration existed).
+        Candidate models (family and AutoGluon) apply it in `predict_proba` and in their fast path
+        through `calibrated` and `calibrated_path`.
     """
 
     problem_type: str
     classes_: Sequence[Any] | None
     input_schema_: InputSchema
+    calibration_: Calibration | None = None  # a class default: old pickles load uncalibrated
 
     @abc.abstractmethod
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -48,6 +54,22 @@ class FittedModel(abc.ABC):
     def prediction(self, X: pd.DataFrame) -> np.ndarray:
         """What candidates store and scores use: probabilities for classifiers, values for regressors."""
         return self.predict_values(X) if self.problem_type == "regression" else self.predict_proba(X)
+
+    def calibrated(self, proba: np.ndarray) -> np.ndarray:
+        """`proba` through the model's calibration (itself when there is none)."""
+        calibration = self.calibration_
+        return proba if calibration is None else calibration.apply(proba)
+
+    def calibrated_path(self, fast: FastPredict) -> FastPredict:
+        """A classifier's uncalibrated fast path `fast` with the model's calibration applied after it."""
+        calibration = self.calibration_
+        if calibration is None or not calibration.active or self.problem_type == "regression":
+            return fast
+
+        def predict(columns: Columns, n: int) -> np.ndarray:
+            return calibration.apply(np.asarray(fast(columns, n), dtype=np.float64))
+
+        return predict
 
     def fast_path(self) -> FastPredict | None:
         """A predictor from Columns (one array per input column) that skips pandas, or None.

@@ -8,7 +8,8 @@ A native model is three files, named under a prefix (a bundle's folder, or an en
 - `model-meta.json`: the model's other attributes: `params`, `problem_type`, `classes`, `input_schema`
   (`InputSchema.to_dict`) and `best_iteration`; for XGBoost the learner `config` (`Booster.save_config`,
   which a pickle holds too: threads, device); for CatBoost the `estimator` class name
-  (CatBoostClassifier or CatBoostRegressor), its constructor's `init_params` and `fitted_codes`.
+  (CatBoostClassifier or CatBoostRegressor), its constructor's `init_params` and `fitted_codes`; and
+  `calibration` (`Calibration.to_dict`, or null) when the model has one decided.
 
 Its spec (in a bundle's model.json or an ensemble member's entry) is `{"format": "native", "library":
 "lightgbm" | "xgboost" | "catboost", "file": ..., "prep": ..., "meta": ...}` with bundle-relative paths.
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from workbench.model._base import FittedModel
+from workbench.model._calibration import Calibration
 from workbench.model._columns import columns_to_frame, probe_columns
 from workbench.model._native_prep import prep_from_json, prep_to_json
 from workbench.model._schema import ColumnSpec, InputSchema
@@ -155,6 +157,8 @@ def _meta(model: _NativeModel, codec: _Codec) -> dict[str, Any]:
         "input_schema": model.input_schema_.to_dict(),
         "best_iteration": model.best_iteration_,
     }
+    if "calibration_" in vars(model):  # decided in the search; models before it have none
+        meta["calibration"] = None if model.calibration_ is None else model.calibration_.to_dict()
     if isinstance(model, CatBoostModel):
         meta["fitted_codes"] = model.fitted_codes_
     return {**meta, **codec.extras(getattr(model, codec.attr))}
@@ -169,10 +173,16 @@ def _build(codec: _Codec, meta: Mapping[str, Any], prep: OrdinalPrep, fitted: An
         "prep": prep,
         "best_iteration": meta["best_iteration"],
     }
+    model: TabularModel
     if codec.model_class is CatBoostModel:
-        return CatBoostModel(**fields, model=fitted, fitted_codes=meta["fitted_codes"])
-    booster_model = LightGBMModel if codec.model_class is LightGBMModel else XGBoostModel
-    return booster_model(**fields, booster=fitted)
+        model = CatBoostModel(**fields, model=fitted, fitted_codes=meta["fitted_codes"])
+    else:
+        booster_model = LightGBMModel if codec.model_class is LightGBMModel else XGBoostModel
+        model = booster_model(**fields, booster=fitted)
+    if "calibration" in meta:
+        calibration = meta["calibration"]
+        model.calibration_ = None if calibration is None else Calibration.from_dict(calibration)
+    return model
 
 
 def load_native(spec: Mapping[str, Any], read: Callable[[str], bytes]) -> TabularModel:
@@ -227,7 +237,7 @@ def _state(model: Any, codec: _Codec) -> dict[str, Any]:
 
 
 _PLAIN = (type(None), bool, int, float, str)
-_OBJECTS = (InputSchema, ColumnSpec, OrdinalPrep, TablePrep)
+_OBJECTS = (InputSchema, ColumnSpec, OrdinalPrep, TablePrep, Calibration)
 
 
 def _same(a: Any, b: Any) -> bool:

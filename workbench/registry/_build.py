@@ -97,13 +97,16 @@ def _member(
     model_in_artifact = final.model_in_artifact if final is not None else candidate.model_in_artifact
     assert artifact_key is not None
     blob = workspace.store.read_artifact(artifact_key)  # raises if it differs from its sha256
+    # The candidate's calibration (a final keeps it): in the spec for every format, since an AutoGluon
+    # zip cannot hold it; pickles and native files hold it too.
+    calibration = {"calibration": candidate.calibration} if candidate.calibration is not None else {}
     spec: dict[str, Any]
     if model_in_artifact:
         spec = {"format": "autogluon", "file": f"{prefix}predictor.zip", "model_name": model_in_artifact}
         with zipfile.ZipFile(io.BytesIO(blob)) as archive:
             meta = json.loads(archive.read(META_NAME))
         schema = InputSchema.from_dict(meta["input_schema"])
-        return _Member(spec, {spec["file"]: blob}, schema, meta["problem_type"], meta["classes"])
+        return _Member({**spec, **calibration}, {spec["file"]: blob}, schema, meta["problem_type"], meta["classes"])
     model = loads_model(blob)  # a store artifact this workspace wrote itself
     classes = None if model.classes_ is None else to_jsonable(list(model.classes_))
     native = native_files(model, prefix)
@@ -112,7 +115,7 @@ def _member(
         files = {spec["file"]: blob}
     else:
         spec, files = native
-    return _Member(spec, files, model.input_schema_, model.problem_type, classes)
+    return _Member({**spec, **calibration}, files, model.input_schema_, model.problem_type, classes)
 
 
 def _lineage(workspace: Workspace, experiment_id: int, **extra: Any) -> dict[str, Any]:
@@ -181,6 +184,8 @@ def candidate_content(
     size = sum(len(data) for data in member.files.values())
     trained = (finalization or _no_finalization()).record(_train_rows(workspace, candidate.experiment_id))
     metrics = {**_metrics(experiment, candidate, size), "fit_time_s": candidate.fit_time_s, **trained}
+    if candidate.calibration is not None:
+        metrics["calibration"] = candidate.calibration
     content.add_json("metrics.json", metrics)
     lineage = _lineage(
         workspace,

@@ -20,6 +20,10 @@ An ensemble: `{"kind": "ensemble", "file": "ensemble.json", "pickled_files": [..
 the members (each a spec as above, with files under `members/`, plus name, weight and candidate id) and
 `"meta"`, a stacking meta-model's `meta.pkl` (scikit-learn, pickled) or null.
 
+A candidate or member spec may also hold `"calibration"` (`workbench.model.Calibration.to_dict()`): the
+probability calibration decided for it, set on the loaded model whatever its format (an AutoGluon zip is
+shared by several candidates and cannot hold it). Bundles without it load uncalibrated.
+
 `pickled_files` lists every bundle file that loading unpickles: `model.pkl`, `predictor.zip`, pickled
 members and `meta.pkl`; it is empty for a native candidate. The loader unpickles no file that it does not
 list. Bundles written before it existed (no `pickled_files`; formats "pickle" and "autogluon") load as
@@ -42,6 +46,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.model._base import FittedModel, loads_model
+from workbench.model._calibration import Calibration
 from workbench.model._ensemble import EnsembleModel
 from workbench.model._loaded import LoadedModel
 from workbench.model._native import NATIVE_FORMAT, NATIVE_LIBRARIES, load_native
@@ -196,6 +201,12 @@ class _Reader:
         return self.bytes(rel)
 
     def model(self, spec: dict[str, Any], cache_dir: Path | None) -> FittedModel:
+        model = self._model(spec, cache_dir)
+        if spec.get("calibration") is not None:
+            model.calibration_ = Calibration.from_dict(spec["calibration"])
+        return model
+
+    def _model(self, spec: dict[str, Any], cache_dir: Path | None) -> FittedModel:
         if spec["format"] == NATIVE_FORMAT:
             if spec.get("library") not in NATIVE_LIBRARIES:
                 raise BundleIntegrityError(

@@ -856,6 +856,7 @@ class SearchDriver:
                     "artifact_key": keys.get(c.artifact),
                     "model_in_artifact": c.model_in_artifact,
                     "predictions_key": predictions.key,
+                    "calibration": c.calibration,
                 }
             )
         return rows

@@ -9,6 +9,10 @@ H2O's final models use them): a final is the same candidate refitted with the sa
   the number early stopping chose, scaled by the ratio of rows (`families.refit_model`).
 - AutoGluon candidates: AutoGluon's own refit_full of that model (`_autogluon_refit`).
 
+A final keeps its candidate's probability calibration (the temperature decided on the valid rows at
+selection): a family final carries it in its pickle, an AutoGluon final gets it from the candidate's row
+when it is loaded or registered.
+
 A final is stored beside its candidate (the `finals` table and an artifact); the candidate's scores stay
 those measured at selection. With a Dask client the refit runs as a task on the cluster, else here.
 """
@@ -88,7 +92,10 @@ def refit_candidate(
     from workbench.model import dumps_model, loads_model
     from workbench.search.families import refit_model
 
-    model = refit_model(model_type, loads_model(blob), params, data, resources, seed, scale)
+    selected = loads_model(blob)
+    model = refit_model(model_type, selected, params, data, resources, seed, scale)
+    if selected.calibration_ is not None:  # the temperature decided on the valid rows at selection is kept
+        model.calibration_ = selected.calibration_
     return dumps_model(model), None, time.perf_counter() - start
 
 

@@ -147,6 +147,7 @@ class CandidateResult:
     params: dict[str, Any]
     artifact: str  # the name, in TrialResult.artifacts, of the bytes that hold this model
     model_in_artifact: str | None = None  # which model inside a multi-model artifact (AutoGluon)
+    calibration: dict[str, Any] | None = None  # Calibration.to_dict() when the metric is log loss
 
 
 @dataclass

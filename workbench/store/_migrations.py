@@ -208,4 +208,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX finals_by_experiment ON finals(experiment_id);
     """,
+    # 8: a candidate's probability calibration, decided on the valid rows when the metric is log loss
+    # (JSON: method, temperature, out-of-fold log loss before and after, reason); NULL: none decided.
+    """
+    ALTER TABLE candidates ADD COLUMN calibration_json TEXT;
+    """,
 )

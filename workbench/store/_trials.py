@@ -75,6 +75,7 @@ class CandidateRow:
     created_at: float
     model_in_artifact: str | None = None
     predictions_key: str | None = None
+    calibration: dict[str, Any] | None = None  # workbench.model.Calibration.to_dict(); None: none decided
 
     @property
     def key(self) -> str:
@@ -163,7 +164,8 @@ def finish_trial(
             conn.execute(
                 "INSERT INTO candidates (experiment_id, trial_id, engine, name, model_type, valid_score, test_score,"
                 " fit_time_s, predict_row_ms, predict_batch_ms, size_bytes, params_json, artifact_key, created_at,"
-                " model_in_artifact, predictions_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " model_in_artifact, predictions_key, calibration_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     experiment_id,
                     trial_id,
@@ -181,6 +183,7 @@ def finish_trial(
                     now,
                     c.get("model_in_artifact"),
                     c.get("predictions_key"),
+                    json.dumps(c["calibration"], sort_keys=True) if c.get("calibration") is not None else None,
                 ),
             )
     return True
@@ -213,6 +216,8 @@ def requeue_trial(store: Store, trial_id: int, params: dict[str, Any]) -> None:
 def _candidate(row: Any) -> CandidateRow:
     data = dict(row)
     data["params"] = json.loads(data.pop("params_json"))
+    calibration = data.pop("calibration_json", None)
+    data["calibration"] = json.loads(calibration) if calibration else None
     return CandidateRow(**data)
 
 

@@ -114,9 +114,10 @@ class Workbench(widgets.VBox):  # type: ignore[misc]
 
     def _search_ended(self, change: dict[str, Any]) -> None:
         if change["new"] in ("finished", "stopped", "cancelled", "failed") and self.experiment_id is not None:
+            # Export first: it is quick, and Register must work at once (the ensemble step measures models).
+            self.export.load(self.experiment_id)
             self.compare.load(self.experiment_id)
             self.ensemble.load(self.experiment_id)
-            self.export.load(self.experiment_id)
 
     def _on_theme(self, change: dict[str, Any]) -> None:
         for step in (self.dataset, self.monitor, self.compare):

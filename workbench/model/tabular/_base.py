@@ -101,7 +101,7 @@ class TabularModel(FittedModel):
         def predict(columns: Columns, n: int) -> np.ndarray:
             return self._predict_matrix(prep.transform_columns(columns, n))
 
-        return predict
+        return self.calibrated_path(predict)
 
     @property
     def n_classes_(self) -> int:
@@ -110,7 +110,7 @@ class TabularModel(FittedModel):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         if self.problem_type == "regression":
             raise TypeError("a regression model has no class probabilities; use predict_values")
-        return self._predict(X)
+        return self.calibrated(self._predict(X))
 
     def predict_values(self, X: pd.DataFrame) -> np.ndarray:
         if self.problem_type != "regression":

@@ -37,6 +37,7 @@ import pandas as pd
 
 from workbench.metrics import get_metric
 from workbench.model import InputSchema, measure_latency, score_predictions
+from workbench.search._calibrate import calibrate_candidate
 from workbench.search._protocol import (
     CandidateResult,
     Reporter,
@@ -391,8 +392,9 @@ def _candidates(
         if candidates and resources.out_of_time():
             break
         model = AutoGluonModel(folder, name, data.problem_type, data.classes, schema, predictor=predictor)
-        valid_pred = model.prediction(data.X_valid)
-        test_pred = model.prediction(data.X_test)
+        valid_pred, test_pred, calibration = calibrate_candidate(
+            model, data, model.prediction(data.X_valid), model.prediction(data.X_test), int(config.get("seed", 0))
+        )
         latency = measure_latency(model, data.X_valid)
         ag_type = str(board.at[name, "model_type"])
         candidates.append(
@@ -416,6 +418,7 @@ def _candidates(
                 },
                 artifact=ARTIFACT_NAME,
                 model_in_artifact=name,
+                calibration=None if calibration is None else calibration.to_dict(),
             )
         )
     return candidates

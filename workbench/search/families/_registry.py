@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench.model import FittedModel, dumps_model, measure_latency, score_predictions
 from workbench.model.tabular._base import TabularModel
+from workbench.search._calibrate import calibrate_candidate
 from workbench.search._protocol import CandidateResult, Reporter, TrialData, WorkerResources
 from workbench.search.families._base import Family, RefitFunction, fit_resources, thread_count
 from workbench.search.families._catboost import catboost_device_params, fit_catboost, refit_catboost
@@ -78,7 +79,8 @@ def fit_candidate(
 ) -> tuple[CandidateResult, bytes]:
     """Fit one model of `family_name` and return its candidate record and its pickled bytes.
 
-    Predictions are probabilities in `data.classes` order (or values), scored with the experiment metric.
+    Predictions are probabilities in `data.classes` order (or values), scored with the experiment metric;
+    with log loss, calibrated as `calibrate_candidate` decides on the valid rows (the pickle keeps it).
     TrialPruned raised by `reporter` propagates. `params` may hold other families' parameters; they are
     ignored, and the record's params are this family's full set (defaults filled in). With a deadline in
     `resources` (the trial's), the fit stops training in time to predict, score, time and pickle by then.
@@ -88,8 +90,9 @@ def fit_candidate(
     start = time.perf_counter()
     model = family.fit(resolved, data, fit_resources(resources), reporter, seed)
     fit_time_s = time.perf_counter() - start
-    valid_pred = model.prediction(data.X_valid)
-    test_pred = model.prediction(data.X_test)
+    valid_pred, test_pred, calibration = calibrate_candidate(
+        model, data, model.prediction(data.X_valid), model.prediction(data.X_test), seed
+    )
     valid_score = score_predictions(data.metric, data.problem_type, data.y_valid, valid_pred, data.classes)
     test_score = score_predictions(data.metric, data.problem_type, data.y_test, test_pred, data.classes)
     latency = measure_latency(model, data.X_valid)
@@ -107,6 +110,7 @@ def fit_candidate(
         size_bytes=len(blob),
         params=resolved,
         artifact=ARTIFACT,
+        calibration=None if calibration is None else calibration.to_dict(),
     )
     return result, blob
 

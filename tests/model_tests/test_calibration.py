@@ -1,0 +1,195 @@
+"""Temperature scaling: the fit recovers a known temperature, the map keeps rows and labels, and the
+out-of-fold decision keeps it only where it helps; models apply it in predict_proba, the fast path, pickles
+and native files, and models pickled before it existed load uncalibrated."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.config import Settings
+from workbench.model import (
+    Calibration,
+    apply_temperature,
+    choose_calibration,
+    dumps_model,
+    fit_temperature,
+    loads_model,
+    probe_columns,
+    verified_fast_path,
+)
+from workbench.model._calibration import MIN_GAIN, mean_log_loss, sharpest_temperature
+from workbench.model._native import load_native, native_files
+from workbench.model.tabular._base import TabularModel
+from workbench.search import WorkerResources
+from workbench.search.families import LocalReporter, fit_candidate
+from workbench.store import ExperimentSpec, TrialData, Workspace, trial_data
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def calibrated_rows(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities that are calibrated by construction, and labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=2.0, size=(n, k))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    codes = np.array([rng.choice(k, p=row) for row in proba])
+    return proba, codes
+
+
+@pytest.mark.parametrize(("k", "true_t"), [(3, 2.5), (3, 0.6), (2, 1.8)])
+def test_the_fit_recovers_a_known_temperature(k: int, true_t: float) -> None:
+    proba, codes = calibrated_rows(4000, k, seed=k)
+    distorted = apply_temperature(proba, 1.0 / true_t)  # over-confident (T > 1 undoes it) or timid
+    fitted = fit_temperature(distorted, codes)
+    assert fitted == pytest.approx(true_t, rel=0.08)
+    assert mean_log_loss(apply_temperature(distorted, fitted), codes) < mean_log_loss(distorted, codes)
+
+
+def test_apply_keeps_rows_summing_to_one_and_every_argmax() -> None:
+    proba, _ = calibrated_rows(500, 4, seed=1)
+    proba[0] = [1.0, 0.0, 0.0, 0.0]  # certain rows and zeros stay finite
+    for t in (0.2, 0.7, 1.3, 5.0):
+        out = apply_temperature(proba, t)
+        assert out.shape == proba.shape and np.all(np.isfinite(out)) and np.all(out >= 0)
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(out.argmax(axis=1), proba.argmax(axis=1))
+    assert apply_temperature(proba, 1.0) is proba
+    with pytest.raises(ValueError, match="positive"):
+        apply_temperature(proba, 0.0)
+
+
+def test_the_decision_rejects_calibrated_probabilities_and_keeps_over_confident_ones() -> None:
+    proba, codes = calibrated_rows(2000, 3, seed=2)
+    kept = choose_calibration(proba, codes, seed=0)
+    assert kept.method == "none" and not kept.active and kept.apply(proba) is proba
+    assert kept.oof_before is not None and kept.oof_after is not None
+    assert not kept.oof_after < kept.oof_before * (1 - MIN_GAIN)
+    assert kept.folds == 5 and kept.rows == 2000 and kept.reason.startswith("not calibrated")
+    # on fewer rows the out-of-fold losses are noisier, but calibrated probabilities are mostly left alone
+    decisions = [choose_calibration(*calibrated_rows(300, 3, seed=s)) for s in range(10)]
+    assert sum(d.method == "none" for d in decisions) >= 8
+
+    over = apply_temperature(proba, 0.4)
+    chosen = choose_calibration(over, codes, seed=0)
+    assert chosen.method == "temperature" and chosen.active
+    assert chosen.temperature == pytest.approx(2.5, rel=0.15)
+    assert chosen.oof_after is not None and chosen.oof_before is not None
+    assert chosen.oof_after < chosen.oof_before * (1 - MIN_GAIN)
+    np.testing.assert_array_equal(chosen.apply(over), apply_temperature(over, chosen.temperature))
+    assert chosen.note() == f"calibrated T={chosen.temperature:.2f}"
+    assert choose_calibration(over, codes, seed=0) == chosen  # seeded folds: the same decision
+
+
+def test_valid_rows_all_classified_right_decide_nothing() -> None:
+    proba, _ = calibrated_rows(300, 3, seed=4)
+    codes = proba.argmax(axis=1)  # no wrong answer: sharpening would always look better, in every fold
+    decision = choose_calibration(proba, codes)
+    assert decision.method == "none" and "classified right" in decision.reason
+    assert fit_temperature(proba, codes) < 0.06  # what an unguarded fit would do: T at its lower bound
+
+
+def test_sharpening_stops_where_confidence_reaches_the_rows_accuracy() -> None:
+    # Confident right answers and one wrong answer that was nearly right: every fold's log loss falls as T
+    # sharpens (the wrong row costs little), as with a model of the bundled breast_cancer table whose test
+    # log loss an unbounded fit took from 0.14 to 1.00.
+    rng = np.random.default_rng(5)
+    top = rng.uniform(0.985, 0.9999, size=120)
+    proba = np.column_stack([top, 1 - top])
+    codes = np.zeros(120, dtype=np.int64)
+    proba[0] = [0.51, 0.49]
+    codes[0] = 1
+    assert fit_temperature(proba, codes) < 0.5  # what the log loss alone asks for
+    assert sharpest_temperature(proba, codes) == 1.0  # mean confidence 0.99 already above 120/122
+    decision = choose_calibration(proba, codes)
+    assert decision.temperature >= 1.0
+    # timid probabilities with the same accuracy may be sharpened, down to that accuracy
+    timid = apply_temperature(proba, 4.0)
+    lowest = sharpest_temperature(timid, codes)
+    assert lowest < 1.0
+    sharpened = apply_temperature(timid, lowest).max(axis=1).mean()
+    assert sharpened == pytest.approx((119 + 1) / (120 + 2), abs=1e-6)
+    chosen = choose_calibration(timid, codes)
+    assert chosen.active and chosen.temperature >= lowest - 1e-9
+
+
+def test_few_rows_or_rare_classes_decide_without_warnings() -> None:
+    proba, codes = calibrated_rows(60, 3, seed=3)
+    codes[:] = 0
+    codes[0] = 1  # one row of a class: no stratified folds, plain ones (StratifiedKFold would warn)
+    assert choose_calibration(apply_temperature(proba, 0.3), codes).folds == 5
+    few = choose_calibration(proba[:10], codes[:10])
+    assert few.method == "none" and few.oof_before is None and "too few" in few.reason
+
+
+def test_calibration_round_trips_through_dicts() -> None:
+    decision = Calibration("temperature", 1.37, 0.41, 0.38, 5, 69, "temperature 1.370: ...")
+    assert Calibration.from_dict(decision.to_dict()) == decision
+    assert Calibration.from_dict({"method": "none"}) == Calibration()
+    with pytest.raises(ValueError, match="method"):
+        Calibration.from_dict({"method": "isotonic"})
+    with pytest.raises(ValueError, match="positive"):
+        Calibration.from_dict({"method": "temperature", "temperature": -1})
+
+
+# --- on fitted models -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory: pytest.TempPathFactory) -> TrialData:
+    home = tmp_path_factory.mktemp("calibration")
+    settings = Settings(home=home / "home", data_roots=(home,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        return trial_data(ws, ws.create_experiment(ExperimentSpec("penguins", metric="log_loss")))
+
+
+def test_a_model_applies_its_calibration_everywhere(penguins: TrialData) -> None:
+    record, blob = fit_candidate("lightgbm", {}, penguins, WorkerResources(cpus=1), LocalReporter(), 0)
+    model = loads_model(blob)
+    assert record.calibration is not None and model.calibration_ == Calibration.from_dict(record.calibration)
+    model.calibration_ = None
+    raw = model.predict_proba(penguins.X_test)
+    forced = Calibration("temperature", 1.7)
+    model.calibration_ = forced
+    np.testing.assert_allclose(model.predict_proba(penguins.X_test), apply_temperature(raw, 1.7), rtol=0, atol=0)
+    np.testing.assert_array_equal(model.predict(penguins.X_test), np.asarray(model.classes_)[raw.argmax(axis=1)])
+    fast = verified_fast_path(model)
+    assert fast is not None
+    columns, n = probe_columns(model.input_schema_)
+    uncalibrated = loads_model(blob)
+    uncalibrated.calibration_ = None
+    raw_fast = uncalibrated.fast_path()
+    assert raw_fast is not None
+    np.testing.assert_allclose(fast(columns, n), apply_temperature(raw_fast(columns, n), 1.7), rtol=1e-12)
+    # a pickle and the native files keep it
+    assert loads_model(dumps_model(model)).calibration_ == forced
+    native = native_files(model)
+    assert native is not None, "the calibrated LightGBM model has no exact native form"
+    spec, files = native
+    rebuilt = load_native(spec, files.__getitem__)
+    assert rebuilt.calibration_ == forced
+    np.testing.assert_array_equal(rebuilt.predict_proba(penguins.X_test), model.predict_proba(penguins.X_test))
+
+
+def test_a_model_pickled_before_calibration_loads_uncalibrated(penguins: TrialData) -> None:
+    _, blob = fit_candidate("lightgbm", {}, penguins, WorkerResources(cpus=1), LocalReporter(), 0)
+    model = loads_model(blob)
+    assert isinstance(model, TabularModel)
+    raw = model._predict(penguins.X_test)  # the booster's own probabilities
+    del model.calibration_  # as an older workbench pickled it: no such attribute
+    old = pickle.loads(pickle.dumps(model))
+    assert "calibration_" not in vars(old) and old.calibration_ is None
+    np.testing.assert_array_equal(old.predict_proba(penguins.X_test), raw)
+    native = native_files(old)
+    assert native is not None
+    assert "calibration" not in files_meta(native[1])
+
+
+def files_meta(files: dict[str, bytes]) -> dict[str, object]:
+    import json
+
+    meta: dict[str, object] = json.loads(files["model-meta.json"])
+    return meta
