@@ -192,6 +192,10 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     penguins = _item(page, "datasets", "penguins")
     expect(penguins).to_contain_text("344", timeout=60_000)
     _shot(page, folder, "light-panel-1-datasets")
+    penguins.locator('[data-action="profile"]').click()
+    profile = page.locator(".jp-Dialog .jp-WorkbenchPanel-table")
+    expect(profile).to_contain_text("flipper_length_mm")
+    page.locator(".jp-Dialog .jp-mod-accept, .jp-Dialog .jp-mod-reject").first.click()
 
     # 1. A search notebook from a dataset, run; its progress moves and ends in the panel.
     penguins.locator('[data-action="new-notebook"]').click()
@@ -204,6 +208,10 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     expect(first.locator("progress")).to_have_attribute("value", "4")
     expect(first).to_contain_text("4/4")
     _shot(page, folder, "light-panel-3-finished")
+    first.locator('[data-action="report"]').click()  # the comparison report, in a sandboxed frame
+    report = page.frame_locator("#workbench-report-1 iframe")
+    expect(report.locator("body")).to_contain_text("optuna-", timeout=120_000)
+    page.locator(".lm-TabBar-tab", has_text="search-penguins.ipynb").first.click()
     widget.locator(".lm-TabBar-tab", has_text="Export").first.click()
     expect(widget).to_contain_text("the winner (rank 1)", timeout=120_000)  # the export step has the models
     widget.locator("button[title=Register]").click()
