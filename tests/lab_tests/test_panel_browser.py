@@ -91,22 +91,27 @@ def _item(page: Any, section: str, item_id: str) -> Any:
 
 
 def _command(page: Any, label: str) -> None:
+    """Run a command from the command palette (Ctrl+Shift+C, type, click)."""
     from playwright.sync_api import Error as PlaywrightError
 
     palette = page.locator(".lm-CommandPalette-input")
+    item = page.locator(".lm-CommandPalette-item", has_text=label).first
     for _ in range(10):  # right after a page load the shortcut may land before the shell has focus
-        page.locator(".jp-NotebookPanel:visible .jp-Notebook, #jp-main-dock-panel").first.click(
-            position={"x": 400, "y": 600}
-        )
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+Shift+C")
+        if not palette.is_visible():
+            page.locator(".jp-NotebookPanel:visible .jp-Notebook, #jp-main-dock-panel").first.click(
+                position={"x": 400, "y": 600}
+            )
+            page.keyboard.press("Escape")
+            page.keyboard.press("Control+Shift+C")
         try:
             palette.wait_for(state="visible", timeout=3_000)
-            break
+            palette.fill(label)
+            item.wait_for(state="visible", timeout=3_000)
+            item.click(timeout=3_000)
+            return
         except PlaywrightError:
             continue
-    palette.fill(label)
-    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
+    raise AssertionError(f"the command palette did not run {label!r}")
 
 
 def _wait_for_kernel(page: Any) -> None:
@@ -227,9 +232,15 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     expect(busy).to_have_count(1, timeout=30_000)
     second = _item(page, "experiments", "2")
     expect(second.locator('[data-action="cancel"]')).to_be_visible(timeout=60_000)
+    # trials are finishing: the panel's count moves while the kernel sleeps
+    expect(second.locator(".jp-WorkbenchPanel-trials")).to_contain_text(
+        re.compile(r"\b([3-9]|\d\d+)/400"), timeout=120_000
+    )
     second.locator('[data-action="cancel"]').click()
     page.locator(".jp-Dialog .jp-mod-accept").click()
     expect(second).to_contain_text(re.compile("cancelled|stopped"), timeout=120_000)
+    expect(second.locator('[data-action="cancel"]')).to_have_count(0, timeout=120_000)  # its job has ended
+    expect(second).not_to_contain_text("cancelling", timeout=60_000)
     expect(busy).to_have_count(1)  # stopped over REST: the kernel never had to answer
     _shot(page, folder, "light-panel-4-stopped")
     page.locator(".jp-NotebookPanel:visible .jp-Notebook").click()
