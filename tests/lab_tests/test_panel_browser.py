@@ -97,13 +97,13 @@ def _command(page: Any, label: str) -> None:
     palette = page.locator(".lm-CommandPalette-input")
     item = page.locator(".lm-CommandPalette-item", has_text=label).first
     for _ in range(10):  # right after a page load the shortcut may land before the shell has focus
-        if not palette.is_visible():
-            page.locator(".jp-NotebookPanel:visible .jp-Notebook, #jp-main-dock-panel").first.click(
-                position={"x": 400, "y": 600}
-            )
-            page.keyboard.press("Escape")
-            page.keyboard.press("Control+Shift+C")
         try:
+            if not palette.is_visible():
+                page.locator(".jp-NotebookPanel:visible .jp-Notebook, #jp-main-dock-panel").first.click(
+                    position={"x": 400, "y": 600}, timeout=5_000
+                )
+                page.keyboard.press("Escape")
+                page.keyboard.press("Control+Shift+C")
             palette.wait_for(state="visible", timeout=3_000)
             palette.fill(label)
             item.wait_for(state="visible", timeout=3_000)
@@ -193,6 +193,12 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
 
     page.goto(f"{url}/lab?token={token}")
     page.locator("#jp-main-dock-panel").wait_for()
+    # The Launcher tile: a search notebook for the dataset picked in its dialog.
+    page.locator(".jp-LauncherCard", has_text="New AutoML notebook").click()
+    page.locator('.jp-Dialog select[name="dataset"]').select_option("wine")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(page.locator(".lm-TabBar-tab", has_text="search-wine.ipynb")).to_have_count(1, timeout=60_000)
+    _wait_for_kernel(page)  # JupyterLab may ask which kernel to start
     _command(page, "Open Workbench panel")
     penguins = _item(page, "datasets", "penguins")
     expect(penguins).to_contain_text("344", timeout=60_000)
@@ -271,6 +277,7 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     page.goto(f"{url}/lab/tree/double.ipynb")
     expect(_item(page, "datasets", "penguins")).to_be_visible(timeout=60_000)  # the panel came back after the reload
     _wait_for_kernel(page)
+    expect(page.locator(".jp-NotebookPanel:visible .jp-WorkbenchPanel-runAsJob")).to_have_count(1)  # the toolbar's
     dialog = _batch_dialog(page, "21")
     _shot(page, folder, "light-panel-7-batch-dialog")
     dialog.locator(".jp-mod-accept").click()
