@@ -178,6 +178,23 @@ def test_changed_byte_and_extra_file_refused(searched: Searched) -> None:
     registry.load("changed")
 
 
+def test_schema_read_alone_and_checked_against_the_manifest(searched: Searched) -> None:
+    registry = Registry(searched.workspace)
+    info = registry.register("schema-check", candidate_id=searched.candidates["linear"])
+    schema = registry.schema("schema-check")
+    assert "island" in schema.names and "species" not in schema.names
+    (info.path / "model.pkl").write_bytes(b"not read for the schema")
+    assert registry.schema("schema-check") == schema
+    original = (info.path / "schema.json").read_bytes()
+    (info.path / "schema.json").write_bytes(original.replace(b"Biscoe", b"Biscuit"))
+    with pytest.raises(BundleIntegrityError, match=r"schema\.json"):
+        registry.schema("schema-check")
+    (info.path / "schema.json").write_bytes(original)
+    (info.path / "manifest.json").write_bytes((info.path / "manifest.json").read_bytes() + b" ")
+    with pytest.raises(BundleIntegrityError, match="not the one registered"):
+        registry.schema("schema-check")
+
+
 def test_world_writable_folder_refused(searched: Searched) -> None:
     registry = Registry(searched.workspace)
     info = registry.register("writable", candidate_id=searched.candidates["linear"])

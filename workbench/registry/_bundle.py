@@ -61,6 +61,7 @@ __all__ = [
     "load_bundle",
     "manifest_sha256",
     "pickled_files",
+    "read_verified_file",
     "verify_bundle",
     "write_manifest",
 ]
@@ -162,6 +163,20 @@ def verify_bundle(folder: Path) -> dict[str, Any]:
             raise BundleIntegrityError(f"The bundle {folder} is missing {rel}, which its manifest lists.")
         _check(folder, rel, entry, (folder / rel).read_bytes())
     return {**manifest, "sha256": _sha256(raw)}
+
+
+def read_verified_file(folder: Path, rel: str, manifest_sha256: str) -> bytes:
+    """One file of the bundle at `folder`, checked against a manifest whose sha256 is `manifest_sha256`
+    (the registered one), without reading the bundle's other files."""
+    manifest_path = folder / MANIFEST
+    raw = manifest_path.read_bytes() if manifest_path.is_file() and not manifest_path.is_symlink() else b""
+    if _sha256(raw) != manifest_sha256:
+        raise BundleIntegrityError(f"The manifest of {folder} is not the one registered; the bundle was replaced.")
+    entry = next((f for f in json.loads(raw)["files"] if f["path"] == rel), None)
+    path = folder / rel
+    if entry is None or path.is_symlink() or not path.is_file():
+        raise BundleIntegrityError(f"The bundle {folder} has no {rel} listed in its manifest; it is damaged.")
+    return _check(folder, rel, entry, path.read_bytes())
 
 
 def _check(folder: Path, rel: str, entry: dict[str, Any], data: bytes) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -16,10 +15,10 @@ from workbench._json import to_jsonable
 from workbench.errors import InvalidInputError, NotFoundError
 from workbench.model import InputSchema, LoadedModel, autogluon_cache_dir
 from workbench.registry._bundle import (
-    MANIFEST,
     BundleIntegrityError,
     check_not_world_writable,
     load_bundle,
+    read_verified_file,
     verify_bundle,
     write_manifest,
 )
@@ -288,17 +287,7 @@ class Registry:
         """The input columns of `ref`, read from its bundle's schema.json (checked against the registered
         manifest; nothing is unpickled)."""
         info = self.resolve(ref)
-        raw = (info.path / MANIFEST).read_bytes() if (info.path / MANIFEST).is_file() else b""
-        if hashlib.sha256(raw).hexdigest() != info.manifest_sha256:
-            raise BundleIntegrityError(
-                f"The manifest of {info.ref} is not the one registered; the bundle was replaced."
-            )
-        entry = next((f for f in json.loads(raw)["files"] if f["path"] == "schema.json"), None)
-        data = (info.path / "schema.json").read_bytes() if entry else b""
-        if entry is None or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise BundleIntegrityError(
-                f"The schema.json of {info.ref} does not match its manifest; the bundle is damaged."
-            )
+        data = read_verified_file(info.path, "schema.json", info.manifest_sha256)
         return InputSchema.from_dict(json.loads(data))
 
     # aliases, metrics, deletion ----------------------------------------------------------------
