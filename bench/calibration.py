@@ -25,7 +25,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(dataset: str, trials: int, engines: tuple[str, ...], seconds: float | None, cluster: str) -> dict[str, float]:
+def run(
+    dataset: str, trials: int, engines: tuple[str, ...], seconds: float | None, cluster: str, cv_folds: int
+) -> dict[str, float]:
     import workbench.api as wb
     from workbench.compare import load_candidate_model
     from workbench.model import Calibration, score_predictions
@@ -35,7 +37,7 @@ def run(dataset: str, trials: int, engines: tuple[str, ...], seconds: float | No
     config = wb.search_config(
         engines=engines, n_trials=trials, time_limit_s=seconds, cluster=cluster, finalize="none", seed=0
     )
-    experiment = wb.prepare_search(dataset, config, metric="log_loss")
+    experiment = wb.prepare_search(dataset, config, metric="log_loss", split=wb.SplitSpec(cv_folds=cv_folds))
     start = time.perf_counter()
     wb.run_search(experiment.id, config)
     wall = time.perf_counter() - start
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--engines", default="optuna")
     parser.add_argument("--cluster", default="local:1")
+    # The raw column rescores each model on the valid rows, so the search scores on them too by default.
+    parser.add_argument("--cv-folds", type=int, default=1, help="the experiments' cv_folds (default 1: valid rows)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="wb-calibration-"))
     os.environ.update(
@@ -86,7 +90,7 @@ def main() -> None:
         f"{'winner raw':>10} {'winner cal':>10} {'wall s':>7}  winner (calibrated search)"
     )
     for name in args.datasets:
-        r = run(name, args.trials, tuple(args.engines.split(",")), args.seconds, args.cluster)
+        r = run(name, args.trials, tuple(args.engines.split(",")), args.seconds, args.cluster, args.cv_folds)
         print(
             f"{name:<16} {r['candidates']:>5} {r['calibrated']:>5} {r['mean_test_raw']:>13.4f} "
             f"{r['mean_test_cal']:>13.4f} {r['winner_test_raw']:>10.4f} {r['winner_test_cal']:>10.4f} "

@@ -14,11 +14,16 @@ scores in [0, 1]) or loses against each anchor; then a summary line of wins / ti
     .venv/bin/python bench/quality.py --seconds 60                     # every bundled dataset
     .venv/bin/python bench/quality.py --seconds 300 penguins wine
     .venv/bin/python bench/quality.py --seconds 60 --csv my.csv:label  # any CSV too
+
+The anchors do not depend on the workbench's code, so `--anchor-cache FILE` keeps their scores, keyed by the
+dataset, its training rows' hash, S, the preset and the AutoGluon version, and reuses them; `--anchors-only`
+fills that cache without running the workbench.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -81,6 +86,56 @@ def autogluon(
     return score(metric, problem_type, y, proba, classes), wall
 
 
+class AnchorCache:
+    """Anchor scores kept in a JSON file, so that a change to the workbench is measured against the same runs."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.rows: dict[str, list[float]] = (
+            json.loads(self.path.read_text()) if self.path is not None and self.path.exists() else {}
+        )
+
+    @staticmethod
+    def key(name: str, train: pd.DataFrame, seconds: float, preset: str) -> str:
+        import autogluon.tabular
+
+        rows = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes()).hexdigest()[:16]
+        return f"{name}|{rows}|{seconds:g}|{preset}|{autogluon.tabular.__version__}"
+
+    def get(self, key: str) -> tuple[float, float] | None:
+        found = self.rows.get(key)
+        return (found[0], found[1]) if found else None
+
+    def put(self, key: str, value: tuple[float, float]) -> None:
+        self.rows[key] = list(value)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self.rows, indent=2))
+            temporary.replace(self.path)
+
+
+def anchor(
+    cache: AnchorCache,
+    name: str,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    problem_type: str,
+    metric: str,
+    seconds: float,
+    preset: str,
+) -> tuple[float, float]:
+    key = cache.key(name, train, seconds, preset)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    kwargs = {} if preset == "default" else {"presets": preset}
+    value = autogluon(train, test, target, problem_type, metric, seconds, **kwargs)
+    cache.put(key, value)
+    return value
+
+
 def workbench(
     name: str, train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float
 ) -> tuple[float, float, dict[str, Any]]:
@@ -126,6 +181,7 @@ def workbench(
         "winner": (summary.get("finalized") or {}).get("name") or (summary.get("best") or {}).get("name"),
         "finalized": summary.get("finalized"),
         "trained_on": version.metrics.get("trained_on"),
+        "selection": summary.get("selection"),
         "complete": summary.get("complete"),
         "cancelled": summary.get("cancelled"),
     }
@@ -147,6 +203,10 @@ def main() -> None:
     parser.add_argument("--csv", action="append", default=[], metavar="PATH:TARGET")
     parser.add_argument("--no-best-quality", action="store_true", help="skip the best_quality anchor")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument(
+        "--anchor-cache", metavar="FILE", help="reuse AutoGluon's scores kept in FILE, and keep new ones"
+    )
+    parser.add_argument("--anchors-only", action="store_true", help="run the AutoGluon anchors only (fills the cache)")
     args = parser.parse_args()
 
     from workbench.data import infer_problem_type
@@ -161,6 +221,7 @@ def main() -> None:
         path, _, target = item.rpartition(":")
         jobs.append((Path(path).stem.replace(".", "_"), pd.read_csv(path), target, None))
 
+    cache = AnchorCache(args.anchor_cache)
     rows, tally = [], {"default": [0, 0, 0], "best_quality": [0, 0, 0]}
     S = args.seconds
     print(f"S = {S:g} s; scores on the 20% held out; wall times in seconds")
@@ -171,12 +232,17 @@ def main() -> None:
         metric = metric or DEFAULT_METRIC[problem_type]
         greater = get_metric(metric, problem_type).greater_is_better
         train, test = split(frame, target, problem_type != "regression")
-        ag, ag_wall = autogluon(train, test, target, problem_type, metric, S)
+        ag, ag_wall = anchor(cache, name, train, test, target, problem_type, metric, S, "default")
         bq, bq_wall = (
             (float("nan"), float("nan"))
             if args.no_best_quality
-            else autogluon(train, test, target, problem_type, metric, S, presets="best_quality")
+            else anchor(cache, name, train, test, target, problem_type, metric, S, "best_quality")
         )
+        if args.anchors_only:
+            print(
+                f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {'-':>10} {ag_wall:>8.1f} {bq_wall:>9.1f}", flush=True
+            )
+            continue
         ours, wall, details = workbench(name, train, test, target, problem_type, metric, S)
         v_default = verdict(ours, ag, greater)
         v_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
@@ -185,7 +251,8 @@ def main() -> None:
             tally["best_quality"][("win", "tie", "loss").index(v_best)] += 1
         print(
             f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {ours:>10.4f} {ag_wall:>8.1f} {bq_wall:>9.1f} "
-            f"{wall:>8.1f} {v_default:>10} {v_best:>9}  {details['winner']} {details['trained_on']}",
+            f"{wall:>8.1f} {v_default:>10} {v_best:>9}  {details['winner']} {details['trained_on']} "
+            f"[{details['selection']}]",
             flush=True,
         )
         rows.append(
@@ -204,8 +271,10 @@ def main() -> None:
                 **details,
             }
         )
-    for anchor, (win, tie, loss) in tally.items():
-        print(f"workbench vs AutoGluon {anchor}: {win} wins / {tie} ties / {loss} losses")
+    if args.anchors_only:
+        return
+    for preset, (win, tie, loss) in tally.items():
+        print(f"workbench vs AutoGluon {preset}: {win} wins / {tie} ties / {loss} losses")
     budget_ok = sum(r["wall_workbench_s"] <= S * 1.05 + 3 for r in rows)
     print(f"workbench wall within S x 1.05 + 3 s: {budget_ok} of {len(rows)}")
     if args.json:

@@ -45,7 +45,7 @@ def editor(candidates: int = 20, valid_rows: int = 2000, toggles: int = 40) -> l
     n = valid_rows * 5  # valid is 20% of the rows
     frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.choice(["a", "b", "c"], size=n)})
     wb.add_dataset_from_frame("editor-bench", frame, target="y")
-    experiment = wb.create_experiment("editor-bench")
+    experiment = wb.create_experiment("editor-bench", split=wb.SplitSpec(cv_folds=1))  # 2,000 valid rows
     ws = wb.open_workspace()
     targets = ws.targets(experiment)
     assert len(targets.y_valid) == valid_rows, len(targets.y_valid)

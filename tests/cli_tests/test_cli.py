@@ -104,6 +104,14 @@ def test_datasets_add_and_experiments(cli_env: Path, data_dir: Path) -> None:
     assert code == 0 and shown["split"]["seed"] == 4 and shown["problem_type"] == "binary"
     code, out, _ = run("experiments", "show", "2")
     assert code == 0 and "stratified" in out
+    # the folds of its selection: chosen from the rows and the budget, or given
+    assert created["cv_folds"] == 4 and created["split"]["cv_folds"] == 4
+    assert "4-fold cross-validated over the 275 train and valid rows" in created["selection"]
+    assert "4-fold" in out
+    code, out, _ = run("experiments", "create", "penguins", "--cv-folds", "1", "--json")
+    assert code == 0 and json.loads(out)["cv_folds"] == 1
+    code, out, _ = run("experiments", "create", "penguins", "--cv-folds", "6", "--json")
+    assert code == 0 and json.loads(out)["cv_folds"] == 6
 
 
 def _write_bad_files(data_dir: Path, outside: Path) -> None:
@@ -137,6 +145,9 @@ BAD_INPUTS = [
     (["experiments", "create", "penguins", "--time-limit", "0"], "more than 0 seconds"),
     (["experiments", "create", "penguins", "--trials", "0"], "at least 1"),
     (["experiments", "create", "penguins", "--problem-type", "ranking"], "Unknown problem type"),
+    (["experiments", "create", "penguins", "--cv-folds", "many"], "auto or a whole number"),
+    (["experiments", "create", "penguins", "--cv-folds", "0"], "from 1"),
+    (["experiments", "create", "penguins", "--cv-folds", "3", "--group-column", "island"], "cv_folds=1"),
     (["experiments", "show", "99"], "no experiment 99"),
     (["experiments", "show", "abc"], "not an experiment id"),
 ]

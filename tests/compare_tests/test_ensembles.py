@@ -77,7 +77,11 @@ def test_ensemble_is_kept_only_if_better_out_of_fold_and_round_trips(
     np.testing.assert_array_equal(loaded.prediction(rows.X_test), built.model.prediction(rows.X_test))
     # The stored predictions were made on a worker; float32 model internals differ in the last digits.
     np.testing.assert_allclose(loaded.prediction(rows.X_test), built.test_pred, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(built.model.prediction(rows.X_valid), built.valid_pred, rtol=1e-4, atol=1e-6)
+    # Cross-validated selection: the stored valid predictions are out of fold over the train rows then the
+    # valid rows; on the valid rows (fold 0) they are the kept models' own.
+    assert len(built.valid_pred) == len(rows.y_selection)
+    valid_part = built.valid_pred[len(built.valid_pred) - len(rows.y_valid) :]
+    np.testing.assert_allclose(built.model.prediction(rows.X_valid), valid_part, rtol=1e-4, atol=1e-6)
     again = load_comparison(ws, experiment)
     assert any(m.kind == "ensemble" and m.id == saved.id for m in again.models)
 

@@ -50,7 +50,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None) -> ComparisonD
     ]
     models = []
     for i, (engine, name, quality) in enumerate(specs):
-        valid = _prediction(rng, rows.y_valid, rows.classes, quality)
+        valid = _prediction(rng, rows.y_selection, rows.classes, quality)
         test = _prediction(rng, rows.y_test, rows.classes, quality)
         models.append(
             ModelPredictions(
@@ -62,7 +62,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None) -> ComparisonD
                 valid=valid,
                 test=test,
                 valid_score=score_predictions(
-                    experiment.metric, experiment.problem_type, rows.y_valid, valid, rows.classes
+                    experiment.metric, experiment.problem_type, rows.y_selection, valid, rows.classes
                 ),
                 test_score=score_predictions(
                     experiment.metric, experiment.problem_type, rows.y_test, test, rows.classes
@@ -92,7 +92,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None) -> ComparisonD
         )
         for i, (engine, n, state) in enumerate(plan)
     )
-    return ComparisonData.from_rows(experiment, rows, models, trials)
+    return ComparisonData.from_rows(experiment, rows.targets(), models, trials)
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None, seed: int = 0)
     rng = np.random.default_rng(seed)
     models = []
     for i, (engine, kind, name, quality, row_ms, size) in enumerate(MODELS):
-        valid = _prediction(rng, rows.y_valid, rows.classes, quality)
+        valid = _prediction(rng, rows.y_selection, rows.classes, quality)
         test = _prediction(rng, rows.y_test, rows.classes, quality)
         models.append(
             ModelPredictions(
@@ -96,7 +96,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None, seed: int = 0)
                 valid=valid,
                 test=test,
                 valid_score=score_predictions(
-                    experiment.metric, experiment.problem_type, rows.y_valid, valid, rows.classes
+                    experiment.metric, experiment.problem_type, rows.y_selection, valid, rows.classes
                 ),
                 test_score=score_predictions(
                     experiment.metric, experiment.problem_type, rows.y_test, test, rows.classes
@@ -108,7 +108,7 @@ def build(ws: Workspace, dataset: str, metric: str | None = None, seed: int = 0)
                 trial_number=i,
             )
         )
-    return ComparisonData.from_rows(experiment, rows, models, _trials(experiment.id))
+    return ComparisonData.from_rows(experiment, rows.targets(), models, _trials(experiment.id))
 
 
 def with_xss_class(data: ComparisonData) -> ComparisonData:

@@ -118,3 +118,75 @@ def test_rare_classes_and_unknown_columns_are_refused() -> None:
         make_split(frame, "y", "multiclass", SplitSpec(), "h")
     with pytest.raises(InvalidInputError, match="not a column"):
         make_split(_frame(), "y", "multiclass", SplitSpec(group_column="nope"), "h")
+
+
+def test_cross_validation_folds_deal_the_train_rows_into_folds_the_size_of_the_valid_part() -> None:
+    frame = _frame(1000)
+    split = make_split(frame, "y", "multiclass", SplitSpec(seed=3, cv_folds=4), "h")
+    assert split.cv_folds == 4
+    assert split.train_folds is not None and len(split.train_folds) == len(split.train)
+    sizes = np.bincount(split.train_folds)[1:]
+    assert sorted(set(split.train_folds.tolist())) == [1, 2, 3]
+    assert np.all(np.abs(sizes - len(split.valid)) <= 3)
+    # stratified: every fold holds each class in about the train rows' proportion
+    y = frame["y"].to_numpy()[split.train]
+    for fold in (1, 2, 3):
+        share = np.mean(y[split.train_folds == fold] == "c")
+        assert abs(share - np.mean(y == "c")) < 0.02
+    again = make_split(frame, "y", "multiclass", SplitSpec(seed=3, cv_folds=4), "h")
+    np.testing.assert_array_equal(again.train_folds, split.train_folds)
+    assert again.hash == split.hash
+    single = make_split(frame, "y", "multiclass", SplitSpec(seed=3, cv_folds=1), "h")
+    np.testing.assert_array_equal(single.train, split.train)  # the parts do not depend on the folds
+    assert single.train_folds is None and single.hash != split.hash
+
+
+def test_folds_survive_storage_and_old_specs_keep_their_hash() -> None:
+    from workbench.data import Split
+
+    frame = _frame()
+    spec = SplitSpec(seed=1, cv_folds=3)
+    split = make_split(frame, "y", "multiclass", spec, "h")
+    read = Split.from_bytes(split.to_bytes(), "h", spec)
+    assert read.hash == split.hash
+    np.testing.assert_array_equal(read.train_folds, split.train_folds)
+    # an experiment recorded before cross-validation has no cv_folds in its spec: its hash is unchanged
+    assert "cv_folds" not in SplitSpec().to_dict()
+    old = make_split(frame, "y", "multiclass", SplitSpec(seed=1), "h")
+    assert old.train_folds is None
+    assert Split.from_bytes(old.to_bytes(), "h", SplitSpec(seed=1)).hash == old.hash
+
+
+def test_regression_folds_are_random_and_cover_the_train_rows() -> None:
+    frame = _frame().assign(v=np.arange(400.0))
+    split = make_split(frame.drop(columns=["y"]), "v", "regression", SplitSpec(cv_folds=5), "h")
+    assert split.train_folds is not None
+    assert np.bincount(split.train_folds)[1:].min() >= len(split.train) // 4 - 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cv_folds": 0}, "whole number from 1"),
+        ({"cv_folds": 11}, "whole number from 1"),
+        ({"cv_folds": 4, "group_column": "g"}, "cv_folds=1"),
+        ({"cv_folds": 3, "time_column": "t"}, "cv_folds=1"),
+    ],
+)
+def test_bad_fold_counts_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        SplitSpec(**kwargs)
+
+
+def test_folds_are_chosen_from_the_rows_and_the_time_limit() -> None:
+    from workbench.data import choose_cv_folds
+
+    assert choose_cv_folds(600, 200, 10, None, "stratified") == 4  # the default 60/20/20 split
+    assert choose_cv_folds(700, 100, 10, 60.0, "random") == 8
+    assert choose_cv_folds(60_000, 20_000, 5, None, "stratified") == 4
+    assert choose_cv_folds(90_000, 30_000, 5, None, "stratified") == 1  # more than 100,000 selection rows
+    assert choose_cv_folds(6_000, 2_000, 100, 60.0, "random") == 4  # 800,000 cells: 60 s allows 3 million
+    assert choose_cv_folds(30_000, 10_000, 100, 60.0, "random") == 1  # 4 million cells
+    assert choose_cv_folds(30_000, 10_000, 100, 300.0, "random") == 4
+    assert choose_cv_folds(600, 200, 10, None, "group") == 1
+    assert choose_cv_folds(600, 200, 10, None, "time") == 1

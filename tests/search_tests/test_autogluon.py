@@ -6,13 +6,16 @@ multiclass, regression and pruning fits run in this process, under pytest's `-W 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,11 @@ import pytest
 from distributed import Client, LocalCluster
 
 from workbench.config import Settings
+from workbench.data import SplitSpec
 from workbench.metrics import get_metric
 from workbench.model import score_predictions
 from workbench.search import TrialData, TrialPruned, TrialResult, TrialSpec, WorkerResources
+from workbench.search._finalize import final_data
 from workbench.search.engines import (
     ARTIFACT_NAME,
     AUTOGLUON_SPACE,
@@ -39,11 +44,16 @@ from workbench.search.engines._autogluon import (
     _environment,
     _expected_models,
     _fit_kwargs,
+    _fold_name,
     _keep_within,
+    _label_name,
+    _post_fit_s,
     _seeded,
     _time_limit,
+    _training_frame,
 )
 from workbench.search.engines._autogluon_model import reorder_proba
+from workbench.search.engines._autogluon_refit import refit_autogluon
 from workbench.search.engines._autogluon_space import FOREST_MAX_LEAF_NODES
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
@@ -80,10 +90,11 @@ def cheap_spec(time_limit_s: float = 30.0, hyperparameters: dict[str, Any] | Non
     return TrialSpec(experiment_id=1, engine="autogluon", number=0, params=config, seed=3)
 
 
-def dataset_trial_data(tmp_path: Path, dataset: str) -> TrialData:
+def dataset_trial_data(tmp_path: Path, dataset: str, cv_folds: int = 1) -> TrialData:
+    """The rows of an experiment on a bundled dataset: scored on the valid rows unless `cv_folds` > 1."""
     settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), datasets_dir=REPO / "datasets")
     with Workspace(settings) as ws:
-        return trial_data(ws, ws.create_experiment(ExperimentSpec(dataset)))
+        return trial_data(ws, ws.create_experiment(ExperimentSpec(dataset, split=SplitSpec(cv_folds=cv_folds))))
 
 
 def run_in_worker(spec: TrialSpec, data: TrialData) -> tuple[TrialResult, list[tuple[int, float]]]:
@@ -371,3 +382,131 @@ def test_reorder_proba_maps_autogluon_columns() -> None:
     np.testing.assert_array_equal(reorder_proba(frame, ("a", "b", "c", "d")), [[0.7, 0.1, 0.2, 0.0]])
     numbers = pd.DataFrame([[0.6, 0.4]], columns=[np.int64(2), np.int64(1)])
     np.testing.assert_array_equal(reorder_proba(numbers, (1, 2)), [[0.4, 0.6]])
+
+
+# Cross-validated selection: AutoGluon's own bagging over the experiment's folds (4 here). Every candidate's
+# valid predictions are its bag's out-of-fold predictions of the train and valid rows, and a bagged candidate
+# refits for a finalize.
+FOLDS = 4
+
+
+@pytest.fixture(scope="module", params=["breast_cancer", "penguins", "grunfeld"])
+def cv_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrialData, TrialResult]:
+    data = dataset_trial_data(tmp_path_factory.mktemp("cv"), request.param, cv_folds=FOLDS)
+    result = run_autogluon_trial(cheap_spec(), data, WorkerResources(cpus=1), RecordingReporter())
+    return data, result
+
+
+def closeness(data: TrialData, predictions: np.ndarray) -> float:
+    """How close predictions of the selection rows are to their targets: the mean probability of the true
+    class, or minus the mean absolute error."""
+    if data.classes is None:
+        return -float(np.mean(np.abs(predictions - data.y_selection)))
+    codes = [data.classes.index(label) for label in data.y_selection]
+    return float(np.mean(predictions[np.arange(len(codes)), codes]))
+
+
+def selection_rows(data: TrialData) -> pd.DataFrame:
+    return pd.concat([data.X_train, data.X_valid], ignore_index=True)
+
+
+@pytest.mark.slow
+def test_candidates_are_scored_on_out_of_fold_predictions(
+    cv_run: tuple[TrialData, TrialResult], tmp_path: Path
+) -> None:
+    data, result = cv_run
+    assert data.cv_folds == FOLDS
+    n = len(data.X_train) + len(data.X_valid)
+    blob = result.artifacts[ARTIFACT_NAME]
+    names = [c.name for c in result.candidates]
+    assert any(n.startswith("WeightedEnsemble") for n in names)
+    assert all(n.endswith("_BAG_L1") for n in names if not n.startswith("WeightedEnsemble"))
+    # The out-of-fold predictions were read during the trial: the zip does not carry them.
+    assert not [m for m in zipfile.ZipFile(io.BytesIO(blob)).namelist() if m.endswith("oof.pkl")]
+    greater = get_metric(data.metric, data.problem_type).greater_is_better
+    rows = selection_rows(data)
+    for c in result.candidates:
+        assert c.params["ag_cv_folds"] == FOLDS
+        assert len(c.valid_pred) == n and np.isfinite(c.valid_pred).all()
+        assert c.valid_score == pytest.approx(
+            score_predictions(data.metric, data.problem_type, data.y_selection, c.valid_pred, data.classes), abs=1e-12
+        )
+        model = AutoGluonModel.from_zip(blob, c.name, cache_dir=tmp_path)
+        assert model.predictor.features() == list(data.X_train.columns)  # the fold column is no feature
+        np.testing.assert_allclose(model.prediction(data.X_test), c.test_pred, rtol=0, atol=1e-12)
+        if data.classes is not None:
+            assert c.valid_pred.shape == (n, len(data.classes))
+            np.testing.assert_allclose(c.valid_pred.sum(axis=1), 1.0, atol=1e-6)
+        else:
+            assert c.valid_pred.shape == (n,)
+        if c.name.startswith("WeightedEnsemble") or c.calibration is not None:
+            continue
+        # Out of fold: the bag predicting rows its children trained on differs row by row, and fits them closer.
+        in_sample = model.prediction(rows)
+        assert np.abs(in_sample - c.valid_pred).max() > 1e-3
+        assert closeness(data, in_sample) > closeness(data, c.valid_pred)
+    best = max if greater else min
+    assert list(result.values) == [best(c.valid_score for c in result.candidates)]
+
+
+@pytest.mark.slow
+def test_a_bagged_candidate_refits_for_a_finalize(cv_run: tuple[TrialData, TrialResult], tmp_path: Path) -> None:
+    data, result = cv_run
+    blob = result.artifacts[ARTIFACT_NAME]
+    final = final_data(data, "train+valid")
+    for c in (result.candidates[0], next(c for c in result.candidates if c.name.endswith("_BAG_L1"))):
+        zipped, name = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1))
+        assert name == f"{c.name}_FULL"
+        model = AutoGluonModel.from_zip(zipped, name, cache_dir=tmp_path)
+        assert set(model.predictor.model_names()) == {name, *(f"{a}_FULL" for a in c.params["ag_ancestors"])}
+        assert model.predictor._trainer.load_model(name).n_children == 1  # one model on every row, no bag
+        assert model.classes_ == data.classes and model.problem_type == data.problem_type
+        predicted = model.prediction(data.X_test)
+        if data.classes is None:
+            assert predicted.shape == (len(data.X_test),) and np.isfinite(predicted).all()
+            continue
+        assert predicted.shape == (len(data.X_test), len(data.classes))
+        labels = list(model.predict(data.X_test))
+        assert set(labels) <= set(data.classes)
+        assert labels == list(model.predictor.predict(data.X_test, model=name))
+        # It learned what the bag learned: the two agree on most test rows.
+        bagged = AutoGluonModel.from_zip(blob, c.name, cache_dir=tmp_path).predict(data.X_test)
+        assert np.mean(np.asarray(labels, dtype=object) == np.asarray(bagged, dtype=object)) > 0.8
+
+
+def fake_cv_data(columns: tuple[str, ...] = ("a",)) -> TrialData:
+    X = pd.DataFrame({c: [1.0, 2.0, 3.0, 4.0] for c in columns})
+    y = np.array(["no", "yes", "no", "yes"], dtype=object)
+    valid = X.iloc[:2].reset_index(drop=True)
+    return TrialData(X, y, valid, y[:2], valid, y[:2], "binary", "roc_auc", ("no", "yes"), "h", np.array([1, 1, 2, 2]))
+
+
+def test_fit_kwargs_bag_over_the_experiment_folds() -> None:
+    config = autogluon_configs(1, 7, None)[0]
+    data = fake_cv_data()
+    plan = _fit_kwargs(config, data, WorkerResources(cpus=1), 30.0)
+    assert plan.predictor_kwargs["groups"] == "__workbench_fold__"
+    kwargs = plan.fit_kwargs
+    assert kwargs["num_bag_folds"] == 3 and kwargs["num_bag_sets"] == 1 and kwargs["num_stack_levels"] == 0
+    assert kwargs["auto_stack"] is False and kwargs["dynamic_stacking"] is False and kwargs["refit_full"] is False
+    assert kwargs["ag_args_ensemble"] == {"fold_fitting_strategy": "sequential_local"}
+    plain = _fit_kwargs(config, replace(data, train_folds=None), WorkerResources(cpus=1), 30.0)
+    assert "groups" not in plain.predictor_kwargs and plain.fit_kwargs["num_bag_folds"] == 0
+
+
+def test_the_training_frame_holds_the_selection_rows_and_their_folds() -> None:
+    data = fake_cv_data(("a", "__workbench_fold__"))
+    train, tuning = _training_frame(data)
+    assert tuning is None
+    fold, label = _fold_name(data.X_train), _label_name(data.X_train)
+    assert fold == "__workbench_fold___"  # never a feature's name
+    assert list(train.columns) == ["a", "__workbench_fold__", label, fold]
+    assert list(train[fold]) == [1, 1, 2, 2, 0, 0] and list(train[label]) == list(data.y_selection)
+    plain, valid = _training_frame(replace(data, train_folds=None))
+    assert len(plain) == len(data.X_train) and valid is not None and len(valid) == len(data.X_valid)
+
+
+def test_the_work_after_a_bagged_fit_counts_every_child() -> None:
+    config = autogluon_configs(1, 0, None)[0]
+    data = fake_cv_data()
+    assert _post_fit_s(config, data) > _post_fit_s(config, replace(data, train_folds=None))

@@ -75,7 +75,8 @@ def test_every_candidate_records_its_decision_and_predicts_calibrated(searched: 
     for row in searched.rows:
         assert row.calibration is not None, row.name
         decision = Calibration.from_dict(row.calibration)
-        assert decision.rows == len(data.y_valid) and decision.folds == 5
+        # decided on the selection rows: with cross-validated selection, every train and valid row out of fold
+        assert data.cv_folds == 4 and decision.rows == len(data.y_selection) and decision.folds == 5
         assert decision.oof_before is not None and decision.oof_after is not None and decision.reason
         assert row.to_dict()["calibration"] == row.calibration
         model = load_candidate_model(searched.workspace, row)
@@ -86,7 +87,8 @@ def test_every_candidate_records_its_decision_and_predicts_calibrated(searched: 
         np.testing.assert_allclose(calibrated, apply_temperature(raw, decision.temperature), rtol=0, atol=0)
         model.calibration_ = decision
         valid, test = _stored_predictions(searched.workspace, row)
-        np.testing.assert_allclose(valid, model.predict_proba(data.X_valid), rtol=1e-12)
+        assert len(valid) == len(data.y_selection)
+        np.testing.assert_allclose(valid[len(data.y_train) :], model.predict_proba(data.X_valid), rtol=1e-12)
         np.testing.assert_allclose(test, calibrated, rtol=1e-12)
         expected = score_predictions("log_loss", "multiclass", data.y_test, calibrated, data.classes)
         assert row.test_score == pytest.approx(expected, rel=1e-9)

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
-from workbench.cli._util import JSON_OPTION, console, parse_id, print_json, user_errors
+from workbench.cli._util import CV_FOLDS_HELP, JSON_OPTION, console, parse_cv_folds, parse_id, print_json, user_errors
 
 __all__ = ["experiments_app"]
 
@@ -25,6 +25,7 @@ def experiments_create(
     test_fraction: float = typer.Option(0.2, help="Share of rows for the final test."),
     group_column: str | None = typer.Option(None, help="Keep each group's rows in one part."),
     time_column: str | None = typer.Option(None, help="Split in time order: train, then valid, then test."),
+    cv_folds: str = typer.Option("auto", metavar="auto|K", help=CV_FOLDS_HELP),
     time_limit: float | None = typer.Option(None, help="Search budget in seconds."),
     trials: int | None = typer.Option(None, help="Search budget in trials."),
     name: str | None = typer.Option(None, help="Experiment name (default: DATASET-TARGET)."),
@@ -36,7 +37,7 @@ def experiments_create(
         target=target,
         problem_type=problem_type,
         metric=metric,
-        split=wb.SplitSpec(seed, valid_fraction, test_fraction, group_column, time_column),
+        split=wb.SplitSpec(seed, valid_fraction, test_fraction, group_column, time_column, parse_cv_folds(cv_folds)),
         budget=wb.Budget(time_limit, trials),
         name=name,
     )

@@ -81,6 +81,7 @@ def render_experiment(console: Console, experiment: Experiment) -> None:
             f"{experiment.split_strategy}, seed {experiment.split.seed}: "
             f"train {sizes['train']}, valid {sizes['valid']}, test {sizes['test']}",
         ),
+        ("selection", experiment.selection_note()),
         ("split hash", experiment.split_hash),
         ("budget", _budget(experiment)),
         ("status", experiment.status),
@@ -101,7 +102,10 @@ def _budget(experiment: Experiment) -> str:
 
 
 def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
-    table = Table(title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)")
+    table = Table(
+        title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)",
+        caption=board.selection or None,
+    )
     for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size", "trained on"):
         table.add_column(column, overflow="fold")
     for r in board.rows[: limit or None]:

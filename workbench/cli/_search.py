@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
-from workbench.cli._util import JSON_OPTION, console, parse_id, print_json, split_list
+from workbench.cli._util import CV_FOLDS_HELP, JSON_OPTION, console, parse_cv_folds, parse_id, print_json, split_list
 from workbench.errors import InvalidInputError
 
 __all__ = ["compare_command", "leaderboard_command", "search_command"]
@@ -33,6 +33,7 @@ def search_command(
     trial_timeout: float | None = typer.Option(None, help="Fail a trial that runs longer than this [900 s]."),
     on_stop: str | None = typer.Option(None, help="At the end of the budget: cancel or finish running trials."),
     seed: int = typer.Option(0, help="Seed of the samplers and of the split."),
+    cv_folds: str = typer.Option("auto", metavar="auto|K", help=CV_FOLDS_HELP),
     finalize: str = typer.Option(
         "all",
         help="Refit the winner after the search on all rows, on train+valid (keeps the test rows unseen), or none.",
@@ -71,7 +72,12 @@ def search_command(
             finalize=finalize,
         )
         experiment = wb.prepare_search(
-            dataset, config, target=target, problem_type=problem_type, metric=metric, split=wb.SplitSpec(seed=seed)
+            dataset,
+            config,
+            target=target,
+            problem_type=problem_type,
+            metric=metric,
+            split=wb.SplitSpec(seed=seed, cv_folds=parse_cv_folds(cv_folds)),
         )
     if background:
         handle = wb.start_search(experiment.id, config)
@@ -92,7 +98,9 @@ def search_command(
             summary = wb.run_search(experiment.id, config, on_event=progress.on_event, started_at=started)
     board = wb.leaderboard(summary.experiment_id)
     if as_json:
-        print_json({**summary.to_dict(), "leaderboard": [r.to_dict() for r in board.rows[:10]]})
+        print_json(
+            {**summary.to_dict(), "selection": board.selection, "leaderboard": [r.to_dict() for r in board.rows[:10]]}
+        )
         return
     from workbench.cli._render import print_leaderboard
 

@@ -64,3 +64,19 @@ def split_list(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+CV_FOLDS_HELP = (
+    "Score candidates by K-fold cross-validation over the train and valid rows (fold 1 is the valid rows), "
+    "1 for the valid rows only, or auto: from the row count and the time limit."
+)
+
+
+def parse_cv_folds(text: str) -> int | None:
+    """`--cv-folds`: "auto" (None: chosen when the experiment is created) or a whole number."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInputError(f"--cv-folds must be auto or a whole number such as 4 or 1, not {text!r}.") from None

@@ -84,6 +84,7 @@ class Leaderboard:
     greater_is_better: bool
     rows: tuple[LeaderboardRow, ...]
     sort_by: str = "rank"
+    selection: str = ""  # which rows the valid scores are measured on (`Experiment.selection_note`)
 
     # table header -> LeaderboardRow attribute
     COLUMNS: ClassVar[dict[str, str]] = {
@@ -140,6 +141,7 @@ class Leaderboard:
             "metric": self.metric,
             "greater_is_better": self.greater_is_better,
             "sort_by": self.sort_by,
+            "selection": self.selection,
             "rows": [r.to_dict() for r in self.rows],
         }
 
@@ -175,7 +177,8 @@ class Leaderboard:
             )
             for m in data.models
         )
-        return cls.ranked(data.experiment.id, data.metric, data.greater_is_better, rows)
+        board = cls.ranked(data.experiment.id, data.metric, data.greater_is_better, rows)
+        return replace(board, selection=data.experiment.selection_note())
 
 
 def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
@@ -227,4 +230,6 @@ def leaderboard(workspace: Workspace, experiment: Experiment) -> Leaderboard:
         for e in ensemble_rows.list_ensembles(store, experiment.id)
     ]
     greater = get_metric(experiment.metric, experiment.problem_type).greater_is_better
-    return Leaderboard.ranked(experiment.id, experiment.metric, greater, rows)
+    return replace(
+        Leaderboard.ranked(experiment.id, experiment.metric, greater, rows), selection=experiment.selection_note()
+    )

@@ -92,6 +92,7 @@ def _summary(data: ComparisonData) -> str:
         ("problem type", data.problem_type),
         ("metric", f"{data.metric} ({direction})"),
         ("split", f"{exp.split_strategy}: " + ", ".join(f"{k} {v}" for k, v in exp.split_sizes.items())),
+        ("selection", exp.selection_note()),
         ("classes", ", ".join(str(c) for c in data.classes) if data.classes else "\u2014"),
         ("candidates", f"{kinds['candidate']} (" + ", ".join(f"{e} {n}" for e, n in sorted(engines.items())) + ")"),
         ("ensembles", kinds["ensemble"]),

@@ -15,12 +15,13 @@ from workbench.data._entries import (
 from workbench.data._paths import check_name, check_relative_key, resolve_within
 from workbench.data._problem import check_target, infer_problem_type, resolve_problem
 from workbench.data._profile import ColumnProfile, Profile, profile_frame
-from workbench.data._split import Split, SplitSpec, make_split, split_hash
+from workbench.data._split import MAX_CV_FOLDS, Split, SplitSpec, choose_cv_folds, make_split, split_hash
 from workbench.data._sql import read_sql
 from workbench.data._tables import FILE_FORMATS, detect_format, read_file
 
 __all__ = [
     "FILE_FORMATS",
+    "MAX_CV_FOLDS",
     "WORKSPACE_DATASETS",
     "ColumnProfile",
     "DatasetEntry",
@@ -32,6 +33,7 @@ __all__ = [
     "check_name",
     "check_relative_key",
     "check_target",
+    "choose_cv_folds",
     "content_hash",
     "detect_format",
     "file_entry",

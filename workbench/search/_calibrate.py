@@ -27,11 +27,12 @@ def calibrate_candidate(
     """The valid and test predictions after the calibration decided for `model` (set as its
     `calibration_`), and that decision; for metrics other than log loss, the predictions unchanged and None.
 
-    valid_pred, test_pred: the model's uncalibrated predictions on data's valid and test rows.
+    valid_pred, test_pred: the model's uncalibrated predictions on data's selection rows (the valid rows, or
+    out of fold the train and valid rows: `TrialData.y_selection`) and test rows.
     """
     if data.metric not in CALIBRATED_METRICS or data.problem_type == "regression" or data.classes is None:
         return valid_pred, test_pred, None
-    codes = label_codes(np.asarray(data.y_valid), data.classes)
+    codes = label_codes(np.asarray(data.y_selection), data.classes)
     calibration = choose_calibration(valid_pred, codes, seed)
     model.calibration_ = calibration
     return calibration.apply(valid_pred), calibration.apply(test_pred), calibration

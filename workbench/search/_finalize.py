@@ -118,7 +118,9 @@ def estimated_refit_s(workspace: Workspace, candidate: records.CandidateRow, mod
     split = workspace.split(workspace.experiment(candidate.experiment_id))
     n_train, n_valid, n_test = (len(split.train), len(split.valid), len(split.test))
     scale = (n_train + n_valid + (n_test if mode == "all" else 0)) / max(1, n_train)
-    return (candidate.fit_time_s or 0.0) * scale * 1.2 + 2.0
+    # A bagged AutoGluon model's fit time is its k children's; its refit_full fits one child.
+    bag = max(1, int(candidate.params.get("ag_cv_folds") or 1))
+    return (candidate.fit_time_s or 0.0) / bag * scale * 1.2 + 2.0
 
 
 def _seed(workspace: Workspace, experiment: Experiment, candidate: records.CandidateRow) -> int:

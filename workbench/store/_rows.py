@@ -8,7 +8,7 @@ and ensembling stored predictions never reloads the dataset.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,14 +45,56 @@ class TrialData:
     metric: str
     classes: tuple[Any, ...] | None  # sorted labels; column order of every stored probability matrix
     split_hash: str
+    # The fold (1..k-1) of each train row when candidates are cross-validated (fold 0: the valid rows).
+    train_folds: np.ndarray | None = None
+
+    @property
+    def cv_folds(self) -> int:
+        """The folds candidates are scored over: 1 (the valid rows) or k (k-fold over train + valid)."""
+        return 1 if self.train_folds is None or not len(self.train_folds) else int(self.train_folds.max()) + 1
+
+    @property
+    def y_selection(self) -> np.ndarray:
+        """The targets of the rows every candidate is scored on for selection, in the order of its stored
+        valid predictions: the valid rows, or with cross-validation the train rows then the valid rows."""
+        if self.cv_folds == 1:
+            return self.y_valid
+        return np.concatenate([self.y_train, self.y_valid])
+
+    def selection_folds(self) -> np.ndarray:
+        """The fold of each selection row (train rows then valid rows; the valid rows are fold 0)."""
+        train = self.train_folds if self.train_folds is not None else np.ones(len(self.y_train), dtype=np.int64)
+        return np.concatenate([np.asarray(train, dtype=np.int64), np.zeros(len(self.y_valid), dtype=np.int64)])
+
+    def fold(self, number: int) -> TrialData:
+        """The rows of one fold of the selection: trained on every other fold's rows, fold `number`'s rows
+        as its valid rows (fold 0: the experiment's own train and valid rows), the test rows unchanged."""
+        if number == 0:
+            return replace(self, train_folds=None)
+        if not 0 < number < self.cv_folds:
+            raise ValueError(f"fold {number} is not one of this experiment's {self.cv_folds} folds")
+        X = pd.concat([self.X_train, self.X_valid], ignore_index=True)
+        y = np.concatenate([self.y_train, self.y_valid])
+        held = self.selection_folds() == number
+        return replace(
+            self,
+            X_train=X[~held].reset_index(drop=True),
+            y_train=y[~held],
+            X_valid=X[held].reset_index(drop=True),
+            y_valid=y[held],
+            train_folds=None,
+        )
 
     def targets(self) -> ExperimentTargets:
-        return ExperimentTargets(self.classes, self.y_valid, self.y_test)
+        return ExperimentTargets(self.classes, self.y_selection, self.y_test)
 
 
 @dataclass(frozen=True)
 class ExperimentTargets:
-    """The valid and test targets of an experiment and its classes (None for regression)."""
+    """The selection and test targets of an experiment and its classes (None for regression).
+
+    y_valid: the targets of the rows candidates are scored on for selection: the valid rows, or with
+    cross-validation the train rows then the valid rows (`TrialData.y_selection`)."""
 
     classes: tuple[Any, ...] | None
     y_valid: np.ndarray
@@ -98,6 +140,9 @@ def rows_from_frame(experiment: Experiment, frame: pd.DataFrame, split: Split) -
         values = y[known].to_numpy(dtype=np.float64) if regression else y[known].to_numpy()
         return X, values
 
+    train_folds = None
+    if split.train_folds is not None:
+        train_folds = np.asarray(split.train_folds, dtype=np.int64)[frame[target].iloc[split.train].notna().to_numpy()]
     X_train, y_train = part(split.train)
     X_valid, y_valid = part(split.valid)
     X_test, y_test = part(split.test)
@@ -112,6 +157,7 @@ def rows_from_frame(experiment: Experiment, frame: pd.DataFrame, split: Split) -
         metric=experiment.metric,
         classes=None if regression else sorted_classes(frame[target]),
         split_hash=experiment.split_hash,
+        train_folds=train_folds,
     )
 
 

@@ -22,6 +22,7 @@ from workbench.data import (
     bundled_datasets,
     check_name,
     check_target,
+    choose_cv_folds,
     content_hash,
     detect_format,
     file_entry,
@@ -106,8 +107,26 @@ class Experiment:
     fingerprint: str | None = None
     search: dict[str, Any] | None = None
 
+    @property
+    def cv_folds(self) -> int:
+        """The folds its candidates are scored over: 1 (the valid rows) or k (cross-validated)."""
+        return self.split.cv_folds or 1
+
+    def selection_note(self) -> str:
+        """Which rows its valid scores are measured on, in a sentence."""
+        sizes = self.split_sizes
+        if self.cv_folds > 1:
+            rows = sizes.get("train", 0) + sizes.get("valid", 0)
+            return (
+                f"Valid scores: {self.cv_folds}-fold cross-validated over the {rows} train and valid rows "
+                "(out of fold; fold 1 is the valid rows)."
+            )
+        return f"Valid scores: the {sizes.get('valid', 0)} valid rows."
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = to_jsonable(self)
+        data["cv_folds"] = self.cv_folds
+        data["selection"] = self.selection_note()
         return data
 
     @classmethod
@@ -330,7 +349,14 @@ class Workspace:
         if spec.name is not None and (not spec.name.strip() or len(spec.name) > 200):
             raise InvalidInputError("An experiment name must have 1-200 characters.")
         dataset_hash = content_hash(frame)
-        split = make_split(frame, target, problem_type, spec.split, dataset_hash)
+        split_spec = spec.split
+        if split_spec.cv_folds is None:
+            plain = make_split(frame, target, problem_type, replace(split_spec, cv_folds=1), dataset_hash)
+            folds = choose_cv_folds(
+                len(plain.train), len(plain.valid), len(frame.columns) - 1, spec.budget.time_limit_s, plain.strategy
+            )
+            split_spec = replace(split_spec, cv_folds=folds)
+        split = make_split(frame, target, problem_type, split_spec, dataset_hash)
         key = f"splits/{split.hash}.npz"
         self.store.put_artifact(key, split.to_bytes())
         record = {
@@ -341,7 +367,7 @@ class Workspace:
             "problem_type": problem_type,
             "metric": metric,
             "spec": {
-                "split": spec.split.to_dict(),
+                "split": split_spec.to_dict(),
                 "budget": asdict(spec.budget),
                 "split_sizes": split.sizes(),
                 "split_strategy": split.strategy,

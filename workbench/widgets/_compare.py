@@ -85,7 +85,7 @@ class CompareStep(Step):
             self.model_b.value = board.rows[1].key
         self._draw_board()
         self._draw_pareto()
-        self.say(f"{len(board.rows)} models of experiment {self.experiment_id}.")
+        self.say(f"{len(board.rows)} models of experiment {self.experiment_id}. {board.selection}")
 
     def _draw_board(self) -> None:
         if self.comparison is None:

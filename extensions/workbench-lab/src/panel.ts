@@ -408,7 +408,12 @@ export class WorkbenchPanel extends Widget {
         h('span', { class: 'jp-WorkbenchPanel-id' }, `#${e.id}`),
         statusBadge(status, progress?.job_status ?? e.status)
       ),
-      h('div', { class: 'jp-WorkbenchPanel-meta' }, `${e.dataset} · ${e.metric}`),
+      h(
+        'div',
+        { class: 'jp-WorkbenchPanel-meta', title: e.selection ?? null },
+        `${e.dataset} · ${e.metric}`,
+        e.cv_folds && e.cv_folds > 1 ? ` · ${e.cv_folds}-fold CV` : ''
+      ),
       bar,
       h(
         'div',

@@ -93,6 +93,10 @@ export interface IExperimentItem {
   budget: IBudget;
   search: { [key: string]: unknown } | null;
   progress: ISearchProgress | null;
+  /** The folds candidates are scored over (1: the valid rows). */
+  cv_folds?: number;
+  /** Which rows the valid scores are measured on, in a sentence. */
+  selection?: string;
 }
 
 export type StopMode = 'finish' | 'cancel';

@@ -4,6 +4,12 @@ Each model of the fitted predictor (the WeightedEnsemble included) becomes a Can
 predictions and scores are computed here with `score_predictions`, the same function the other engine
 uses, never taken from AutoGluon's leaderboard. The whole predictor travels back as one zip artifact.
 
+Cross-validated selection (`TrialData.cv_folds` = k > 1): the fit is AutoGluon's own k-fold bagging on the
+selection rows (train rows then valid rows) with the experiment's folds, handed over as AutoGluon's `groups`
+column (split with LeaveOneGroupOut, never a feature), so every model is a bag of k children. A candidate's
+valid predictions are its bag's out-of-fold predictions of the selection rows, as AutoGluon recorded them
+while fitting, and its test predictions are the whole bag's (every child's, averaged).
+
 Time: the fit's time limit is what the trial has left (its deadline) less an estimate of the work after
 the fit (`_post_fit_s`). After the fit, the models whose predicting, timing and zipping would run past the
 deadline are dropped, the best ones kept first (`_keep_within`), so the trial ends about on time with the
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench.metrics import get_metric
@@ -47,7 +54,7 @@ from workbench.search._protocol import (
     TrialSpec,
     WorkerResources,
 )
-from workbench.search.engines._autogluon_model import AutoGluonModel, predictor_to_zip
+from workbench.search.engines._autogluon_model import AutoGluonModel, predictor_to_zip, reorder_proba
 from workbench.search.engines._autogluon_space import DEFAULT_PRESETS
 
 __all__ = ["ARTIFACT_NAME", "FitPlan", "run_autogluon_trial"]
@@ -59,7 +66,8 @@ ARTIFACT_NAME = "predictor.zip"
 # and keeps those it has.
 FIT_SHARE = 0.75
 POST_FIT_S = 4.0
-# Estimated seconds per model after the fit (predicting, timing), and per row it predicts (valid + test).
+# Estimated seconds per model after the fit (predicting, timing), and per row it predicts (valid + test); a
+# bag of k children costs k times as much.
 MODEL_S = 0.6
 ROW_S = 1e-4
 # The fit's time limit keeps time for this many models' work after it; models beyond are dropped after
@@ -136,10 +144,12 @@ def _expected_models(config: dict[str, Any], problem_type: str) -> int:
 
 def _post_fit_s(config: dict[str, Any], data: TrialData) -> float:
     """About how long predicting, scoring, timing and zipping the candidates of a fit of `config` take
-    (POST_FIT_MODELS of its models at most)."""
-    rows = len(data.X_valid) + len(data.X_test)
+    (POST_FIT_MODELS of its models at most). Bagged (cross-validated) models predict only the test rows (their
+    out-of-fold predictions are AutoGluon's), but every call runs each of their k children."""
+    k = data.cv_folds
+    rows = len(data.X_valid) + len(data.X_test) if k == 1 else k * len(data.X_test)
     models = min(POST_FIT_MODELS, _expected_models(config, data.problem_type))
-    return POST_FIT_S + models * (MODEL_S + rows * ROW_S)
+    return POST_FIT_S + models * (k * MODEL_S + rows * ROW_S)
 
 
 def _time_limit(
@@ -172,6 +182,9 @@ def _fit_kwargs(
     if data.problem_type == "binary" and data.classes is not None:
         # score_predictions takes classes[1] as the positive class (f1, roc_auc): AutoGluon must agree.
         predictor_kwargs["positive_class"] = data.classes[1]
+    if data.cv_folds > 1:
+        # AutoGluon takes the folds from this column (LeaveOneGroupOut; it is not a feature), k of them.
+        predictor_kwargs["groups"] = _fold_name(data.X_train)
     seed = int(config.get("seed", 0))
     fit_kwargs: dict[str, Any] = {
         "presets": config.get("presets", DEFAULT_PRESETS),
@@ -179,9 +192,10 @@ def _fit_kwargs(
         "time_limit": time_limit,
         "num_cpus": max(int(resources.cpus), 1),
         "num_gpus": int(resources.gpus),
-        # No bagging, no stacking, no refit on train+valid: the valid rows stay AutoGluon's tuning data only.
+        # No stacking, no refit on train+valid. Without cross-validation no bagging either: the valid rows
+        # stay AutoGluon's tuning data only. With it, one bag set over the experiment's folds.
         "auto_stack": False,
-        "num_bag_folds": 0,
+        "num_bag_folds": data.cv_folds if data.cv_folds > 1 else 0,
         "num_bag_sets": 1,
         "num_stack_levels": 0,
         "dynamic_stacking": False,
@@ -302,6 +316,24 @@ def _label_name(X: pd.DataFrame) -> str:
     return name
 
 
+def _fold_name(X: pd.DataFrame) -> str:
+    name = "__workbench_fold__"
+    while name in X.columns:
+        name += "_"
+    return name
+
+
+def _training_frame(data: TrialData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """AutoGluon's training and tuning data: the train rows and the valid rows, or with cross-validation the
+    selection rows (train rows then valid rows) with their folds, and no tuning data."""
+    label = _label_name(data.X_train)
+    if data.cv_folds == 1:
+        train = data.X_train.reset_index(drop=True).assign(**{label: data.y_train})
+        return train, data.X_valid.reset_index(drop=True).assign(**{label: data.y_valid})
+    rows = pd.concat([data.X_train, data.X_valid], ignore_index=True)
+    return rows.assign(**{label: data.y_selection, _fold_name(data.X_train): data.selection_folds()}), None
+
+
 def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -316,8 +348,7 @@ def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> A
     from autogluon.tabular import TabularPredictor
 
     label = _label_name(data.X_train)
-    train = data.X_train.reset_index(drop=True).assign(**{label: data.y_train})
-    tuning = data.X_valid.reset_index(drop=True).assign(**{label: data.y_valid})
+    train, tuning = _training_frame(data)
     with _environment(plan.env), warnings.catch_warnings():
         # sklearn/pandas/lightgbm emit warnings inside AutoGluon's model fits (n_quantiles, deprecated
         # n_jobs, ...): third-party noise, and under `-W error` AutoGluon would drop those models.
@@ -325,6 +356,37 @@ def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> A
         predictor = TabularPredictor(label=label, path=str(folder), **plan.predictor_kwargs)
         predictor.fit(train, tuning_data=tuning, callbacks=[progress.callback()], **plan.fit_kwargs)
     return predictor
+
+
+def _out_of_fold(predictor: Any, data: TrialData) -> dict[str, np.ndarray]:
+    """Each bagged model's out-of-fold predictions of the selection rows, in their order (probabilities in
+    `data.classes` order, as `AutoGluonModel.prediction` gives them). AutoGluon reads them with its cached
+    training rows, so this runs before `save_space` drops those. A model whose folds do not cover every row
+    (its bag stopped early) is left out: it has no selection score."""
+    train, _ = _training_frame(data)
+    rows = pd.RangeIndex(len(train))
+    out: dict[str, np.ndarray] = {}
+    for name in predictor.model_names():
+        if data.classes is None:
+            values = predictor.predict_oof(name, train_data=train).reindex(rows).to_numpy(dtype=float)
+        else:
+            proba = predictor.predict_proba_oof(name, as_multiclass=True, train_data=train).reindex(rows)
+            if proba.isna().any().any():
+                continue
+            values = reorder_proba(proba, data.classes)
+        if np.isfinite(values).all():
+            out[name] = values
+    return out
+
+
+def _save_space(predictor: Any, folder: Path, bagged: bool) -> None:
+    """Drop what predicting does not need (AutoGluon's cached rows, ...). A bag keeps its child template (the
+    hyperparameters a finalize's refit_full fits one child with); its out-of-fold predictions, which can be
+    large and are read by then (`_out_of_fold`), go."""
+    predictor.save_space(remove_fit_stack=not bagged)
+    if bagged:
+        for path in folder.glob("models/*/utils/oof.pkl"):
+            path.unlink()
 
 
 def _board(predictor: Any) -> pd.DataFrame:
@@ -337,19 +399,24 @@ def _board(predictor: Any) -> pd.DataFrame:
 def _keep_within(board: pd.DataFrame, folder: Path, data: TrialData, seconds: float | None) -> list[str]:
     """The models to make candidates of, best valid score first: all of them, or, when their predicting,
     timing, loading and zipping would take more than `seconds` (estimated from AutoGluon's own prediction
-    times and the models' sizes), the best ones that fit; when none fits, the one that costs least."""
+    times and the models' sizes), the best ones that fit; when none fits, the one that costs least.
+
+    With cross-validation the models are bags of k children: AutoGluon's prediction time is then that of
+    its out-of-fold predictions (each selection row predicted once, by the child that held it out), while
+    predicting new rows runs all k children; only the test rows are predicted."""
     names = list(board.sort_values("score_val", ascending=False, kind="stable").index)
     if seconds is None:
         return names
-    n_valid = max(1, len(data.X_valid))
-    rows = len(data.X_valid) + len(data.X_test)
+    k = data.cv_folds
+    n_scored = max(1, len(data.y_selection))  # the rows AutoGluon's prediction time is for
+    rows = len(data.X_test) + (len(data.X_valid) if k == 1 else 0)
     own = {name: _folder_bytes(folder / "models" / name) for name in names}
 
     def cost(name: str, loaded: set[str]) -> tuple[float, set[str]]:
-        predict_s = float(board.at[name, "pred_time_val"] or 0.0)  # the valid rows, ancestors included
-        one_row_s = min(max(predict_s, 0.003), 0.06)
-        # Predicting the valid and test rows (AutoGluon's time leaves out its feature pipeline), then timing.
-        seconds = MODEL_S / 2 + 2 * predict_s * rows / n_valid + rows * ROW_S + 26 * one_row_s
+        predict_s = float(board.at[name, "pred_time_val"] or 0.0)  # ancestors included
+        one_row_s = k * min(max(predict_s / k, 0.003), 0.06)  # a call runs every child of a bag
+        # Predicting the rows (AutoGluon's time leaves out its feature pipeline), then timing.
+        seconds = MODEL_S / 2 + 2 * k * predict_s * rows / n_scored + k * rows * ROW_S + 26 * one_row_s
         new = ({name} | set(board.at[name, "ancestors"])) - loaded
         return seconds + sum(own.get(m, 0) for m in new) * (1 / ZIP_BYTES_PER_S + 1 / LOAD_BYTES_PER_S), new
 
@@ -376,11 +443,15 @@ def _candidates(
     resources: WorkerResources,
     board: pd.DataFrame,
     names: list[str],
+    out_of_fold: dict[str, np.ndarray] | None = None,
 ) -> list[CandidateResult]:
     """Candidates of the models `names`, in that order; once the deadline of `resources` has passed, the
-    remaining ones are left out (the first is always made)."""
-    # What the fit was given, recorded with every candidate: cores and time limit.
+    remaining ones are left out (the first is always made). With cross-validation, `out_of_fold` holds each
+    model's out-of-fold predictions of the selection rows (`_out_of_fold`), its uncalibrated valid predictions."""
+    # What the fit was given, recorded with every candidate: cores, time limit and (with bagging) folds.
     given = {"ag_num_cpus": plan.fit_kwargs["num_cpus"], "ag_time_limit_s": plan.fit_kwargs["time_limit"]}
+    if data.cv_folds > 1:
+        given["ag_cv_folds"] = data.cv_folds
     present = list(predictor.model_names())  # the candidates and the models they need
     ancestors = {name: list(board.at[name, "ancestors"]) for name in present}
     sizes = _sizes(folder, present, ancestors)
@@ -392,8 +463,9 @@ def _candidates(
         if candidates and resources.out_of_time():
             break
         model = AutoGluonModel(folder, name, data.problem_type, data.classes, schema, predictor=predictor)
+        valid_raw = model.prediction(data.X_valid) if out_of_fold is None else out_of_fold[name]
         valid_pred, test_pred, calibration = calibrate_candidate(
-            model, data, model.prediction(data.X_valid), model.prediction(data.X_test), int(config.get("seed", 0))
+            model, data, valid_raw, model.prediction(data.X_test), int(config.get("seed", 0))
         )
         latency = measure_latency(model, data.X_valid)
         ag_type = str(board.at[name, "model_type"])
@@ -403,7 +475,9 @@ def _candidates(
                 model_type=MODEL_TYPES.get(ag_type, ag_type),
                 valid_pred=valid_pred,
                 test_pred=test_pred,
-                valid_score=score_predictions(data.metric, data.problem_type, data.y_valid, valid_pred, data.classes),
+                valid_score=score_predictions(
+                    data.metric, data.problem_type, data.y_selection, valid_pred, data.classes
+                ),
                 test_score=score_predictions(data.metric, data.problem_type, data.y_test, test_pred, data.classes),
                 fit_time_s=float(board.at[name, "fit_time"]),
                 predict_row_ms=latency.row_ms,
@@ -431,8 +505,8 @@ def run_autogluon_trial(
 
     The seed is `spec.params["seed"]` (else `spec.seed`); the fit's time limit is the config's budget capped
     by what the trial has left (see `_time_limit`), and it uses `resources.cpus` cores. Every candidate's
-    params record what the fit was given (`ag_num_cpus`, `ag_time_limit_s`). Exceptions (TrialPruned
-    included) propagate to the caller.
+    params record what the fit was given (`ag_num_cpus`, `ag_time_limit_s`, and with cross-validation
+    `ag_cv_folds`). Exceptions (TrialPruned included) propagate to the caller.
     """
     config = {"seed": spec.seed, **spec.params}
     time_limit = _time_limit(config, spec, resources, _post_fit_s(config, data))
@@ -453,13 +527,19 @@ def run_autogluon_trial(
             raise progress.pruned
         with warnings.catch_warnings():  # third-party noise while rewriting the predictor's files
             warnings.simplefilter("ignore")
-            predictor.save_space()
+            out_of_fold = _out_of_fold(predictor, data) if data.cv_folds > 1 else None
+            _save_space(predictor, folder, bagged=out_of_fold is not None)
             board = _board(predictor)
+            fitted = len(board)
+            if out_of_fold is not None:  # a model without a selection score is no candidate
+                board = board[board.index.isin(list(out_of_fold))]
+                if board.empty:
+                    raise RuntimeError("AutoGluon fitted no model with out-of-fold predictions of every row")
             names = _keep_within(board, folder, data, resources.time_left())
-            if len(names) < len(board):  # what would run past the deadline goes; the zip holds the rest
+            if len(names) < fitted:  # what would run past the deadline goes; the zip holds the rest
                 predictor.delete_models(models_to_keep=names, dry_run=False)
         artifact = predictor_to_zip(folder, data.problem_type, data.classes, schema)
-        candidates = _candidates(predictor, folder, config, data, schema, plan, resources, board, names)
+        candidates = _candidates(predictor, folder, config, data, schema, plan, resources, board, names, out_of_fold)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         _shutdown_ray()

@@ -6,6 +6,11 @@ The stored predictor was fitted on the train rows with the valid rows as tuning 
 generators), so AutoGluon refits the model (and a weighted ensemble's members, weights kept) with the
 hyperparameters and the iteration counts it found, as `predictor.refit_full` does. The `_FULL` model is
 made the predictor's best, every other model is deleted, and the predictor is zipped again.
+
+A cross-validated trial's predictor holds bags of k children (fitted on every selection row, no tuning
+data); its models kept their child templates for this (`_autogluon._save_space`). refit_full makes one
+`_FULL` model of a bag: a single child fitted on all the given rows with the mean of its children's trained
+hyperparameters (iteration counts included).
 """
 
 from __future__ import annotations

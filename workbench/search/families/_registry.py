@@ -13,6 +13,7 @@ import pandas as pd
 from workbench.model import FittedModel, dumps_model, measure_latency, score_predictions
 from workbench.model.tabular._base import TabularModel
 from workbench.search._calibrate import calibrate_candidate
+from workbench.search._crossval import fold_deadline, out_of_fold
 from workbench.search._protocol import CandidateResult, Reporter, TrialData, WorkerResources
 from workbench.search.families._base import Family, RefitFunction, fit_resources, thread_count
 from workbench.search.families._catboost import catboost_device_params, fit_catboost, refit_catboost
@@ -79,6 +80,9 @@ def fit_candidate(
 ) -> tuple[CandidateResult, bytes]:
     """Fit one model of `family_name` and return its candidate record and its pickled bytes.
 
+    With cross-validation (`data.cv_folds` > 1) the kept model is fold 0's (fitted on the train rows) and
+    the valid predictions and score are every fold's out-of-fold predictions of the train and valid rows
+    (`workbench.search._crossval`); the folds share the trial's fit time equally.
     Predictions are probabilities in `data.classes` order (or values), scored with the experiment metric;
     with log loss, calibrated as `calibrate_candidate` decides on the valid rows (the pickle keeps it).
     TrialPruned raised by `reporter` propagates. `params` may hold other families' parameters; they are
@@ -87,13 +91,23 @@ def fit_candidate(
     """
     family = get_family(family_name)
     resolved = family.resolve(params)
+    window = fit_resources(resources)  # the fit time of every fold together
     start = time.perf_counter()
-    model = family.fit(resolved, data, fit_resources(resources), reporter, seed)
+    model = family.fit(resolved, data.fold(0), fold_deadline(window, data.cv_folds), reporter, seed)
     fit_time_s = time.perf_counter() - start
+    valid_raw = model.prediction(data.X_valid)
+    if data.cv_folds > 1:
+        valid_raw = out_of_fold(
+            lambda rows, given, quiet: family.fit(resolved, rows, given, quiet, seed),
+            data,
+            valid_raw,
+            window,
+            reporter,
+        )
     valid_pred, test_pred, calibration = calibrate_candidate(
-        model, data, model.prediction(data.X_valid), model.prediction(data.X_test), seed
+        model, data, valid_raw, model.prediction(data.X_test), seed
     )
-    valid_score = score_predictions(data.metric, data.problem_type, data.y_valid, valid_pred, data.classes)
+    valid_score = score_predictions(data.metric, data.problem_type, data.y_selection, valid_pred, data.classes)
     test_score = score_predictions(data.metric, data.problem_type, data.y_test, test_pred, data.classes)
     latency = measure_latency(model, data.X_valid)
     blob = dumps_model(model)

@@ -122,6 +122,22 @@ describe('WorkbenchPanel', () => {
     panel.dispose();
   });
 
+  it('says how candidates are scored: the folds, and the sentence on hover', async () => {
+    const selection =
+      'Valid scores: 4-fold cross-validated over the 275 train and valid rows (out of fold; fold 1 is the valid rows).';
+    const { model, panel } = makePanel({
+      experiments: [experiment({ cv_folds: 4, selection }), experiment({ id: 2, cv_folds: 1 })]
+    });
+    await model.refresh(panel.client);
+    const metas = Array.from(panel.node.querySelectorAll('[data-section="experiments"] li')).map(
+      row => row.querySelector('.jp-WorkbenchPanel-meta') as HTMLElement
+    );
+    expect(metas[0].textContent).toBe('penguins · accuracy · 4-fold CV');
+    expect(metas[0].getAttribute('title')).toBe(selection);
+    expect(metas[1].textContent).toBe('penguins · accuracy');
+    panel.dispose();
+  });
+
   it('shows the refresh error in a one-line banner', async () => {
     const { client, model, panel } = makePanel({});
     client.jobs.mockRejectedValueOnce(new Error('Workspace /etc is not allowed.'));
