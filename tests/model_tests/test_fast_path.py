@@ -21,6 +21,7 @@ import pytest
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
 
 from workbench.config import Settings
+from workbench.data import SplitSpec
 from workbench.model import (
     AutoGluonModel,
     Columns,
@@ -62,10 +63,11 @@ def assert_same(fast: FastPredict, model: FittedModel, X: pd.DataFrame) -> None:
         np.testing.assert_allclose(fast(one, 1), model.prediction(X.iloc[[i]]), rtol=RTOL, atol=ATOL)
 
 
-def dataset(tmp_path: Path, name: str) -> TrialData:
+def dataset(tmp_path: Path, name: str, cv_folds: int = 1) -> TrialData:
+    """The experiment's rows; with cv_folds > 1 AutoGluon bags its models on those folds."""
     settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), datasets_dir=REPO / "datasets")
     with Workspace(settings) as ws:
-        return trial_data(ws, ws.create_experiment(ExperimentSpec(name)))
+        return trial_data(ws, ws.create_experiment(ExperimentSpec(name, split=SplitSpec(cv_folds=cv_folds))))
 
 
 # --- building blocks ------------------------------------------------------------------------------------
@@ -201,6 +203,19 @@ def test_autogluon_fast_paths_equal_autogluon(tmp_path: Path, name: str) -> None
         if not verified:  # another AutoGluon than the fast path was checked with: AutoGluon's own predict serves
             assert fast is None and warning is not None and "verified" in warning, model_name
             continue
+        assert fast is not None and warning is None, model_name
+        assert_same(fast, model, data.X_test)
+
+
+@pytest.mark.slow
+def test_bagged_autogluon_models_fast_paths_equal_autogluon(tmp_path: Path) -> None:
+    data = dataset(tmp_path, "penguins", cv_folds=3)
+    models = autogluon_models(tmp_path, data, {"GBM": {}, "RF": {"n_estimators": 40}})
+    assert {"LightGBM_BAG_L1", "WeightedEnsemble_L2"} <= set(models), set(models)
+    if autogluon_version() not in VERIFIED_AUTOGLUON_VERSIONS:
+        pytest.skip("the fast path is checked with another AutoGluon version")
+    for model_name, model in models.items():
+        fast, warning = check_fast_path(model)
         assert fast is not None and warning is None, model_name
         assert_same(fast, model, data.X_test)
 

@@ -36,6 +36,7 @@ class LogRoute:
         self.path = _open_log(path)
         self._handler: logging.Handler | None = None
         self._removed: list[logging.Handler] = []
+        self._before: list[logging.Handler] = []
         self._propagate = True
 
     def start(self) -> LogRoute:
@@ -44,6 +45,7 @@ class LogRoute:
         logger = logging.getLogger(LOGGER)
         handler = logging.FileHandler(self.path, encoding="utf-8", delay=True)
         handler.setFormatter(logging.Formatter(FORMAT))
+        self._before = list(logger.handlers)
         self._removed = [h for h in logger.handlers if _to_terminal(h)]
         for old in self._removed:
             logger.removeHandler(old)
@@ -59,10 +61,15 @@ class LogRoute:
         logger = logging.getLogger(LOGGER)
         logger.removeHandler(handler)
         handler.close()
-        for old in self._removed:
-            logger.addHandler(old)
+        # Back in their places: handlers added meanwhile (a test's capture) stay, after them.
+        current = list(logger.handlers)
+        kept = [h for h in self._before if h in current or h in self._removed]
+        for extra in [h for h in current if h not in kept] + kept:
+            logger.removeHandler(extra)
+        for h in kept + [h for h in current if h not in kept]:
+            logger.addHandler(h)
         logger.propagate = self._propagate
-        self._removed = []
+        self._removed, self._before = [], []
 
 
 def _to_terminal(handler: logging.Handler) -> bool:

@@ -394,10 +394,13 @@ def _float32(run: ModelPredict) -> ModelPredict:
 
 
 def compile_model(trainer: Any, name: str) -> ModelPredict:
+    return _compile_loaded(trainer, trainer.load_model(name), name)
+
+
+def _compile_loaded(trainer: Any, model: Any, name: str) -> ModelPredict:
     from autogluon.core.models import BaggedEnsembleModel, StackerEnsembleModel, WeightedEnsembleModel
     from autogluon.tabular.models import CatBoostModel, LGBModel, RFModel, TabularNeuralNetTorchModel, XGBoostModel
 
-    model = trainer.load_model(name)
     if isinstance(model, WeightedEnsembleModel):
         if not _plain_model(model):
             raise UnsupportedFastPath(f"{name} calibrates its output")
@@ -410,10 +413,20 @@ def compile_model(trainer: Any, name: str) -> ModelPredict:
             return total
 
         return _float32(ensemble)
-    if isinstance(model, StackerEnsembleModel):
+    if isinstance(model, StackerEnsembleModel) and model.base_model_names:
         raise UnsupportedFastPath(f"{name} stacks on other models' predictions")
     if isinstance(model, BaggedEnsembleModel):
-        return _frame_model(model)
+        # A first-layer bag (AutoGluon makes it a stacker with no inputs): its children's mean, summed
+        # in their order and divided once, as AutoGluon does.
+        children = [_compile_loaded(trainer, model.load_child(child), f"{name}/{child}") for child in model.models]
+
+        def bag(x: Features, n: int) -> np.ndarray:
+            total = np.asarray(children[0](x, n))
+            for child in children[1:]:
+                total = total + child(x, n)
+            return total / len(children)
+
+        return bag
     if _plain_model(model):
         if type(model) is LGBModel:
             return _float32(_lightgbm(model))
