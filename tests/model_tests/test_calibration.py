@@ -14,14 +14,22 @@ from workbench.config import Settings
 from workbench.model import (
     Calibration,
     apply_temperature,
+    apply_threshold,
     choose_calibration,
+    choose_threshold,
     dumps_model,
     fit_temperature,
     loads_model,
     probe_columns,
     verified_fast_path,
 )
-from workbench.model._calibration import MIN_GAIN, mean_log_loss, sharpest_temperature
+from workbench.model._calibration import (
+    MIN_GAIN,
+    THRESHOLD_GRID,
+    _threshold_scores,
+    mean_log_loss,
+    sharpest_temperature,
+)
 from workbench.model._native import load_native, native_files
 from workbench.model.tabular._base import TabularModel
 from workbench.search import WorkerResources
@@ -135,6 +143,65 @@ def test_calibration_round_trips_through_dicts() -> None:
         Calibration.from_dict({"method": "temperature", "temperature": -1})
 
 
+# --- decision thresholds ------------------------------------------------------------------------------
+
+
+def skewed_binary(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A rare positive class whose probabilities sit well below 0.5: balanced accuracy and F1 want a lower
+    threshold."""
+    rng = np.random.default_rng(seed)
+    codes = (rng.random(n) < 0.15).astype(np.int64)
+    p1 = np.clip(0.1 + 0.3 * codes + rng.normal(0, 0.12, n), 0.001, 0.999)
+    return np.column_stack([1 - p1, p1]), codes
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "f1"])
+def test_threshold_scores_equal_scikit_learn_at_every_threshold(metric: str) -> None:
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    proba, codes = skewed_binary(500, 1)
+    score = {"balanced_accuracy": balanced_accuracy_score, "f1": f1_score}[metric]
+    expected = [score(codes, (proba[:, 1] > t).astype(int)) for t in THRESHOLD_GRID]
+    np.testing.assert_allclose(_threshold_scores(proba[:, 1], codes == 1, metric, THRESHOLD_GRID), expected)
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "f1"])
+def test_a_threshold_is_kept_only_where_it_helps_held_out_rows(metric: str) -> None:
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    proba, codes = skewed_binary(2000, 2)
+    decision = choose_threshold(proba, codes, metric, seed=0)
+    assert decision.method == "threshold" and decision.threshold < 0.45, decision.reason
+    assert decision.oof_after is not None and decision.oof_before is not None
+    assert decision.oof_after > decision.oof_before and decision.note() == f"threshold {decision.threshold:.2f}"
+    moved = decision.apply(proba)
+    np.testing.assert_array_equal(moved.argmax(axis=1), proba[:, 1] > decision.threshold)
+    np.testing.assert_allclose(moved.sum(axis=1), 1.0)
+    # the ranking stays: the moved probabilities order the rows as before
+    np.testing.assert_array_equal(np.argsort(moved[:, 1], kind="stable"), np.argsort(proba[:, 1], kind="stable"))
+    # new rows from the same source score better with it
+    fresh, fresh_codes = skewed_binary(2000, 3)
+    score = {"balanced_accuracy": balanced_accuracy_score, "f1": f1_score}[metric]
+    assert score(fresh_codes, decision.apply(fresh).argmax(axis=1)) > score(fresh_codes, fresh.argmax(axis=1))
+    # balanced, calibrated rows: 0.5 is already right, and the decision leaves it
+    calibrated, calibrated_codes = calibrated_rows(3000, 2, 4)
+    kept = choose_threshold(calibrated, calibrated_codes, "balanced_accuracy", seed=0)
+    assert kept.method == "none" and kept.apply(calibrated) is calibrated, kept.reason
+    few = choose_threshold(proba[:10], codes[:10], metric)
+    assert few.method == "none" and "too few" in few.reason
+    with pytest.raises(ValueError, match="balanced_accuracy, f1"):
+        choose_threshold(proba, codes, "accuracy")
+
+
+def test_a_threshold_round_trips_and_bad_ones_are_refused() -> None:
+    decision = Calibration("threshold", oof_before=0.7, oof_after=0.8, folds=5, rows=900, reason="r", threshold=0.31)
+    assert Calibration.from_dict(decision.to_dict()) == decision and decision.active
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Calibration.from_dict({"method": "threshold", "threshold": 1.5})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        apply_threshold(np.array([[0.5, 0.5]]), 0.0)
+
+
 # --- on fitted models -----------------------------------------------------------------------------------
 
 
@@ -172,6 +239,35 @@ def test_a_model_applies_its_calibration_everywhere(penguins: TrialData) -> None
     rebuilt = load_native(spec, files.__getitem__)
     assert rebuilt.calibration_ == forced
     np.testing.assert_array_equal(rebuilt.predict_proba(penguins.X_test), model.predict_proba(penguins.X_test))
+
+
+def test_a_binary_model_applies_its_threshold_everywhere(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", data_roots=(tmp_path,), datasets_dir=REPO / "datasets")
+    with Workspace(settings) as ws:
+        data = trial_data(ws, ws.create_experiment(ExperimentSpec("breast_cancer", metric="balanced_accuracy")))
+    record, blob = fit_candidate("lightgbm", {}, data, WorkerResources(cpus=1), LocalReporter(), 0)
+    model = loads_model(blob)
+    assert record.calibration is not None and model.calibration_ == Calibration.from_dict(record.calibration)
+    assert "out-of-fold balanced_accuracy" in record.calibration["reason"]
+    model.calibration_ = None
+    raw = model.predict_proba(data.X_test)
+    forced = Calibration("threshold", threshold=0.8)
+    model.calibration_ = forced
+    np.testing.assert_array_equal(model.predict(data.X_test), np.asarray(model.classes_)[(raw[:, 1] > 0.8).astype(int)])
+    fast = verified_fast_path(model)
+    assert fast is not None
+    columns, n = probe_columns(model.input_schema_)
+    uncalibrated = loads_model(blob)
+    uncalibrated.calibration_ = None
+    raw_fast = uncalibrated.fast_path()
+    assert raw_fast is not None
+    np.testing.assert_allclose(fast(columns, n), apply_threshold(raw_fast(columns, n), 0.8), rtol=1e-12)
+    native = native_files(model)
+    assert native is not None
+    rebuilt = load_native(native[0], native[1].__getitem__)
+    assert rebuilt.calibration_ == forced
+    np.testing.assert_array_equal(rebuilt.predict(data.X_test), model.predict(data.X_test))
+    assert loads_model(dumps_model(model)).calibration_ == forced
 
 
 def test_a_model_pickled_before_calibration_loads_uncalibrated(penguins: TrialData) -> None:

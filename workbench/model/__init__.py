@@ -5,7 +5,15 @@ It sits low in the house, beside data and store, so the model server imports nei
 
 from workbench.model._autogluon import AutoGluonModel, autogluon_cache_dir
 from workbench.model._base import FittedModel, dumps_model, loads_model
-from workbench.model._calibration import Calibration, apply_temperature, choose_calibration, fit_temperature
+from workbench.model._calibration import (
+    THRESHOLD_METRICS,
+    Calibration,
+    apply_temperature,
+    apply_threshold,
+    choose_calibration,
+    choose_threshold,
+    fit_temperature,
+)
 from workbench.model._columns import (
     Columns,
     FastPredict,
@@ -23,6 +31,7 @@ from workbench.model._schema import ColumnSpec, InputSchema
 from workbench.model._scoring import labels_from_proba, score_predictions
 
 __all__ = [
+    "THRESHOLD_METRICS",
     "AutoGluonModel",
     "Calibration",
     "ColumnSpec",
@@ -37,9 +46,11 @@ __all__ = [
     "UnsupportedFastPath",
     "UnverifiedFastPath",
     "apply_temperature",
+    "apply_threshold",
     "autogluon_cache_dir",
     "check_fast_path",
     "choose_calibration",
+    "choose_threshold",
     "columns_to_frame",
     "dumps_model",
     "fit_temperature",

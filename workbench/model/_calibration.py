@@ -34,9 +34,12 @@ __all__ = [
     "LOG_T_BOUND",
     "MIN_GAIN",
     "MIN_ROWS",
+    "THRESHOLD_METRICS",
     "Calibration",
     "apply_temperature",
+    "apply_threshold",
     "choose_calibration",
+    "choose_threshold",
     "fit_temperature",
     "mean_log_loss",
     "sharpest_temperature",
@@ -48,18 +51,20 @@ MIN_GAIN = 0.005  # out-of-fold log loss must fall by more than this share for c
 MIN_ROWS = 20  # fewer valid rows than this: no decision, no calibration
 MAX_FOLDS = 5
 
-Method = Literal["none", "temperature"]
+Method = Literal["none", "temperature", "threshold"]
 
 
 @dataclass(frozen=True)
 class Calibration:
     """A calibration decision and its map.
 
-    method: "temperature" (probabilities go through `apply_temperature` with `temperature`) or "none".
-    oof_before, oof_after: the valid rows' log loss uncalibrated and calibrated out of fold (T fitted on the
-        other folds); None when no decision was made (too few rows).
+    method: "temperature" (probabilities go through `apply_temperature` with `temperature`), "threshold"
+        (a binary classifier's decision threshold moved: `apply_threshold` with `threshold`) or "none".
+    oof_before, oof_after: the valid rows' log loss (for a threshold: the metric's score) uncalibrated and
+        calibrated out of fold (fitted on the other folds); None when no decision was made (too few rows).
     folds, rows: how many folds of how many valid rows decided.
     reason: the decision in one sentence.
+    threshold: the decision threshold on the positive class's probability (method "threshold").
     """
 
     method: Method = "none"
@@ -69,23 +74,35 @@ class Calibration:
     folds: int = 0
     rows: int = 0
     reason: str = ""
+    threshold: float = 0.5
 
     @property
     def active(self) -> bool:
+        if self.method == "threshold":
+            return self.threshold != 0.5
         return self.method == "temperature" and self.temperature != 1.0
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """`proba` calibrated: the same array when the method is "none"."""
-        return apply_temperature(proba, self.temperature) if self.active else proba
+        if not self.active:
+            return proba
+        if self.method == "threshold":
+            return apply_threshold(proba, self.threshold)
+        return apply_temperature(proba, self.temperature)
 
     def note(self) -> str:
-        """A short label for tables: "calibrated T=1.31", or "" when not calibrated."""
-        return f"calibrated T={self.temperature:.2f}" if self.active else ""
+        """A short label for tables: "calibrated T=1.31", "threshold 0.34", or "" when not calibrated."""
+        if not self.active:
+            return ""
+        return (
+            f"threshold {self.threshold:.2f}" if self.method == "threshold" else f"calibrated T={self.temperature:.2f}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "temperature": self.temperature,
+            "threshold": self.threshold,
             "oof_before": self.oof_before,
             "oof_after": self.oof_after,
             "folds": self.folds,
@@ -96,11 +113,16 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         method = data.get("method", "none")
-        if method not in ("none", "temperature"):
-            raise ValueError(f"unknown calibration method {method!r}; this workbench reads 'none' and 'temperature'")
+        if method not in ("none", "temperature", "threshold"):
+            raise ValueError(
+                f"unknown calibration method {method!r}; this workbench reads 'none', 'temperature' and 'threshold'"
+            )
         temperature = float(data.get("temperature", 1.0))
         if not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"a calibration temperature must be a positive number, not {temperature!r}")
+        threshold = float(data.get("threshold", 0.5))
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"a decision threshold must be between 0 and 1, not {threshold!r}")
 
         def number(key: str) -> float | None:
             value = data.get(key)
@@ -109,6 +131,7 @@ class Calibration:
         return cls(
             method=method,
             temperature=temperature,
+            threshold=threshold,
             oof_before=number("oof_before"),
             oof_after=number("oof_after"),
             folds=int(data.get("folds", 0)),
@@ -262,4 +285,101 @@ def choose_calibration(proba_valid: np.ndarray, codes_valid: np.ndarray, seed: i
         folds=len(folds),
         rows=n,
         reason=f"temperature {temperature:.3f}: {scores}",
+    )
+
+
+# --- decision thresholds ----------------------------------------------------------------------------------
+#
+# A binary metric computed from labels (balanced accuracy, F1) rewards the threshold that trades the two
+# errors as the metric weighs them, not 0.5: on imbalanced rows balanced accuracy is best well below it.
+# The threshold moves every row's log-odds by one constant, logit(p') = logit(p) - logit(t), so p' > 0.5
+# exactly when p > t: the labels follow the threshold, the ranking (ROC AUC) stays, and every consumer of
+# probabilities (argmax, scores, ensembles, fast paths, bundles) gets it with no change of its own.
+
+THRESHOLD_METRICS = frozenset({"balanced_accuracy", "f1"})
+THRESHOLD_GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
+MIN_THRESHOLD_GAIN = 0.002  # the out-of-fold score must rise by more than this for a threshold to be kept
+
+
+def apply_threshold(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """Binary probabilities whose argmax is `p1 > threshold`: p1' = sigmoid(logit(p1) - logit(threshold))."""
+    if threshold == 0.5:
+        return proba
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"the decision threshold must be between 0 and 1, not {threshold!r}")
+    logits = _logits(proba)
+    shift = math.log(threshold / (1.0 - threshold))
+    z = np.clip(logits[:, 1] - logits[:, 0] - shift, -700.0, 700.0)
+    p1 = 1.0 / (1.0 + np.exp(-z))
+    out: np.ndarray = np.column_stack([1.0 - p1, p1])
+    return out
+
+
+def _threshold_scores(p1: np.ndarray, positive: np.ndarray, metric: str, thresholds: np.ndarray) -> np.ndarray:
+    """The metric at each threshold (label = p1 > t), from the confusion counts of all thresholds at once."""
+    order = np.sort(p1)
+    sorted_positive = np.sort(p1[positive])
+    n, n_pos = len(p1), int(positive.sum())
+    predicted = n - np.searchsorted(order, thresholds, side="right")  # rows with p1 > t
+    tp = (n_pos - np.searchsorted(sorted_positive, thresholds, side="right")).astype(np.float64)
+    fp = predicted - tp
+    fn = n_pos - tp
+    tn = (n - n_pos) - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "f1":
+            scores = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        else:  # balanced accuracy: the mean recall of the classes present
+            recalls = [r for r in (tp / (tp + fn), tn / (tn + fp)) if np.all(np.isfinite(r))]
+            scores = np.mean(recalls, axis=0) if recalls else np.zeros(len(thresholds))
+    result: np.ndarray = np.asarray(scores, dtype=np.float64)
+    return result
+
+
+def _best_threshold(p1: np.ndarray, positive: np.ndarray, metric: str) -> float:
+    """The grid threshold with the best score on these rows; of equal ones, the nearest to 0.5."""
+    scores = _threshold_scores(p1, positive, metric, THRESHOLD_GRID)
+    best = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return float(THRESHOLD_GRID[best[np.argmin(np.abs(THRESHOLD_GRID[best] - 0.5))]])
+
+
+def choose_threshold(proba_valid: np.ndarray, codes_valid: np.ndarray, metric: str, seed: int = 0) -> Calibration:
+    """Whether a binary classifier's decision threshold should move from 0.5 for `metric` (one of
+    THRESHOLD_METRICS), decided out of fold on the valid rows: the threshold is chosen on k-1 folds and
+    applied to the held-out fold, and kept only when the pooled held-out score beats 0.5's by more than
+    MIN_THRESHOLD_GAIN; it is then chosen again on all the rows."""
+    proba = np.asarray(proba_valid, dtype=np.float64)
+    codes = np.asarray(codes_valid, dtype=np.int64)
+    n = len(codes)
+    if metric not in THRESHOLD_METRICS:
+        raise ValueError(f"a decision threshold is chosen for {', '.join(sorted(THRESHOLD_METRICS))}, not {metric!r}")
+    if n < MIN_ROWS or proba.ndim != 2 or proba.shape[1] != 2:
+        return Calibration(rows=n, reason=f"threshold 0.5: {n} valid rows are too few to move it (needs {MIN_ROWS})")
+    p1, positive = _logits(proba)[:, 1] - _logits(proba)[:, 0], codes == 1
+    p1 = 1.0 / (1.0 + np.exp(-np.clip(p1, -700.0, 700.0)))  # p1 as the argmax sees it (clipped, renormalised)
+    folds = _folds(codes, seed)
+    held_labels = np.zeros(n, dtype=bool)
+    for held in folds:
+        fit_rows = np.setdiff1d(np.arange(n), held, assume_unique=True)
+        held_labels[held] = p1[held] > _best_threshold(p1[fit_rows], positive[fit_rows], metric)
+    # The pooled held-out labels as a p1 of 0 or 1, scored at 0.5 by the same counting.
+    after = float(_threshold_scores(held_labels.astype(np.float64), positive, metric, np.array([0.5]))[0])
+    before = float(_threshold_scores(p1, positive, metric, np.array([0.5]))[0])
+    scores = f"out-of-fold {metric} {before:.4f} -> {after:.4f} on {len(folds)} folds of {n} valid rows"
+    if not after > before + MIN_THRESHOLD_GAIN:
+        return Calibration(
+            oof_before=before,
+            oof_after=after,
+            folds=len(folds),
+            rows=n,
+            reason=f"threshold 0.5: {scores} (needs more than {MIN_THRESHOLD_GAIN} better)",
+        )
+    threshold = _best_threshold(p1, positive, metric)
+    return Calibration(
+        method="threshold",
+        threshold=threshold,
+        oof_before=before,
+        oof_after=after,
+        folds=len(folds),
+        rows=n,
+        reason=f"threshold {threshold:.2f}: {scores}",
     )
