@@ -84,7 +84,8 @@ def fit_candidate(
     the valid predictions and score are every fold's out-of-fold predictions of the train and valid rows
     (`workbench.search._crossval`); the folds share the trial's fit time equally.
     Predictions are probabilities in `data.classes` order (or values), scored with the experiment metric;
-    with log loss, calibrated as `calibrate_candidate` decides on the valid rows (the pickle keeps it).
+    with log loss (temperature) or a binary label metric (decision threshold), calibrated as
+    `calibrate_candidate` decides on the selection rows (the pickle keeps it).
     TrialPruned raised by `reporter` propagates. `params` may hold other families' parameters; they are
     ignored, and the record's params are this family's full set (defaults filled in). With a deadline in
     `resources` (the trial's), the fit stops training in time to predict, score, time and pickle by then.
