@@ -307,12 +307,18 @@ def apply_threshold(proba: np.ndarray, threshold: float) -> np.ndarray:
         return proba
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"the decision threshold must be between 0 and 1, not {threshold!r}")
-    logits = _logits(proba)
-    shift = math.log(threshold / (1.0 - threshold))
-    z = np.clip(logits[:, 1] - logits[:, 0] - shift, -700.0, 700.0)
-    p1 = 1.0 / (1.0 + np.exp(-z))
+    p1 = _positive_proba(proba, math.log(threshold / (1.0 - threshold)))
     out: np.ndarray = np.column_stack([1.0 - p1, p1])
     return out
+
+
+def _positive_proba(proba: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """The positive class's probability as the argmax sees it (clipped, renormalised), its log-odds
+    moved down by `shift`."""
+    logits = _logits(proba)
+    z = np.clip(logits[:, 1] - logits[:, 0] - shift, -700.0, 700.0)
+    p1: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return p1
 
 
 def _threshold_scores(p1: np.ndarray, positive: np.ndarray, metric: str, thresholds: np.ndarray) -> np.ndarray:
@@ -354,8 +360,7 @@ def choose_threshold(proba_valid: np.ndarray, codes_valid: np.ndarray, metric: s
         raise ValueError(f"a decision threshold is chosen for {', '.join(sorted(THRESHOLD_METRICS))}, not {metric!r}")
     if n < MIN_ROWS or proba.ndim != 2 or proba.shape[1] != 2:
         return Calibration(rows=n, reason=f"threshold 0.5: {n} valid rows are too few to move it (needs {MIN_ROWS})")
-    p1, positive = _logits(proba)[:, 1] - _logits(proba)[:, 0], codes == 1
-    p1 = 1.0 / (1.0 + np.exp(-np.clip(p1, -700.0, 700.0)))  # p1 as the argmax sees it (clipped, renormalised)
+    p1, positive = _positive_proba(proba), codes == 1
     folds = _folds(codes, seed)
     held_labels = np.zeros(n, dtype=bool)
     for held in folds:
