@@ -167,7 +167,10 @@ def workbench(
     os.environ.update({k: v for k, v in env.items() if k.startswith("WORKBENCH_")})
     import workbench.api as wb
 
-    version = wb.register_winner(summary["experiment_id"], name)
+    # Only a refit the search made inside its time limit counts: a winner it could not finalize in time
+    # is scored as selected, not refitted here after the clock stopped.
+    finalized = bool((summary.get("finalized") or {}).get("finalized"))
+    version = wb.register_winner(summary["experiment_id"], name, finalize="all" if finalized else "none")
     from workbench.registry import Registry
 
     loaded = Registry(wb.open_workspace()).load(version.ref).model
@@ -180,6 +183,7 @@ def workbench(
     details = {
         "winner": (summary.get("finalized") or {}).get("name") or (summary.get("best") or {}).get("name"),
         "finalized": summary.get("finalized"),
+        "ensemble": summary.get("ensemble"),
         "trained_on": version.metrics.get("trained_on"),
         "selection": summary.get("selection"),
         "complete": summary.get("complete"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,68 @@ def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: d
     assert finalized is not None and finalized["finalized"], summary.to_dict()
     assert finalized["rows"] == PENGUINS_ROWS and finalized["mode"] == "all"
     assert summary.to_dict()["finalized"] == finalized
+    # after the trials an ensemble was tried: kept (and then the winner) only if it beat its best member
+    ensemble = summary.ensemble
+    assert ensemble is not None and ensemble["reason"] and ensemble["seconds"] >= 0, summary.to_dict()
     board = wb.leaderboard(experiment.id)
     winner = board.best
-    assert winner is not None and winner.id == finalized["candidate_id"]
+    assert winner is not None and winner.key == finalized["key"]
     assert winner.trained_on == f"all: {PENGUINS_ROWS} rows"
-    assert {r.trained_on for r in board.rows if r.id != winner.id} == {"train"}
+    if ensemble["kept"]:
+        assert winner.key == ensemble["key"] and winner.kind == "ensemble"
+        assert ensemble["oof_score"] > ensemble["member_oof_score"]
+        refitted = set(ensemble["member_ids"])
+    else:
+        assert winner.kind == "candidate" and not any(r.kind == "ensemble" for r in board.rows)
+        refitted = {winner.id}
+    candidates = [r for r in board.rows if r.kind == "candidate"]
+    assert {r.trained_on for r in candidates if r.id not in refitted} == {"train"}
+    assert {r.trained_on for r in candidates if r.id in refitted} == {f"all: {PENGUINS_ROWS} rows"}
     # the scores on the board stay those measured at selection
-    candidate = records.get_candidate(wb.open_workspace().store, winner.id)
-    assert candidate is not None and winner.valid_score == candidate.valid_score
+    best = min(candidates, key=lambda r: r.rank)
+    candidate = records.get_candidate(wb.open_workspace().store, best.id)
+    assert candidate is not None and best.valid_score == candidate.valid_score
+
+
+def test_the_time_kept_for_finalize_follows_the_best_candidate(searched: dict[str, Any]) -> None:
+    from workbench.search._finalize import best_candidate, estimated_refit_s
+    from workbench.search._run import finalize_reserve
+
+    summary, experiment = searched["summary"], searched["experiment"]
+    ws = wb.open_workspace()
+    experiment = ws.experiment(experiment.id)
+    config = wb.search_config(time_limit_s=45)
+    budget = config.budget_for(experiment)
+    reserve = finalize_reserve(ws, experiment, config, budget)
+    assert reserve is not None
+    winner = best_candidate(ws, experiment)
+    assert winner is not None
+    floor = max(2.0, 0.05 * 45)
+    assert reserve() == pytest.approx(max(floor, 1.2 * estimated_refit_s(ws, winner, "all") + 2.0))
+    assert finalize_reserve(ws, experiment, wb.search_config(time_limit_s=45, finalize="none"), budget) is None
+    # the trials stopped before the limit to leave that time, and the summary says how much
+    assert "kept to finalize the winner" in summary.message, summary.message
+    assert summary.elapsed_s < 45
+
+
+def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched: dict[str, Any]) -> None:
+    from workbench.search._finalize import estimated_refit_s
+
+    ws = wb.open_workspace()
+    rows = records.list_candidates(ws.store, searched["experiment"].id)
+    base = next(c for c in rows if c.engine == "autogluon")
+    # a weighted ensemble built on `base` in the same fit: AutoGluon's fit time holds its ancestors'
+    stacked = replace(
+        base,
+        id=base.id + 10_000,
+        model_in_artifact="WeightedEnsemble_L2",
+        params={**base.params, "ag_ancestors": [base.model_in_artifact]},
+        fit_time_s=(base.fit_time_s or 0.0) + 1.0,
+    )
+    alone = estimated_refit_s(ws, stacked, "all", scale=1.5)
+    assert estimated_refit_s(ws, [stacked, base], "all", scale=1.5) == alone  # refitting it refits `base`
+    other_fit = replace(stacked, trial_id=(base.trial_id or 0) + 1)  # a different fit: counted on its own
+    assert estimated_refit_s(ws, [other_fit, base], "all", scale=1.5) > alone
 
 
 def test_registering_uses_the_final_and_records_its_rows(searched: dict[str, Any]) -> None:

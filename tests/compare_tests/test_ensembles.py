@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,8 @@ from distributed import Client, LocalCluster
 from workbench.compare import (
     EnsembleConstraints,
     build_ensemble,
+    delete_ensemble,
+    ensemble_step,
     load_comparison,
     load_ensemble_model,
     save_ensemble,
@@ -19,7 +21,9 @@ from workbench.compare import (
 from workbench.config import Settings
 from workbench.errors import InvalidInputError
 from workbench.search import OptunaEngine, SearchDriver, SearchOptions
-from workbench.store import Experiment, ExperimentSpec, Workspace, trial_data
+from workbench.store import EnsembleRow, Experiment, ExperimentSpec, Workspace, trial_data
+from workbench.store import ensembles as ensemble_rows
+from workbench.store import trials as records
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -131,3 +135,49 @@ def test_constraints_parse(text: str, expected: EnsembleConstraints) -> None:
 def test_bad_constraints(text: str) -> None:
     with pytest.raises(InvalidInputError):
         EnsembleConstraints.parse(text)
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "penguins", "grunfeld"])
+def test_the_search_step_saves_an_ensemble_only_when_it_helps_and_its_refit_fits(
+    searched: tuple[Workspace, dict[str, Experiment]], dataset: str
+) -> None:
+    ws, experiments = searched
+    experiment = experiments[dataset]
+    asked: list[list[int]] = []
+
+    def too_slow(member_ids: Sequence[int]) -> bool:
+        asked.append(list(member_ids))
+        return False
+
+    before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
+
+    def new() -> list[EnsembleRow]:
+        return [e for e in ensemble_rows.list_ensembles(ws.store, experiment.id) if e.id not in before]
+
+    refused = ensemble_step(ws, experiment, too_slow)
+    assert refused["kept"] is False and new() == []
+    report = ensemble_step(ws, experiment, lambda member_ids: True)
+    saved = new()
+    try:
+        if not report["kept"]:  # no better than its best member out of fold: nothing saved, and the refit not asked
+            assert saved == [] and asked == [] and "Not kept" in report["reason"]
+            return
+        assert asked and "would not fit the time left" in refused["reason"]
+        assert [e.id for e in saved] == [int(report["key"][1:])] and saved[0].name == report["name"]
+        greater = load_comparison(ws, experiment).greater_is_better
+        gain = report["oof_score"] - report["member_oof_score"]
+        assert (gain if greater else -gain) > 0 and len(report["member_ids"]) >= 2
+        members = {c.id: c for c in records.list_candidates(ws.store, experiment.id)}
+        # saved only as the leaderboard's first row: the winner that registering takes
+        scores = [c.valid_score for c in members.values() if c.valid_score is not None]
+        assert saved[0].valid_score is not None
+        assert saved[0].valid_score > max(scores) if greater else saved[0].valid_score < min(scores)
+        # not timed in the step: the members' measured latencies added up, an upper bound
+        expected = sum(members[i].predict_row_ms or 0.0 for i in report["member_ids"])
+        assert saved[0].predict_row_ms == pytest.approx(expected)
+        model = load_ensemble_model(ws, saved[0].id)
+        rows = ws.rows(experiment)
+        assert len(model.prediction(rows.X_test)) == len(rows.X_test)
+    finally:
+        for row in saved:
+            delete_ensemble(ws, experiment, row.id)

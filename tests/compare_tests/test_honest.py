@@ -335,7 +335,8 @@ def unmeasured(monkeypatch: pytest.MonkeyPatch) -> None:
             meta=meta,
         )
 
-    monkeypatch.setattr(ensembles, "_measured", measured)
+    monkeypatch.setattr(ensembles, "_assembled", measured)
+    monkeypatch.setattr(ensembles, "_materialize", lambda workspace, data, built: None)
 
 
 @pytest.mark.usefixtures("unmeasured")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,22 +20,37 @@ NOISE = re.compile(
 )
 
 
-def test_a_foreground_search_prints_no_dask_lines(tmp_path: Path) -> None:
+def _search(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "WORKBENCH_HOME": str(tmp_path / "home"),
         "WORKBENCH_DATA_ROOTS": str(tmp_path),
         "WORKBENCH_DATASETS_DIR": str(REPO / "datasets"),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench", "search", "penguins", "--time-limit", "30", "--cluster", "local:2"],
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", "search", "penguins", "--cluster", "local:2", *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_a_foreground_search_prints_no_dask_lines(tmp_path: Path) -> None:
+    done = _search(tmp_path, "--time-limit", "30")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Leaderboard" in done.stdout and "complete" in done.stdout
+    # what followed the trials: the ensemble (kept or why not), then the winner's finalize
+    assert re.search(r"^(Ensemble ensemble-\S+ \(e\d+\): Kept|No ensemble kept: )", done.stdout, re.MULTILINE)
+    assert re.search(r"^Winner \S+ finalized on 344 rows \(all\)", done.stdout, re.MULTILINE), done.stdout
     noise = [line for line in done.stderr.splitlines() if NOISE.search(line)]
     assert noise == [], "\n".join(noise)
+
+
+def test_no_ensemble_skips_the_step(tmp_path: Path) -> None:
+    done = _search(tmp_path, "--trials", "3", "--engines", "optuna", "--families", "linear", "--no-ensemble", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["ensemble"] is None and summary["complete"] == 3
+    assert summary["finalized"]["finalized"] and summary["finalized"]["key"].startswith("c")

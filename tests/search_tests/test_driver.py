@@ -84,6 +84,15 @@ def _run(
     return experiment_id, driver.run()
 
 
+def _driver(
+    workspace: Workspace, client: Client, engine: FunctionEngine, options: SearchOptions, **kwargs: Any
+) -> tuple[int, SearchDriver]:
+    """A driver of `engine` on a new small experiment (its id returned too), not started."""
+    experiment_id, data = small_trial_data(workspace)
+    experiment = workspace.experiment(experiment_id)
+    return experiment_id, SearchDriver(workspace, experiment, [engine], client, options, data=data, **kwargs)
+
+
 def _states(workspace: Workspace, experiment_id: int) -> list[str]:
     return [t.state for t in records.list_trials(workspace.store, experiment_id)]
 
@@ -206,17 +215,27 @@ def test_stop_at_the_time_limit(search_workspace: Workspace, client: Client, on_
     assert summary.status == "finished"
 
 
+def test_the_reserve_ends_the_trials_early_and_bounds_their_time(search_workspace: Workspace, client: Client) -> None:
+    asked: list[float] = []
+
+    def reserve() -> float:
+        asked.append(time.monotonic())
+        return 3.0
+
+    engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.2})
+    _, driver = _driver(search_workspace, client, engine, SearchOptions(time_limit_s=6.0), reserve=reserve)
+    before = time.time()
+    summary = driver.run()
+    assert asked and summary.status == "finished" and summary.complete >= 2
+    assert "3 s of it kept to finalize the winner" in summary.message
+    # every trial was told to end by the end of the trials' phase (limit less reserve), not the limit
+    assert driver._ends_at is not None and driver._ends_at <= before + 3.0 + 0.5
+    assert summary.elapsed_s < 6.0 - 1.0
+
+
 def test_stop_from_another_thread(search_workspace: Workspace, client: Client) -> None:
     engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.5})
-    experiment_id, data = small_trial_data(search_workspace)
-    driver = SearchDriver(
-        search_workspace,
-        search_workspace.experiment(experiment_id),
-        [engine],
-        client,
-        SearchOptions(n_trials=1000),
-        data=data,
-    )
+    experiment_id, driver = _driver(search_workspace, client, engine, SearchOptions(n_trials=1000))
     threading.Timer(2.0, driver.stop).start()
     summary = driver.run()
     assert summary.status == "stopped" and 0 < summary.complete < 1000

@@ -73,12 +73,15 @@ def search_config(
     multi_objective: bool = False,
     seed: int = 0,
     finalize: str = "all",
+    ensemble: bool = True,
 ) -> SearchConfig:
     """A search configuration, checked: engines, Optuna families, budget (None: the experiment's; a time
     limit covers the whole run, cluster start and finalize included), cluster ("auto", "local:N",
     "tcp://HOST:PORT" or a scheduler file; None: WORKBENCH_CLUSTER, else "auto"), per-trial timeout, what
     to do with running trials at the end of the budget, Optuna's multi-objective mode, the samplers' seed,
-    and how the winner is finalized: refitted on "all" rows, on "train+valid", or "none"."""
+    whether an ensemble of the best candidates is built after the trials (kept when it beats its best
+    member out of fold), and how the winner is finalized: refitted on "all" rows, on "train+valid", or
+    "none"."""
     budget = None if n_trials is None and time_limit_s is None else Budget(time_limit_s, n_trials)
     return SearchConfig(
         engines=tuple(engines),
@@ -90,6 +93,7 @@ def search_config(
         multi_objective=multi_objective,
         seed=seed,
         finalize=check_finalize_mode(finalize),
+        ensemble=bool(ensemble),
     )
 
 
@@ -192,9 +196,12 @@ def run_search(
     workspace: WorkspaceLike = None,
 ) -> SearchSummary:
     """Search the experiment here, blocking until the budget is spent or the search is stopped (from any
-    process with `stop_search`, or SIGTERM), then finalize the winner (`SearchSummary.finalized` says how).
+    process with `stop_search`, or SIGTERM), then build an ensemble of the best candidates, kept when it
+    beats its best member out of fold (`SearchSummary.ensemble`), and finalize the winner
+    (`SearchSummary.finalized` says how).
     `on_event` sees every event as it happens; one that raises is dropped, never the search. A time limit
     is counted from `started_at` (a `time.monotonic()` reading, e.g. when a command started; default: now)."""
+    from workbench.compare import ensemble_step
     from workbench.search import EventBus
     from workbench.search import run_search as run
 
@@ -207,4 +214,4 @@ def run_search(
     if on_event is not None:
         bus.subscribe(on_event)
     with _cancel_on_sigterm(stop):
-        return run(ws, experiment, chosen, bus=bus, stop=stop, started_at=started_at)
+        return run(ws, experiment, chosen, bus=bus, stop=stop, started_at=started_at, ensemble_step=ensemble_step)

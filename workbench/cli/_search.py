@@ -39,6 +39,12 @@ def search_command(
         help="Refit the winner after the search on all rows, on train+valid (keeps the test rows unseen), or none.",
         metavar="all|train+valid|none",
     ),
+    ensemble: bool = typer.Option(
+        True,
+        "--ensemble/--no-ensemble",
+        help="After the trials, build an ensemble of the best candidates; kept when it beats its best member "
+        "out of fold.",
+    ),
     resume: str | None = typer.Option(None, metavar="EXPERIMENT", help="Continue this experiment."),
     background: bool = typer.Option(False, "--background", help="Run as a background job and return at once."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of progress."),
@@ -70,6 +76,7 @@ def search_command(
             multi_objective=multi_objective,
             seed=seed,
             finalize=finalize,
+            ensemble=ensemble,
         )
         experiment = wb.prepare_search(
             dataset,
@@ -110,8 +117,16 @@ def search_command(
         f"{summary.cancelled} cancelled in {summary.elapsed_s:.1f} s. {summary.message}",
         highlight=False,
     )
+    if summary.ensemble is not None:
+        console.print(_ensemble_line(summary.ensemble), highlight=False)
     console.print(_finalize_line(summary.finalized, config.finalize, time.monotonic() - started), highlight=False)
     typer.echo(summary.experiment_id)
+
+
+def _ensemble_line(ensemble: dict[str, Any]) -> str:
+    if ensemble.get("kept"):
+        return f"Ensemble {ensemble['name']} ({ensemble['key']}): {ensemble['reason']}"
+    return f"No ensemble kept: {ensemble.get('reason') or 'see `workbench compare`'}"
 
 
 def _finalize_line(finalized: dict[str, Any] | None, mode: str, wall_s: float) -> str:

@@ -15,6 +15,7 @@ from workbench.compare._ensembles import (
 from workbench.compare._honest import HonestGreedy, SelectionReport, honest_greedy, honest_stacking
 from workbench.compare._leaderboard import Leaderboard, LeaderboardRow, leaderboard, ranking_key
 from workbench.compare._models import load_candidate_model, load_ensemble_model, load_model
+from workbench.compare._search_step import ensemble_step
 from workbench.compare._selection import (
     GreedyResult,
     StackingResult,
@@ -42,6 +43,7 @@ __all__ = [
     "build_ensemble",
     "build_weighted_ensemble",
     "delete_ensemble",
+    "ensemble_step",
     "fit_stacking",
     "greedy_selection",
     "honest_greedy",

@@ -6,7 +6,7 @@ import hashlib
 import io
 import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -99,8 +99,9 @@ class BuiltEnsemble:
     predict_row_ms: float
     predict_batch_ms: float
     size_bytes: int
-    model: EnsembleModel
+    model: EnsembleModel | None  # None until its members are loaded (`_materialize`): only the one returned
     meta: Any = None
+    classes: tuple[Any, ...] | None = None
     id: int | None = None
     name: str = ""
     rejected: list[str] = field(default_factory=list)
@@ -143,9 +144,12 @@ def build_ensemble(
     n_iterations: int = 50,
     seed: int = 0,
     comparison: ComparisonData | None = None,
+    measure: bool = True,
 ) -> BuiltEnsemble:
     """The best ensemble of all candidates of `experiment`, whichever engine made them, that satisfies
-    `constraints`. Latency is measured on the built ensemble, not summed from members.
+    `constraints`. Latency is measured on the built ensemble, not summed from members; `measure=False`
+    (without a latency constraint) skips loading the members and leaves the sum of the members' measured
+    latencies, an upper bound, with `model` None.
 
     Each method is cross-validated over the valid rows (`workbench.compare._honest`): an ensemble is kept
     only if its out-of-fold score beats its best single member's, and the best kept one (by out-of-fold
@@ -175,6 +179,8 @@ def build_ensemble(
             if not usable:
                 break
             built = _build(workspace, data, usable, method, limits, sizes, n_iterations, seed)
+            if limits.max_latency_ms is not None:
+                _materialize(workspace, data, built)
             if limits.max_latency_ms is not None and built.predict_row_ms > limits.max_latency_ms:
                 # Measured over the limit: drop the slowest member from the pool and build again.
                 slowest = max(built.member_ids, key=lambda i: next(m.predict_row_ms or 0 for m in usable if m.id == i))
@@ -187,6 +193,8 @@ def build_ensemble(
     if not results:
         raise InvalidInputError("No ensemble meets the latency limit when measured; raise max_latency_ms.")
     best = _choose(results, data.greater_is_better)
+    if best.model is None and measure:  # loaded and measured once, the one returned
+        _materialize(workspace, data, best)
     for other in results:
         if other is not best and other.selection is not None:
             rejected.append(f"{other.method}: {other.selection.using(_not_used(other, best)).reason}")
@@ -292,12 +300,12 @@ def _build(
         )
         weights = [1.0 / len(members)] * len(members)
         valid_pred, test_pred, meta = stacking.valid_pred, stacking.test_pred, stacking.meta
-    built = _measured(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
+    built = _assembled(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
     built.selection = selection
     return built
 
 
-def _measured(
+def _assembled(
     workspace: Workspace,
     data: ComparisonData,
     method: Method,
@@ -308,11 +316,8 @@ def _measured(
     meta: Any,
     sizes: dict[int, tuple[str, int]],
 ) -> BuiltEnsemble:
-    """Load the members, build the ensemble model and measure its latency on the valid rows."""
-    by_id = {c.id: c for c in records.list_candidates(workspace.store, data.experiment.id)}
-    models = [load_candidate_model(workspace, by_id[m.id]) for m in members]
-    ensemble = EnsembleModel(models, [m.name for m in members], data.problem_type, data.classes, weights, meta)
-    latency = measure_latency(ensemble, workspace.rows(data.experiment).X_valid)
+    """The ensemble's scores and size from its members' predictions; its model is loaded and its latency
+    measured by `_materialize`."""
     return BuiltEnsemble(
         method=method,
         member_ids=[m.id for m in members],
@@ -324,12 +329,32 @@ def _measured(
             data.metric, data.problem_type, data.y_valid, np.asarray(valid_pred), data.classes
         ),
         test_score=score_predictions(data.metric, data.problem_type, data.y_test, np.asarray(test_pred), data.classes),
-        predict_row_ms=latency.row_ms,
-        predict_batch_ms=latency.batch_ms,
+        predict_row_ms=_summed(m.predict_row_ms for m in members),
+        predict_batch_ms=_summed(m.predict_batch_ms for m in members),
         size_bytes=_size_of({m.id for m in members}, sizes) + (len(pickle.dumps(meta)) if meta is not None else 0),
-        model=ensemble,
+        model=None,
         meta=meta,
+        classes=data.classes,
     )
+
+
+def _summed(values: Iterable[float | None]) -> float:
+    """The members' latencies added up: an upper bound on the ensemble's, which calls each in turn."""
+    total = 0.0
+    for value in values:
+        if value is None or not math.isfinite(value):
+            return math.nan
+        total += value
+    return total
+
+
+def _materialize(workspace: Workspace, data: ComparisonData, built: BuiltEnsemble) -> None:
+    """Load the built ensemble's members into its model and measure its latency on the valid rows."""
+    by_id = {c.id: c for c in records.list_candidates(workspace.store, data.experiment.id)}
+    models = [load_candidate_model(workspace, by_id[i]) for i in built.member_ids]
+    built.model = EnsembleModel(models, built.member_names, data.problem_type, data.classes, built.weights, built.meta)
+    latency = measure_latency(built.model, workspace.rows(data.experiment).X_valid)
+    built.predict_row_ms, built.predict_batch_ms = latency.row_ms, latency.batch_ms
 
 
 def save_ensemble(workspace: Workspace, experiment: Experiment, built: BuiltEnsemble) -> BuiltEnsemble:
@@ -350,7 +375,7 @@ def save_ensemble(workspace: Workspace, experiment: Experiment, built: BuiltEnse
     spec = {
         "name": name,
         "members": built.to_dict()["members"],
-        "classes": list(built.model.classes_) if built.model.classes_ is not None else None,
+        "classes": list(built.classes) if built.classes is not None else None,
         "predictions_key": predictions.key,
         "meta_key": meta_key,
         "selection": built.selection.to_dict() if built.selection is not None else None,
@@ -371,7 +396,13 @@ def delete_ensemble(workspace: Workspace, experiment: Experiment, ensemble_id: i
     if row is None or row.experiment_id != experiment.id:
         raise NotFoundError(f"Experiment {experiment.id} has no ensemble {ensemble_id}.")
     ensemble_rows.delete_ensemble(workspace.store, ensemble_id)
-    keys = [k for k in (row.spec.get("predictions_key"), row.spec.get("meta_key")) if k]
+    # Artifacts are named by their content: an identical ensemble saved again shares them and keeps them.
+    shared = {
+        key
+        for other in ensemble_rows.list_ensembles(workspace.store, experiment.id)
+        for key in (other.artifact_key, other.spec.get("predictions_key"), other.spec.get("meta_key"))
+    }
+    keys = [k for k in (row.spec.get("predictions_key"), row.spec.get("meta_key")) if k and k not in shared]
     workspace.store.delete_artifacts(keys)
 
 
@@ -458,4 +489,6 @@ def build_weighted_ensemble(workspace: Workspace, data: ComparisonData, weights:
     normalized = [w for _, w in members]
     valid = sum(w * m.valid for m, w in members)
     test = sum(w * m.test for m, w in members)
-    return _measured(workspace, data, "manual", models, normalized, valid, test, None, _artifact_sizes(data))
+    built = _assembled(workspace, data, "manual", models, normalized, valid, test, None, _artifact_sizes(data))
+    _materialize(workspace, data, built)
+    return built

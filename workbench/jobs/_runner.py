@@ -57,6 +57,7 @@ def _event_line(event: SearchEvent) -> str | None:
 
 
 def run_search_job(workspace: Workspace, job: Job, stop: StopSignal) -> str:
+    from workbench.compare import ensemble_step
     from workbench.search import EventBus, SearchConfig, job_status, run_search
 
     experiment = workspace.experiment(job.params["experiment_id"])
@@ -70,7 +71,7 @@ def run_search_job(workspace: Workspace, job: Job, stop: StopSignal) -> str:
 
     bus.subscribe(log_event)
     _say(f"search of experiment {experiment.id} ({experiment.name}) on cluster {config.cluster}")
-    summary = run_search(workspace, experiment, config, bus=bus, job_id=job.id, stop=stop)
+    summary = run_search(workspace, experiment, config, bus=bus, job_id=job.id, stop=stop, ensemble_step=ensemble_step)
     return job_status(summary)
 
 

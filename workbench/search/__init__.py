@@ -29,6 +29,7 @@ from workbench.search._protocol import (
 )
 from workbench.search._run import (
     RESUMABLE,
+    EnsembleStep,
     SearchConfig,
     build_engines,
     find_or_create_experiment,
@@ -49,6 +50,7 @@ __all__ = [
     "CandidateResult",
     "DaskReporter",
     "Engine",
+    "EnsembleStep",
     "EventBus",
     "FinalizeMode",
     "FunctionEngine",

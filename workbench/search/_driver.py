@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -112,6 +112,8 @@ class SearchSummary:
     trial_s: float = 0.0
     wasted_s: float = 0.0
     wasted_share: float = 0.0
+    # The ensemble built of the candidates after the trials (`workbench.search.run_search`): kept or not, why.
+    ensemble: dict[str, Any] | None = None
     # How the winner was finalized after the trials (`workbench.search.run_search`), or why it was not.
     finalized: dict[str, Any] | None = None
 
@@ -155,7 +157,11 @@ class SearchDriver:
         *,
         job_id: int | None = None,
         stop: StopSignal | None = None,
+        reserve: Callable[[], float] | None = None,
     ) -> None:
+        """`reserve`: the seconds to keep free at the end of a time limit for what follows the trials
+        (finalizing the best candidate), asked when the run starts and whenever its best candidate changes;
+        the trials' phase ends that much before the limit (never less than half of it is left to them)."""
         if not engines:
             raise InvalidInputError("Choose at least one engine.")
         self.workspace = workspace
@@ -183,7 +189,10 @@ class SearchDriver:
         self._pool = WorkerPool()
         self._whole_host = all(e.whole_host for e in self.engines)
         self._start = time.monotonic()
-        self._ends_at: float | None = None  # wall-clock end of the time budget
+        self._ends_at: float | None = None  # wall-clock end of the trials' phase
+        self._wall_start = time.time()
+        self._reserve = reserve
+        self._reserve_s = 0.0  # the part of the time limit kept for after the trials
         self._draining = False  # the time budget ended; trials that honour their limit are finishing
         # Trials cancelled while their code ran (key -> (when, workers held)), until their worker says it
         # returned; and those cancelled before they said they started.
@@ -213,13 +222,13 @@ class SearchDriver:
         exp = self.experiment
         summary = self._summary = SearchSummary(exp.id, "running")
         start = self._start = time.monotonic()
-        if self.options.time_limit_s is not None:
-            self._ends_at = time.time() + self.options.time_limit_s
+        self._wall_start = time.time()
         self._resume_interrupted()
         summary.complete, summary.pruned = self._finished_counts()
         for row in records.list_trials(store, exp.id, ("COMPLETE", "PRUNED")):
             self._finished_by_engine[row.engine] = self._finished_by_engine.get(row.engine, 0) + 1
         self._best = self._best_so_far()
+        self._update_reserve()
         experiment_rows.set_status(store, exp.id, "running")
         resources = self._cluster_resources()
         self.bus.publish("search_started", exp.id, run_id=self.run_id, engines=[e.name for e in self.engines])
@@ -370,14 +379,30 @@ class SearchDriver:
         on_stop: StopMode = self.options.on_stop
         if self.options.n_trials is not None and done >= self.options.n_trials:
             return f"{done} trials finished", on_stop
-        if self.options.time_limit_s is not None and elapsed >= self.options.time_limit_s:
+        phase = self._phase_s()
+        if phase is not None and elapsed >= phase:
             return self._time_limit_reason(), on_stop
         if failed >= max_failures:
             return f"{failed} trials failed; see the trial errors with 'workbench leaderboard --trials'", "cancel"
         return "", None
 
     def _time_limit_reason(self) -> str:
-        return f"time limit of {self.options.time_limit_s:g} s reached"
+        kept = f" ({self._reserve_s:.0f} s of it kept to finalize the winner)" if self._reserve_s >= 0.5 else ""
+        return f"time limit of {self.options.time_limit_s:g} s reached{kept}"
+
+    def _phase_s(self) -> float | None:
+        """How long the trials may run: the time limit less the reserve; None without a time limit."""
+        limit = self.options.time_limit_s
+        return None if limit is None else limit - self._reserve_s
+
+    def _update_reserve(self) -> None:
+        """Ask the reserve again (at the start, and when the best candidate changed), at most half the limit."""
+        limit = self.options.time_limit_s
+        if limit is None:
+            return
+        if self._reserve is not None:
+            self._reserve_s = min(0.5 * limit, max(0.0, float(self._reserve())))
+        self._ends_at = self._wall_start + limit - self._reserve_s
 
     def _too_late_to_start(self) -> bool:
         """Whether too little of the time budget is left to start a trial: less than MIN_TRIAL_S (a quarter
@@ -387,9 +412,8 @@ class SearchDriver:
 
     def _time_left(self) -> float | None:
         """Seconds left of the time budget (negative once spent); None without one."""
-        if self.options.time_limit_s is None:
-            return None
-        return self.options.time_limit_s - (time.monotonic() - self._start)
+        phase = self._phase_s()
+        return None if phase is None else phase - (time.monotonic() - self._start)
 
     def _budget_spent(self, summary: SearchSummary) -> bool:
         if self.options.n_trials is not None and summary.complete + summary.pruned >= self.options.n_trials:
@@ -497,7 +521,8 @@ class SearchDriver:
         """The worker whose trial is expected to end first (by its engine's median trial in this run), if
         that leaves time to run another and no trial is queued there yet; None when none is known."""
         taken = {r.placement.worker for r in self._running.values() if r.placement.queued}
-        budget_end = self._start + self.options.time_limit_s if self.options.time_limit_s is not None else None
+        phase = self._phase_s()
+        budget_end = self._start + phase if phase is not None else None
         best: tuple[float, str] | None = None
         for running in self._running.values():
             expected = self._expected_s(running.engine)
@@ -804,10 +829,14 @@ class SearchDriver:
         return score if self._metric.greater_is_better else -score
 
     def _update_best(self, candidates: list[dict[str, Any]]) -> None:
+        changed = False
         for c in candidates:
             if self._best is None or self._sort_key(c["valid_score"]) > self._sort_key(self._best["valid_score"]):
                 self._best = {k: c[k] for k in ("engine", "name", "model_type", "valid_score", "test_score")}
                 self.bus.publish("best", self.experiment.id, **self._best)
+                changed = True
+        if changed:
+            self._update_reserve()
 
     def _best_so_far(self) -> dict[str, Any] | None:
         best: dict[str, Any] | None = None

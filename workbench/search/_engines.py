@@ -201,7 +201,12 @@ class AutoGluonEngine(Engine):
     honours_time_limit = True  # AutoGluon's own time limit follows the trial's
     whole_host = True  # AutoGluon fits its models one after the other, each with every core it is given
 
-    def __init__(self, seed: int = 0, time_limit_s: float | None = None, gpus_available: bool = False) -> None:
+    def __init__(
+        self, seed: int = 0, time_limit_s: float | None = None, gpus_available: bool = False, refit_share: float = 0.0
+    ) -> None:
+        """refit_share: the share of the time left when a trial starts that it leaves unused, for refitting
+        its models when the search finalizes its winner (AutoGluon's models all arrive when its fit ends,
+        too late for the search to keep time for them)."""
         super().__init__()
         from workbench.search.engines import run_autogluon_trial
 
@@ -209,13 +214,17 @@ class AutoGluonEngine(Engine):
         self.seed = seed
         self.time_limit_s = time_limit_s
         self.gpus_available = gpus_available
+        self.refit_share = refit_share
 
     def ask(self, number: int) -> dict[str, Any]:
         from workbench.search.engines import autogluon_configs
 
         if self._requeued:
             return self._requeued.popleft()
-        return dict(autogluon_configs(number + 1, self.seed, self.time_limit_s)[number])
+        config = dict(autogluon_configs(number + 1, self.seed, self.time_limit_s)[number])
+        if self.refit_share > 0:
+            config["refit_share"] = round(self.refit_share, 4)
+        return config
 
     def needs_gpu(self, params: dict[str, Any]) -> bool:
         return self.gpus_available

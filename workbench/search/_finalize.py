@@ -23,6 +23,7 @@ import hashlib
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -40,14 +41,23 @@ __all__ = [
     "FINALIZE_MODES",
     "FinalizeMode",
     "best_candidate",
+    "best_candidates",
     "check_finalize_mode",
     "estimated_refit_s",
     "final_data",
     "finalize_candidate",
     "refit_candidate",
+    "refit_scale",
 ]
 
 FinalizeMode = Literal["all", "train+valid", "none"]
+# Loading a candidate's artifact and storing its final, besides the refit itself.
+REFIT_OVERHEAD_S = 2.0
+# A refit's time as a share of its candidate's fit time (per child) times the rows' scale, as measured
+# (see `_refit_s`): Optuna boosting and forests 0.25-0.65; AutoGluon bags and ensembles 0.5-0.7, and up
+# to 1.05 on small ones that the fixed overhead covers.
+OPTUNA_REFIT_SHARE = 0.7
+AUTOGLUON_REFIT_SHARE = 0.6
 FINALIZE_MODES: tuple[FinalizeMode, ...] = ("all", "train+valid", "none")
 
 
@@ -99,28 +109,72 @@ def refit_candidate(
     return dumps_model(model), None, time.perf_counter() - start
 
 
-def best_candidate(workspace: Workspace, experiment: Experiment) -> records.CandidateRow | None:
-    """The experiment's best candidate by valid score (ties: the older), as the leaderboard ranks them."""
+def best_candidates(workspace: Workspace, experiment: Experiment, n: int) -> list[records.CandidateRow]:
+    """The experiment's `n` best candidates by valid score (ties: the older first), as the leaderboard
+    ranks them."""
     greater = get_metric(experiment.metric, experiment.problem_type).greater_is_better
     scored = [
         c
         for c in records.list_candidates(workspace.store, experiment.id)
         if c.valid_score is not None and math.isfinite(c.valid_score) and c.artifact_key
     ]
-    if not scored:
-        return None
-    return min(scored, key=lambda c: (-c.valid_score if greater else c.valid_score, c.id))  # type: ignore[operator]
+    scored.sort(key=lambda c: (-c.valid_score if greater else c.valid_score, c.id))  # type: ignore[operator]
+    return scored[:n]
 
 
-def estimated_refit_s(workspace: Workspace, candidate: records.CandidateRow, mode: FinalizeMode) -> float:
-    """About how long finalizing `candidate` takes: its fit time scaled by the rows added, plus loading
-    and storing its artifact."""
-    split = workspace.split(workspace.experiment(candidate.experiment_id))
+def best_candidate(workspace: Workspace, experiment: Experiment) -> records.CandidateRow | None:
+    """The experiment's best candidate by valid score (ties: the older), as the leaderboard ranks them."""
+    best = best_candidates(workspace, experiment, 1)
+    return best[0] if best else None
+
+
+def refit_scale(workspace: Workspace, experiment: Experiment, mode: FinalizeMode) -> float:
+    """How many times the train rows a refit in `mode` fits on."""
+    split = workspace.split(experiment)
     n_train, n_valid, n_test = (len(split.train), len(split.valid), len(split.test))
-    scale = (n_train + n_valid + (n_test if mode == "all" else 0)) / max(1, n_train)
-    # A bagged AutoGluon model's fit time is its k children's; its refit_full fits one child.
-    bag = max(1, int(candidate.params.get("ag_cv_folds") or 1))
-    return (candidate.fit_time_s or 0.0) / bag * scale * 1.2 + 2.0
+    return (n_train + n_valid + (n_test if mode == "all" else 0)) / max(1, n_train)
+
+
+def estimated_refit_s(
+    workspace: Workspace,
+    candidates: records.CandidateRow | Sequence[records.CandidateRow],
+    mode: FinalizeMode,
+    scale: float | None = None,
+) -> float:
+    """About how long finalizing a candidate (or an ensemble's members) takes: the fit times scaled by the
+    rows added (`scale`, default `refit_scale`), plus loading and storing artifacts."""
+    rows = [candidates] if isinstance(candidates, records.CandidateRow) else list(candidates)
+    if not rows:
+        return 0.0
+    if scale is None:
+        scale = refit_scale(workspace, workspace.experiment(rows[0].experiment_id), mode)
+    return sum(_refit_s(c, scale) for c in rows if not _within_another(c, rows)) + REFIT_OVERHEAD_S
+
+
+def _within_another(candidate: records.CandidateRow, rows: Sequence[records.CandidateRow]) -> bool:
+    """Whether `candidate` is an AutoGluon model that another of `rows` (from the same fit) is built on: an
+    AutoGluon fit time counts its ancestors', and refitting the other refits it too."""
+    if candidate.engine != "autogluon" or candidate.trial_id is None:
+        return False
+    return any(
+        other is not candidate
+        and other.trial_id == candidate.trial_id
+        and candidate.model_in_artifact in (other.params.get("ag_ancestors") or ())
+        for other in rows
+    )
+
+
+def _refit_s(candidate: records.CandidateRow, scale: float) -> float:
+    """One candidate's refit: its fit time times the rows' `scale`, times a share measured on refits
+    (flights, nyc_weather_precip, seattle_weather). A bagged AutoGluon model's fit time is its k children's
+    (its ancestors' included) and its refit_full fits one child, with every core where the fit had its
+    trial's (AUTOGLUON_REFIT_SHARE).
+    An Optuna candidate's fit time includes its early stopping (scoring the valid rows every round, rounds
+    past the best), which its refit, with the rounds fixed, does not (OPTUNA_REFIT_SHARE)."""
+    if candidate.engine == "autogluon":
+        bag = max(1, int(candidate.params.get("ag_cv_folds") or 1))
+        return (candidate.fit_time_s or 0.0) / bag * scale * AUTOGLUON_REFIT_SHARE
+    return (candidate.fit_time_s or 0.0) * scale * OPTUNA_REFIT_SHARE
 
 
 def _seed(workspace: Workspace, experiment: Experiment, candidate: records.CandidateRow) -> int:

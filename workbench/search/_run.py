@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -18,9 +18,11 @@ from workbench.search._events import EventBus
 from workbench.search._finalize import (
     FinalizeMode,
     best_candidate,
+    best_candidates,
     check_finalize_mode,
     estimated_refit_s,
     finalize_candidate,
+    refit_scale,
 )
 from workbench.store import (
     Budget,
@@ -41,6 +43,7 @@ from workbench.store import trials as records
 
 __all__ = [
     "RESUMABLE",
+    "EnsembleStep",
     "SearchConfig",
     "build_engines",
     "find_or_create_experiment",
@@ -51,6 +54,12 @@ __all__ = [
 
 # An experiment in one of these states is picked up again by the same search command.
 RESUMABLE = ("created", "running", "stopped", "interrupted")
+
+# Builds and saves an ensemble of the experiment's candidates after the trials (the compare layer's
+# `ensemble_step`, given by the caller: search does not import compare). Its third argument says whether
+# refitting a set of candidates (by id) fits the time left. Returns what it did as plain data, with `kept`
+# and, when kept, the ensemble's `key`, `name` and `member_ids`.
+EnsembleStep = Callable[[Workspace, Experiment, Callable[[Sequence[int]], bool]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,10 @@ class SearchConfig:
     trial_timeout_s: a trial running longer fails. on_stop: at the end of the budget, "cancel" running
         trials or let them "finish". multi_objective: Optuna optimises the metric and predict latency.
     seed: of the samplers.
+    ensemble: after the trials, build an ensemble of the best candidates (cross-validated greedy selection
+        and stacking) and keep it when it beats its best member out of fold (needs the run's `ensemble_step`).
     finalize: after the trials, refit the winner on "all" rows, on "train+valid" or not at all ("none"),
-        inside the time limit (a share of it is reserved; see `FINALIZE_SHARE`).
+        inside the time limit (the time it needs is kept; see `finalize_reserve`).
     replay: trials with fixed parameters run before any other, each `{"engine": ..., "params": ...}` as a
         trial's row holds them (how a retrain repeats a registered model's recipe); one already in the
         experiment is not run again.
@@ -80,6 +91,7 @@ class SearchConfig:
     seed: int = 0
     replay: tuple[dict[str, Any], ...] = ()
     finalize: FinalizeMode = "all"
+    ensemble: bool = True
 
     def __post_init__(self) -> None:
         check_finalize_mode(self.finalize)
@@ -202,8 +214,30 @@ def build_engines(
                 )
             )
         else:
-            engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus))
+            share = autogluon_refit_share(workspace, experiment, config, budget)
+            engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus, refit_share=share))
     return engines
+
+
+# About half an AutoGluon fit's time goes into the models of its best candidate (flights: CatBoost_BAG_L1
+# took 19 s of a 38 s fit); AutoGluon fits for FIT_SHARE of a trial's time (`engines._autogluon`).
+AUTOGLUON_WINNER_SHARE = 0.5
+
+
+def autogluon_refit_share(workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget) -> float:
+    """The share of its time an AutoGluon trial leaves for refitting its best candidate at the end of a
+    timed search that finalizes: x / (1 + x), x its expected refit time per second of trial (that share
+    of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s` counts it, with
+    REFIT_MARGIN)."""
+    from workbench.search._finalize import AUTOGLUON_REFIT_SHARE
+    from workbench.search.engines._autogluon import FIT_SHARE
+
+    if config.finalize == "none" or budget.time_limit_s is None:
+        return 0.0
+    folds = workspace.split(experiment).cv_folds
+    scale = refit_scale(workspace, experiment, config.finalize)
+    x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * AUTOGLUON_REFIT_SHARE * REFIT_MARGIN
+    return x / (1.0 + x)
 
 
 def _queue_replays(workspace: Workspace, experiment: Experiment, config: SearchConfig, engines: list[Engine]) -> None:
@@ -248,51 +282,144 @@ def _start_job(
     return started
 
 
-# The share of a time limit kept, after the trials, for finalizing the winner.
-FINALIZE_SHARE = 0.2
+# The least share of a time limit kept, after the trials, for finalizing the winner and ending the run
+# (and at least FINALIZE_MIN_S); more when the best candidate so far needs more (`finalize_reserve`).
+FINALIZE_SHARE = 0.05
+FINALIZE_MIN_S = 2.0
+# Between the trials' end and the refit: waiting for cancelled trials, closing the engines.
+WIND_DOWN_S = 2.0
+# With an ensemble step: the time kept for building the ensemble (a share of the limit, at least
+# ENSEMBLE_MIN_S), and the reserve plans to refit this many of the best candidates, its likely members.
+ENSEMBLE_SHARE = 0.06
+ENSEMBLE_MIN_S = 3.0
+ENSEMBLE_MEMBERS = 3
+# The reserve plans for a refit this much slower than expected; a refit expected to end within
+# OVERRUN_SHARE of the limit past it (the budget rule's tolerance) still runs.
+REFIT_MARGIN = 1.2
+OVERRUN_SHARE = 0.05
 # The trials get at least this long, whatever the cluster's start took.
 MIN_TRIAL_PHASE_S = 5.0
 
 
-def trial_phase_s(budget: Budget, config: SearchConfig, elapsed_s: float) -> float | None:
-    """How long the trials may run: the time limit, less what the command has spent so far (cluster
-    start) and the share reserved for finalizing; None without a time limit."""
+def trial_phase_s(budget: Budget, elapsed_s: float) -> float | None:
+    """How long the trials and finalizing may take: the time limit, less what the command has spent so far
+    (cluster start); None without a time limit."""
     if budget.time_limit_s is None:
         return None
-    reserve = FINALIZE_SHARE * budget.time_limit_s if config.finalize != "none" else 0.0
-    return max(MIN_TRIAL_PHASE_S, budget.time_limit_s - elapsed_s - reserve)
+    return max(MIN_TRIAL_PHASE_S, budget.time_limit_s - elapsed_s)
+
+
+def finalize_reserve(
+    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, ensemble: bool = False
+) -> Callable[[], float] | None:
+    """The seconds the driver keeps free at the end of the time limit for what follows the trials.
+
+    Finalizing: what refitting the best candidate so far (with `ensemble`, the ENSEMBLE_MEMBERS best) is
+    expected to take (`estimated_refit_s`, times REFIT_MARGIN) and WIND_DOWN_S, at least FINALIZE_SHARE
+    of the limit and FINALIZE_MIN_S. With `ensemble`, ENSEMBLE_SHARE of the limit (at least ENSEMBLE_MIN_S)
+    more to build the ensemble. None when nothing follows the trials or there is no time limit."""
+    limit = budget.time_limit_s
+    if limit is None or (config.finalize == "none" and not ensemble):
+        return None
+    building = max(ENSEMBLE_MIN_S, ENSEMBLE_SHARE * limit) if ensemble else 0.0
+    if config.finalize == "none":
+        return lambda: building
+    floor = max(FINALIZE_MIN_S, FINALIZE_SHARE * limit)
+    scale = refit_scale(workspace, experiment, config.finalize)
+    mode = config.finalize
+
+    def reserve() -> float:
+        best = best_candidates(workspace, experiment, ENSEMBLE_MEMBERS if ensemble else 1)
+        expected = estimated_refit_s(workspace, best, mode, scale) if best else 0.0
+        return max(floor, REFIT_MARGIN * expected + WIND_DOWN_S) + building
+
+    return reserve
+
+
+def _ended_on_budget(summary: SearchSummary) -> bool:
+    return summary.stop_mode is None and summary.status in ("finished", "stopped")
+
+
+def _overrun_s(budget: Budget) -> float:
+    """How far past the time limit a refit may be expected to end and still run: the budget rule's
+    tolerance (a winner that became best only as the trials ended, such as an AutoGluon fit's models,
+    may need more than the reserve kept)."""
+    return OVERRUN_SHARE * (budget.time_limit_s or 0.0)
+
+
+def _build_ensemble(
+    workspace: Workspace,
+    experiment: Experiment,
+    config: SearchConfig,
+    budget: Budget,
+    summary: SearchSummary,
+    step: EnsembleStep | None,
+    deadline: float | None,
+) -> dict[str, Any] | None:
+    """Run the ensemble step when the run ended on its budget; what it did (or why it failed) as plain data.
+    An ensemble is saved only if refitting its members fits what is left of the time limit."""
+    if not config.ensemble or step is None or not _ended_on_budget(summary):
+        return None
+    store = workspace.store
+    scale = refit_scale(workspace, experiment, config.finalize) if config.finalize != "none" else 1.0
+
+    def refit_fits(member_ids: Sequence[int]) -> bool:
+        if config.finalize == "none" or deadline is None:
+            return True
+        members = [c for c in (records.get_candidate(store, i) for i in member_ids) if c is not None]
+        expected = estimated_refit_s(workspace, members, config.finalize, scale)
+        return expected <= deadline - time.monotonic() + _overrun_s(budget)
+
+    start = time.monotonic()
+    try:
+        report = step(workspace, experiment, refit_fits)
+    except Exception as exc:  # the candidates stay as they are; say why there is no ensemble
+        report = {"kept": False, "reason": f"the ensemble step failed: {_describe(exc)}"}
+    return {**report, "seconds": round(time.monotonic() - start, 2)}
 
 
 def _finalize_winner(
     workspace: Workspace,
     experiment: Experiment,
     config: SearchConfig,
+    budget: Budget,
     summary: SearchSummary,
     client: Any,
-    seconds_left: float | None,
+    deadline: float | None,
 ) -> dict[str, Any] | None:
-    """Refit the winner (`config.finalize`) when the run ended on its budget and the refit fits the time
-    left; what was done, or why not, as plain data for the summary."""
-    if config.finalize == "none" or summary.stop_mode is not None or summary.status not in ("finished", "stopped"):
+    """Refit the winner (`config.finalize`): the ensemble the run kept (every member), else the best
+    candidate; when the run ended on its budget and the refit fits the time left. What was done, or why
+    not, as plain data for the summary."""
+    if config.finalize == "none" or not _ended_on_budget(summary):
         return None
-    winner = best_candidate(workspace, experiment)
-    if winner is None:
-        return None
-    estimate = estimated_refit_s(workspace, winner, config.finalize)
-    report: dict[str, Any] = {"candidate_id": winner.id, "name": winner.name, "mode": config.finalize}
-    if seconds_left is not None and estimate > seconds_left:
+    ensemble = summary.ensemble if summary.ensemble and summary.ensemble.get("kept") else None
+    if ensemble is not None:
+        ids = [int(i) for i in ensemble["member_ids"]]
+        members = [c for c in (records.get_candidate(workspace.store, i) for i in ids) if c is not None]
+        report: dict[str, Any] = {"key": ensemble["key"], "name": ensemble["name"], "mode": config.finalize}
+    else:
+        winner = best_candidate(workspace, experiment)
+        if winner is None:
+            return None
+        ids, members = [winner.id], [winner]
+        report = {"key": f"c{winner.id}", "candidate_id": winner.id, "name": winner.name, "mode": config.finalize}
+    estimate = estimated_refit_s(workspace, members, config.finalize)
+    seconds_left = None if deadline is None else deadline - time.monotonic()
+    if seconds_left is not None and estimate > seconds_left + _overrun_s(budget):
+        option = f"--candidate {ids[0]}" if ensemble is None else f"--ensemble {report['key'][1:]}"
         return {
             **report,
             "finalized": False,
             "reason": f"its refit would take about {estimate:.0f} s and {max(0.0, seconds_left):.0f} s were left; "
-            f"`workbench models register NAME --candidate {winner.id}` finalizes it then",
+            f"`workbench models register NAME {option}` finalizes it then",
         }
     start = time.monotonic()
     try:
-        final = finalize_candidate(workspace, winner.id, config.finalize, client=client)
+        finals = [finalize_candidate(workspace, i, config.finalize, client=client) for i in ids]
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
-    return {**report, "finalized": True, "rows": final.rows, "seconds": round(time.monotonic() - start, 2)}
+    rows = max(final.rows for final in finals)
+    return {**report, "finalized": True, "rows": rows, "seconds": round(time.monotonic() - start, 2)}
 
 
 def run_search(
@@ -305,16 +432,18 @@ def run_search(
     stop: StopSignal | None = None,
     on_driver: Callable[[SearchDriver], None] | None = None,
     started_at: float | None = None,
+    ensemble_step: EnsembleStep | None = None,
 ) -> SearchSummary:
-    """Run one search of `experiment` until its budget is spent or it is stopped, then finalize its winner.
+    """Run one search of `experiment` until its budget is spent or it is stopped, then build an ensemble of
+    its candidates (`ensemble_step`, when `config.ensemble`) and finalize its winner.
 
     A time limit covers the whole run from `started_at` (a `time.monotonic()` reading; default: now):
-    connecting to or starting the cluster, the trials, and finalizing the winner, for which
-    `FINALIZE_SHARE` of the limit is kept. The run has a job (`job_id`, or a new one for a run in the
-    foreground): a stop request recorded on it by any process is honoured within one loop turn, and `stop`
-    carries requests made in this process (a signal handler installed before this call). Whatever ends the
-    run, its job and the experiment end with a final status. Bad input raises before anything is connected
-    or written.
+    connecting to or starting the cluster, the trials, the ensemble and finalizing the winner, for which
+    the time they are expected to take is kept (`finalize_reserve`). The run has a job (`job_id`, or a new
+    one for a run in the foreground): a stop request recorded on it by any process is honoured within one
+    loop turn, and `stop` carries requests made in this process (a signal handler installed before this
+    call). Whatever ends the run, its job and the experiment end with a final status. Bad input raises
+    before anything is connected or written.
     """
     from workbench.compute import cluster, cluster_resources
 
@@ -326,23 +455,28 @@ def run_search(
     experiment_rows.set_search_config(store, experiment.id, config.to_dict())
     bus = bus or EventBus(store, buffered=True)
     summary: SearchSummary | None = None
+    ensemble = config.ensemble and ensemble_step is not None
     try:
         log_path = workspace.settings.home / "logs" / f"search-{experiment.id}-job-{job.id}.log"
         with cluster(config.cluster, log_path=log_path) as client:
             gpus = cluster_resources(client).get("gpus", 0) > 0
-            options = config.options(budget, trial_phase_s(budget, config, time.monotonic() - started))
+            options = config.options(budget, trial_phase_s(budget, time.monotonic() - started))
+            reserve = finalize_reserve(workspace, experiment, config, budget, ensemble)
             engines = build_engines(workspace, experiment, config, budget, gpus)
             _queue_replays(workspace, experiment, config, engines)
             try:
-                driver = SearchDriver(workspace, experiment, engines, client, options, bus, job_id=job.id, stop=stop)
+                driver = SearchDriver(
+                    workspace, experiment, engines, client, options, bus, job_id=job.id, stop=stop, reserve=reserve
+                )
                 if on_driver is not None:
                     on_driver(driver)
                 summary = driver.run()
             finally:
                 for engine in engines:
                     engine.close()
-            left = None if budget.time_limit_s is None else started + budget.time_limit_s - time.monotonic()
-            summary.finalized = _finalize_winner(workspace, experiment, config, summary, client, left)
+            deadline = None if budget.time_limit_s is None else started + budget.time_limit_s
+            summary.ensemble = _build_ensemble(workspace, experiment, config, budget, summary, ensemble_step, deadline)
+            summary.finalized = _finalize_winner(workspace, experiment, config, budget, summary, client, deadline)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt) or stop.mode is not None
         status = "cancelled" if interrupted else "failed"

@@ -159,13 +159,14 @@ def _time_limit(
     post_fit_s: float = POST_FIT_S,
 ) -> float | None:
     """The fit's time limit: the config's budget, capped by what the trial has left (the deadline of
-    `resources`, else `spec.time_limit_s`) less `post_fit_s`, the work after the fit (FIT_SHARE of it at
-    most, MIN_FIT_S at least)."""
+    `resources`, else `spec.time_limit_s`; less the config's `refit_share` of it, kept for finalizing)
+    less `post_fit_s`, the work after the fit (FIT_SHARE of it at most, MIN_FIT_S at least)."""
     limits = [float(config["time_limit_s"])] if config.get("time_limit_s") is not None else []
     left = resources.time_left() if resources is not None else None
     if left is None and spec.time_limit_s is not None:
         left = float(spec.time_limit_s)
     if left is not None:
+        left *= 1.0 - float(config.get("refit_share") or 0.0)
         limits.append(max(MIN_FIT_S, min(left * FIT_SHARE, left - post_fit_s)))
     return min(limits) if limits else None
 

@@ -35,9 +35,17 @@ def _stopping_metric(data: TrialData) -> str:
     return "l1" if data.metric == "mae" else "l2"
 
 
+def _objective(data: TrialData) -> str:
+    # Mean absolute error is minimised by the median: an L1 objective fits it (flights: 1.5% lower valid
+    # MAE than squared error), as CatBoost's MAE loss and the MLP's L1 loss do.
+    if data.problem_type == "regression" and data.metric == "mae":
+        return "regression_l1"
+    return _OBJECTIVES[data.problem_type]
+
+
 def _booster_params(p: Mapping[str, Any], data: TrialData, resources: WorkerResources, seed: int) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "objective": _OBJECTIVES[data.problem_type],
+        "objective": _objective(data),
         "metric": _stopping_metric(data),
         "learning_rate": p["learning_rate"],
         "num_leaves": p["num_leaves"],
