@@ -455,10 +455,15 @@ def test_a_bagged_candidate_refits_for_a_finalize(cv_run: tuple[TrialData, Trial
     blob = result.artifacts[ARTIFACT_NAME]
     final = final_data(data, "train+valid")
     for c in (result.candidates[0], next(c for c in result.candidates if c.name.endswith("_BAG_L1"))):
-        zipped, name = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1))
+        zipped, name, refitted = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1))
         assert name == f"{c.name}_FULL"
         model = AutoGluonModel.from_zip(zipped, name, cache_dir=tmp_path)
         assert set(model.predictor.model_names()) == {name, *(f"{a}_FULL" for a in c.params["ag_ancestors"])}
+        # the models it is built on were refitted with it, and each predicts from the same zip
+        assert refitted == {a: f"{a}_FULL" for a in c.params["ag_ancestors"]}
+        for full in refitted.values():
+            member = AutoGluonModel.from_zip(zipped, full, cache_dir=tmp_path)
+            assert len(member.prediction(data.X_test)) == len(data.X_test)
         assert model.predictor._trainer.load_model(name).n_children == 1  # one model on every row, no bag
         assert model.classes_ == data.classes and model.problem_type == data.problem_type
         predicted = model.prediction(data.X_test)

@@ -76,12 +76,14 @@ def test_both_engines_land_in_one_leaderboard(env: dict[str, str]) -> None:
             "local:2",
             "--families",
             "linear,lightgbm",
+            "--finalize",
+            "none",  # nothing refitted yet: registering below finalizes
             "--json",
         ],
     )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["status"] == "finished" and summary["complete"] == 3
+    assert summary["status"] == "finished" and summary["complete"] == 3 and summary["finalized"] is None
     board = json.loads(runner.invoke(app, ["leaderboard", str(summary["experiment_id"]), "--json"]).stdout)
     engines = {row["engine"] for row in board}
     assert engines == {"autogluon", "optuna"}
@@ -94,6 +96,19 @@ def test_both_engines_land_in_one_leaderboard(env: dict[str, str]) -> None:
     assert ray.stdout == "", "no Ray process is left behind"
     shown = runner.invoke(app, ["leaderboard", str(summary["experiment_id"])])
     assert shown.exit_code == 0 and "Leaderboard" in shown.stdout
+    # Finalizing AutoGluon's weighted ensemble refits the models it is built on with it, once: they get
+    # their finals from its artifact.
+    ensemble = next(row for row in board if row["name"].startswith("autogluon-") and "WeightedEnsemble" in row["name"])
+    registered = runner.invoke(app, ["models", "register", "pens-ag", "--candidate", str(ensemble["id"]), "--json"])
+    assert registered.exit_code == 0, registered.stderr
+    with _db(env) as conn:
+        finals = conn.execute(
+            "SELECT c.name, f.artifact_key, f.model_in_artifact FROM finals f JOIN candidates c ON c.id = f.candidate_id"
+            " WHERE f.mode = 'all' AND c.engine = 'autogluon'"
+        ).fetchall()
+    artifact = next(key for name, key, _ in finals if name == ensemble["name"])
+    shared = [(name, model) for name, key, model in finals if key == artifact and name != ensemble["name"]]
+    assert shared and all(model.endswith("_FULL") for _, model in shared), finals
 
 
 @pytest.mark.parametrize(

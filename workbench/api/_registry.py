@@ -90,13 +90,13 @@ def finalize_model(key: str, mode: str = "all", *, workspace: WorkspaceLike = No
     hyperparameters on "all" rows of the experiment or on "train+valid"; kept beside the model as selected
     (whose scores stay those measured at selection). Made once: calling again returns the stored one."""
     from workbench.registry import member_ids
-    from workbench.search import check_finalize_mode, finalize_candidate
+    from workbench.search import check_finalize_mode, finalize_candidates
 
     kind, number = _parse_key(key)
     ws = resolve_workspace(workspace)
     chosen = check_finalize_mode(mode)
     ids = [number] if kind == "candidate" else member_ids(ws, number)
-    return Finalized(key, chosen, [finalize_candidate(ws, candidate_id, chosen) for candidate_id in ids])
+    return Finalized(key, chosen, finalize_candidates(ws, ids, chosen))
 
 
 def register_winner(

@@ -182,14 +182,13 @@ class Registry:
 
     def _finalize(self, candidate_ids: list[int], mode: str) -> Finalization:
         """Every candidate's final in `mode`, or none of them and why (an ensemble is refitted whole or not)."""
-        from workbench.search import check_finalize_mode, finalize_candidate
+        from workbench.search import check_finalize_mode, finalize_candidates
 
         if mode == "none":
             return Finalization()
-        finals: dict[int, FinalRow] = {}
         try:
-            for candidate_id in candidate_ids:
-                finals[candidate_id] = finalize_candidate(self.workspace, candidate_id, check_finalize_mode(mode))
+            made = finalize_candidates(self.workspace, candidate_ids, check_finalize_mode(mode))
+            finals: dict[int, FinalRow] = dict(zip(candidate_ids, made, strict=True))
         except Exception as exc:  # the model as selected is still registered: say why it was not refitted
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             return Finalization(mode, {}, f"{type(exc).__name__}: {text}"[:300])

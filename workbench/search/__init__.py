@@ -16,6 +16,7 @@ from workbench.search._finalize import (
     check_finalize_mode,
     final_data,
     finalize_candidate,
+    finalize_candidates,
     refit_candidate,
 )
 from workbench.search._protocol import (
@@ -74,6 +75,7 @@ __all__ = [
     "execute_trial",
     "final_data",
     "finalize_candidate",
+    "finalize_candidates",
     "find_or_create_experiment",
     "job_status",
     "refit_candidate",

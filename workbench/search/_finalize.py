@@ -46,6 +46,7 @@ __all__ = [
     "estimated_refit_s",
     "final_data",
     "finalize_candidate",
+    "finalize_candidates",
     "refit_candidate",
     "refit_scale",
 ]
@@ -85,8 +86,9 @@ def refit_candidate(
     data: TrialData,
     seed: int,
     scale: float,
-) -> tuple[bytes, str | None, float]:
-    """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds).
+) -> tuple[bytes, str | None, float, dict[str, str]]:
+    """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds,
+    and for an AutoGluon model the names in the artifact of the models it is built on, refitted with it).
 
     A plain function of its arguments, so that it runs as a Dask task on a worker as well as here."""
     # Finalize runs once the trials are over: the host's other cores are idle, so the refit takes them all.
@@ -97,8 +99,8 @@ def refit_candidate(
         from workbench.search.engines._autogluon_refit import refit_autogluon
 
         assert model_in_artifact is not None
-        zipped, name = refit_autogluon(blob, model_in_artifact, data, resources)
-        return zipped, name, time.perf_counter() - start
+        zipped, name, ancestors = refit_autogluon(blob, model_in_artifact, data, resources)
+        return zipped, name, time.perf_counter() - start, ancestors
     from workbench.model import dumps_model, loads_model
     from workbench.search.families import refit_model
 
@@ -106,7 +108,7 @@ def refit_candidate(
     model = refit_model(model_type, selected, params, data, resources, seed, scale)
     if selected.calibration_ is not None:  # the temperature decided on the valid rows at selection is kept
         model.calibration_ = selected.calibration_
-    return dumps_model(model), None, time.perf_counter() - start
+    return dumps_model(model), None, time.perf_counter() - start, {}
 
 
 def best_candidates(workspace: Workspace, experiment: Experiment, n: int) -> list[records.CandidateRow]:
@@ -184,6 +186,25 @@ def _seed(workspace: Workspace, experiment: Experiment, candidate: records.Candi
     return search_seed + (trial.number if trial is not None else 0)
 
 
+def finalize_candidates(
+    workspace: Workspace, candidate_ids: Sequence[int], mode: FinalizeMode, *, client: Any = None
+) -> list[FinalRow]:
+    """The finals of several candidates (an ensemble's members), in the order given. AutoGluon models built
+    on others are refitted first: their refit refits those others too, which then need no refit of their
+    own (`finalize_candidate`)."""
+    store = workspace.store
+
+    def ancestors(candidate_id: int) -> int:
+        row = records.get_candidate(store, candidate_id)
+        return len(row.params.get("ag_ancestors") or ()) if row is not None and row.engine == "autogluon" else 0
+
+    done = {
+        i: finalize_candidate(workspace, i, mode, client=client)
+        for i in sorted(candidate_ids, key=ancestors, reverse=True)
+    }
+    return [done[i] for i in candidate_ids]
+
+
 def finalize_candidate(
     workspace: Workspace, candidate_id: int, mode: FinalizeMode, *, client: Any = None, data: TrialData | None = None
 ) -> FinalRow:
@@ -217,13 +238,18 @@ def finalize_candidate(
         len(rows.X_train) / max(1, len(data.X_train)),
     )
     if client is not None:
-        blob, name, fit_time_s = client.submit(refit_candidate, *args, pure=False, retries=0).result()
+        blob, name, fit_time_s, ancestors = client.submit(refit_candidate, *args, pure=False, retries=0).result()
     else:
-        blob, name, fit_time_s = refit_candidate(*args)
+        blob, name, fit_time_s, ancestors = refit_candidate(*args)
     digest = hashlib.sha256(blob).hexdigest()[:12]
     filename = "predictor.zip" if candidate.engine == "autogluon" else "model.pkl"
     key = f"experiments/{experiment.id}/finals/{candidate.id}-{mode.replace('+', '-')}-{digest}/{filename}"
     stored = store.put_artifact(key, blob)
-    return final_rows.add_final(
-        store, candidate.id, mode, experiment.id, len(rows.X_train), stored.key, name, float(fit_time_s)
-    )
+    n_rows = len(rows.X_train)
+    # The models an AutoGluon model is built on were refitted with it: the candidates of the same fit
+    # that are those models get their finals from the same artifact (made once, not refitted again).
+    for other in records.list_candidates(store, experiment.id):
+        full = ancestors.get(other.model_in_artifact or "") if other.trial_id == candidate.trial_id else None
+        if full is not None and other.id != candidate.id and final_rows.get_final(store, other.id, mode) is None:
+            final_rows.add_final(store, other.id, mode, experiment.id, n_rows, stored.key, full, 0.0)
+    return final_rows.add_final(store, candidate.id, mode, experiment.id, n_rows, stored.key, name, float(fit_time_s))

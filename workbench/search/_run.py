@@ -21,7 +21,7 @@ from workbench.search._finalize import (
     best_candidates,
     check_finalize_mode,
     estimated_refit_s,
-    finalize_candidate,
+    finalize_candidates,
     refit_scale,
 )
 from workbench.store import (
@@ -415,7 +415,7 @@ def _finalize_winner(
         }
     start = time.monotonic()
     try:
-        finals = [finalize_candidate(workspace, i, config.finalize, client=client) for i in ids]
+        finals = finalize_candidates(workspace, ids, config.finalize, client=client)
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
     rows = max(final.rows for final in finals)

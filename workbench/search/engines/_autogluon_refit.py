@@ -44,10 +44,13 @@ def _load(blob: bytes, folder: Path) -> tuple[Any, InputSchema]:
     return predictor, InputSchema.from_dict(meta["input_schema"])
 
 
-def refit_autogluon(blob: bytes, model_name: str, data: TrialData, resources: WorkerResources) -> tuple[bytes, str]:
+def refit_autogluon(
+    blob: bytes, model_name: str, data: TrialData, resources: WorkerResources
+) -> tuple[bytes, str, dict[str, str]]:
     """Refit `model_name` of the zipped predictor `blob` on data's train rows (all the rows to train on).
 
-    Returns the new predictor zip and the refitted model's name in it. The input schema stays the
+    Returns the new predictor zip, the refitted model's name in it, and the name in it of every model that
+    one is built on (a weighted ensemble's members), refitted with it. The input schema stays the
     original's: AutoGluon's feature generators are not refitted, so they know the train rows' categories."""
     workdir = Path(tempfile.mkdtemp(prefix="wb-autogluon-refit-"))
     folder = workdir / "predictor"
@@ -72,8 +75,11 @@ def refit_autogluon(blob: bytes, model_name: str, data: TrialData, resources: Wo
             if full_name is None:
                 raise RuntimeError(f"AutoGluon did not refit {model_name}")
             predictor.set_model_best(full_name, save_trainer=True)
-            predictor.delete_models(models_to_keep=[full_name], dry_run=False)
+            predictor.delete_models(models_to_keep=[full_name], dry_run=False)  # its ancestors stay too
             predictor.save_space()
-        return predictor_to_zip(folder, data.problem_type, data.classes, schema), full_name
+            kept = set(predictor.model_names())
+            ancestors = {m: f for m, f in {**trainer.model_refit_map(), **refit_map}.items() if f in kept}
+            ancestors.pop(model_name, None)
+        return predictor_to_zip(folder, data.problem_type, data.classes, schema), full_name, ancestors
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
