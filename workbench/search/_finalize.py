@@ -238,7 +238,11 @@ def finalize_candidate(
         len(rows.X_train) / max(1, len(data.X_train)),
     )
     if client is not None:
-        blob, name, fit_time_s, ancestors = client.submit(refit_candidate, *args, pure=False, retries=0).result()
+        # The artifact and the rows travel as data, not inside the task's graph (a predictor is megabytes,
+        # and Dask warns on the console about large graphs).
+        artifact, rows_data = client.scatter([args[4], args[5]])
+        remote = (*args[:4], artifact, rows_data, *args[6:])
+        blob, name, fit_time_s, ancestors = client.submit(refit_candidate, *remote, pure=False, retries=0).result()
     else:
         blob, name, fit_time_s, ancestors = refit_candidate(*args)
     digest = hashlib.sha256(blob).hexdigest()[:12]
