@@ -229,18 +229,37 @@ class NotebookCancelled(Exception):
 class _Run:
     """One notebook run's state, shared by the executing client, the stop watcher and the runner."""
 
-    def __init__(self, workspace: Workspace, job: Job, say: Callable[[str], None]) -> None:
+    def __init__(self, workspace: Workspace, job: Job, stop: StopSignal, say: Callable[[str], None]) -> None:
         self.workspace = workspace
         self.job = job
+        self.stop = stop
         self.say = say
         self.cancelled = threading.Event()
+        self._cancelling = threading.Lock()
         self.kernel: Any = None  # the kernel manager, once the kernel runs
         self.cells = 0
         self.current = -1
 
+    def cancel_requested(self) -> bool:
+        """Whether the job was asked to cancel, looked up now: a cancel reaches the notebook's search at
+        the same moment, and a search that ends at once must not let the next cell run before the
+        watcher's next poll."""
+        if not self.cancelled.is_set():
+            with contextlib.suppress(Exception):  # a busy store: the watcher sees the request later
+                if (self.stop.mode or job_rows.stop_request(self.workspace.store, self.job.id)) == "cancel":
+                    self.cancel()
+        return self.cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Mark the run cancelled (said once in the log, whichever thread sees the request first)."""
+        with self._cancelling:
+            if not self.cancelled.is_set():
+                self.say("cancel requested: the notebook's jobs are cancelled and the running cell interrupted")
+                self.cancelled.set()
+
     def cell_started(self, index: int, cell: Any, client: Any) -> None:
         self.kernel = client.km
-        if self.cancelled.is_set():
+        if self.cancel_requested():
             raise NotebookCancelled
         self.cells = len(client.nb.cells)
         self.current = index
@@ -322,9 +341,7 @@ def _watch(run: _Run, stop: StopSignal, done: threading.Event) -> None:
                 job_rows.request_stop(store, child.id, mode)
             forwarded = mode
         if mode == "cancel":
-            if not run.cancelled.is_set():
-                run.say("cancel requested: the notebook's jobs are cancelled and the running cell interrupted")
-                run.cancelled.set()
+            run.cancel()
             if time.monotonic() - last_interrupt >= INTERRUPT_EVERY_S:
                 run.interrupt()
                 last_interrupt = time.monotonic()
@@ -368,7 +385,7 @@ def run_notebook_job(workspace: Workspace, job: Job, stop: StopSignal, say: Call
     job_rows.merge_outputs(workspace.store, job.id, {"notebook": str(output)})
     if params.get("cluster"):
         os.environ[CLUSTER_ENV] = params["cluster"]
-    run = _Run(workspace, job, say)
+    run = _Run(workspace, job, stop, say)
     done = threading.Event()
     threading.Thread(target=_watch, args=(run, stop, done), name="notebook-stop", daemon=True).start()
     say(f"notebook {notebook} -> {output}")
@@ -388,14 +405,14 @@ def run_notebook_job(workspace: Workspace, job: Job, stop: StopSignal, say: Call
     except NotebookCancelled:
         return _cancelled(run)
     except PapermillExecutionError as exc:
-        if run.cancelled.is_set():
+        if run.cancel_requested():
             return _cancelled(run)
         message, details = _failed_cell(notebook, exc)
         job_rows.merge_outputs(workspace.store, job.id, {"failed_cell": details})
         raise WorkbenchError(message) from None
     finally:
         done.set()
-    if run.cancelled.is_set():
+    if run.cancel_requested():
         return _cancelled(run)
     say(f"notebook finished: {output}")
     return "finished"

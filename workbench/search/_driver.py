@@ -190,7 +190,7 @@ class SearchDriver:
         self._whole_host = all(e.whole_host for e in self.engines)
         self._start = time.monotonic()
         self._ends_at: float | None = None  # wall-clock end of the trials' phase
-        self._wall_start = time.time()
+        self._wall_start = 0.0  # the wall-clock start of `run()`, against which the trials' phase ends
         self._reserve = reserve
         self._reserve_s = 0.0  # the part of the time limit kept for after the trials
         self._draining = False  # the time budget ended; trials that honour their limit are finishing

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.data import Split
 from workbench.errors import InvalidInputError, NotFoundError
 from workbench.metrics import get_metric
 from workbench.search._protocol import TrialData, WorkerResources
@@ -130,9 +131,8 @@ def best_candidate(workspace: Workspace, experiment: Experiment) -> records.Cand
     return best[0] if best else None
 
 
-def refit_scale(workspace: Workspace, experiment: Experiment, mode: FinalizeMode) -> float:
-    """How many times the train rows a refit in `mode` fits on."""
-    split = workspace.split(experiment)
+def refit_scale(split: Split, mode: FinalizeMode) -> float:
+    """How many times the train rows of `split` a refit in `mode` fits on."""
     n_train, n_valid, n_test = (len(split.train), len(split.valid), len(split.test))
     return (n_train + n_valid + (n_test if mode == "all" else 0)) / max(1, n_train)
 
@@ -149,7 +149,7 @@ def estimated_refit_s(
     if not rows:
         return 0.0
     if scale is None:
-        scale = refit_scale(workspace, workspace.experiment(rows[0].experiment_id), mode)
+        scale = refit_scale(workspace.split(workspace.experiment(rows[0].experiment_id)), mode)
     return sum(_refit_s(c, scale) for c in rows if not _within_another(c, rows)) + REFIT_OVERHEAD_S
 
 
@@ -252,7 +252,7 @@ def finalize_candidate(
     n_rows = len(rows.X_train)
     # The models an AutoGluon model is built on were refitted with it: the candidates of the same fit
     # that are those models get their finals from the same artifact (made once, not refitted again).
-    for other in records.list_candidates(store, experiment.id):
+    for other in records.list_candidates(store, experiment.id) if ancestors else []:
         full = ancestors.get(other.model_in_artifact or "") if other.trial_id == candidate.trial_id else None
         if full is not None and other.id != candidate.id and final_rows.get_final(store, other.id, mode) is None:
             final_rows.add_final(store, other.id, mode, experiment.id, n_rows, stored.key, full, 0.0)

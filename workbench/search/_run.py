@@ -196,8 +196,10 @@ def find_or_create_experiment(workspace: Workspace, spec: ExperimentSpec, config
 
 
 def build_engines(
-    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool
+    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool, scale: float
 ) -> list[Engine]:
+    """The configuration's engines; `scale` is `refit_scale` of the experiment's split (for AutoGluon's
+    `refit_share`)."""
     engines: list[Engine] = []
     for name in config.engines:
         if name == "optuna":
@@ -214,7 +216,7 @@ def build_engines(
                 )
             )
         else:
-            share = autogluon_refit_share(workspace, experiment, config, budget)
+            share = autogluon_refit_share(workspace.split(experiment).cv_folds, config, budget, scale)
             engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus, refit_share=share))
     return engines
 
@@ -224,7 +226,7 @@ def build_engines(
 AUTOGLUON_WINNER_SHARE = 0.5
 
 
-def autogluon_refit_share(workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget) -> float:
+def autogluon_refit_share(folds: int, config: SearchConfig, budget: Budget, scale: float) -> float:
     """The share of its time an AutoGluon trial leaves for refitting its best candidate at the end of a
     timed search that finalizes: x / (1 + x), x its expected refit time per second of trial (that share
     of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s` counts it, with
@@ -234,8 +236,6 @@ def autogluon_refit_share(workspace: Workspace, experiment: Experiment, config: 
 
     if config.finalize == "none" or budget.time_limit_s is None:
         return 0.0
-    folds = workspace.split(experiment).cv_folds
-    scale = refit_scale(workspace, experiment, config.finalize)
     x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * AUTOGLUON_REFIT_SHARE * REFIT_MARGIN
     return x / (1.0 + x)
 
@@ -310,14 +310,20 @@ def trial_phase_s(budget: Budget, elapsed_s: float) -> float | None:
 
 
 def finalize_reserve(
-    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, ensemble: bool = False
+    workspace: Workspace,
+    experiment: Experiment,
+    config: SearchConfig,
+    budget: Budget,
+    ensemble: bool = False,
+    scale: float | None = None,
 ) -> Callable[[], float] | None:
     """The seconds the driver keeps free at the end of the time limit for what follows the trials.
 
     Finalizing: what refitting the best candidate so far (with `ensemble`, the ENSEMBLE_MEMBERS best) is
     expected to take (`estimated_refit_s`, times REFIT_MARGIN) and WIND_DOWN_S, at least FINALIZE_SHARE
     of the limit and FINALIZE_MIN_S. With `ensemble`, ENSEMBLE_SHARE of the limit (at least ENSEMBLE_MIN_S)
-    more to build the ensemble. None when nothing follows the trials or there is no time limit."""
+    more to build the ensemble. None when nothing follows the trials or there is no time limit. `scale`:
+    `refit_scale` of the experiment's split (read from the store when not given)."""
     limit = budget.time_limit_s
     if limit is None or (config.finalize == "none" and not ensemble):
         return None
@@ -325,7 +331,8 @@ def finalize_reserve(
     if config.finalize == "none":
         return lambda: building
     floor = max(FINALIZE_MIN_S, FINALIZE_SHARE * limit)
-    scale = refit_scale(workspace, experiment, config.finalize)
+    if scale is None:
+        scale = refit_scale(workspace.split(experiment), config.finalize)
     mode = config.finalize
 
     def reserve() -> float:
@@ -355,13 +362,14 @@ def _build_ensemble(
     summary: SearchSummary,
     step: EnsembleStep | None,
     deadline: float | None,
+    scale: float,
 ) -> dict[str, Any] | None:
     """Run the ensemble step when the run ended on its budget; what it did (or why it failed) as plain data.
-    An ensemble is saved only if refitting its members fits what is left of the time limit."""
+    An ensemble is saved only if refitting its members (on `scale` times the train rows) fits what is left
+    of the time limit."""
     if not config.ensemble or step is None or not _ended_on_budget(summary):
         return None
     store = workspace.store
-    scale = refit_scale(workspace, experiment, config.finalize) if config.finalize != "none" else 1.0
 
     def refit_fits(member_ids: Sequence[int]) -> bool:
         if config.finalize == "none" or deadline is None:
@@ -386,10 +394,11 @@ def _finalize_winner(
     summary: SearchSummary,
     client: Any,
     deadline: float | None,
+    scale: float,
 ) -> dict[str, Any] | None:
     """Refit the winner (`config.finalize`): the ensemble the run kept (every member), else the best
-    candidate; when the run ended on its budget and the refit fits the time left. What was done, or why
-    not, as plain data for the summary."""
+    candidate; when the run ended on its budget and the refit (on `scale` times the train rows) fits the
+    time left. What was done, or why not, as plain data for the summary."""
     if config.finalize == "none" or not _ended_on_budget(summary):
         return None
     ensemble = summary.ensemble if summary.ensemble and summary.ensemble.get("kept") else None
@@ -403,7 +412,7 @@ def _finalize_winner(
             return None
         ids, members = [winner.id], [winner]
         report = {"key": f"c{winner.id}", "candidate_id": winner.id, "name": winner.name, "mode": config.finalize}
-    estimate = estimated_refit_s(workspace, members, config.finalize)
+    estimate = estimated_refit_s(workspace, members, config.finalize, scale)
     seconds_left = None if deadline is None else deadline - time.monotonic()
     if seconds_left is not None and estimate > seconds_left + _overrun_s(budget):
         option = f"--candidate {ids[0]}" if ensemble is None else f"--ensemble {report['key'][1:]}"
@@ -461,8 +470,9 @@ def run_search(
         with cluster(config.cluster, log_path=log_path) as client:
             gpus = cluster_resources(client).get("gpus", 0) > 0
             options = config.options(budget, trial_phase_s(budget, time.monotonic() - started))
-            reserve = finalize_reserve(workspace, experiment, config, budget, ensemble)
-            engines = build_engines(workspace, experiment, config, budget, gpus)
+            scale = refit_scale(workspace.split(experiment), config.finalize)
+            reserve = finalize_reserve(workspace, experiment, config, budget, ensemble, scale)
+            engines = build_engines(workspace, experiment, config, budget, gpus, scale)
             _queue_replays(workspace, experiment, config, engines)
             try:
                 driver = SearchDriver(
@@ -475,8 +485,12 @@ def run_search(
                 for engine in engines:
                     engine.close()
             deadline = None if budget.time_limit_s is None else started + budget.time_limit_s
-            summary.ensemble = _build_ensemble(workspace, experiment, config, budget, summary, ensemble_step, deadline)
-            summary.finalized = _finalize_winner(workspace, experiment, config, budget, summary, client, deadline)
+            summary.ensemble = _build_ensemble(
+                workspace, experiment, config, budget, summary, ensemble_step, deadline, scale
+            )
+            summary.finalized = _finalize_winner(
+                workspace, experiment, config, budget, summary, client, deadline, scale
+            )
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt) or stop.mode is not None
         status = "cancelled" if interrupted else "failed"
