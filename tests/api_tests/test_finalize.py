@@ -87,7 +87,7 @@ def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: d
 
 
 def test_the_time_kept_for_finalize_follows_the_best_candidate(searched: dict[str, Any]) -> None:
-    from workbench.search._finalize import best_candidate, estimated_refit_s
+    from workbench.search._finalize import best_candidate, best_candidates, estimated_refit_s
     from workbench.search._run import finalize_reserve
 
     summary, experiment = searched["summary"], searched["experiment"]
@@ -99,12 +99,34 @@ def test_the_time_kept_for_finalize_follows_the_best_candidate(searched: dict[st
     assert reserve is not None
     winner = best_candidate(ws, experiment)
     assert winner is not None
-    floor = max(2.0, 0.05 * 45)
+    floor = max(2.0, 0.02 * 45)
     assert reserve() == pytest.approx(max(floor, 1.2 * estimated_refit_s(ws, winner, "all") + 2.0))
     assert finalize_reserve(ws, experiment, wb.search_config(time_limit_s=45, finalize="none"), budget) is None
+    # an ensemble step adds the time building it is expected to take: the least, on these few rows
+    with_ensemble = finalize_reserve(ws, experiment, config, budget, ensemble=True)
+    members = estimated_refit_s(ws, best_candidates(ws, experiment, 3), "all")
+    assert with_ensemble is not None and with_ensemble() == pytest.approx(max(floor, 1.2 * members + 2.0) + 3.0)
     # the trials stopped before the limit to leave that time, and the summary says how much
     assert "kept to finalize the winner" in summary.message, summary.message
     assert summary.elapsed_s < 45
+
+
+def test_the_time_kept_for_the_ensemble_follows_the_rows_it_selects_on() -> None:
+    from workbench.data import Split
+    from workbench.search._run import ensemble_reserve
+
+    def split(n_train: int, n_valid: int, folds: int) -> Split:
+        train_folds = np.arange(n_train) % (folds - 1) + 1 if folds > 1 else None
+        rows = np.arange(n_train + 2 * n_valid)
+        return Split(
+            rows[:n_train], rows[n_train : n_train + n_valid], rows[n_train + n_valid :], "random", "h", train_folds
+        )
+
+    assert ensemble_reserve(split(150, 50, 4), 300) == 3.0  # a small table: the least
+    assert ensemble_reserve(split(15_000, 5_000, 4), 300) == pytest.approx(8.0)  # 4e-4 s a selection row
+    assert ensemble_reserve(split(15_000, 5_000, 1), 300) == 3.0  # the valid rows only
+    assert ensemble_reserve(split(15_000, 5_000, 4), 60) == pytest.approx(3.6)  # at most 6% of the limit
+    assert ensemble_reserve(split(15_000, 5_000, 4), 20) == 3.0  # and at least 3 s
 
 
 def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched: dict[str, Any]) -> None:
