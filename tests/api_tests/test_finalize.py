@@ -208,6 +208,25 @@ def test_an_ensemble_is_finalized_member_by_member(searched: dict[str, Any]) -> 
     assert len(wb.predict(version.ref, wb.sample_rows(experiment.id, 5))) == 5
 
 
+@pytest.mark.timeout(240)
+def test_members_refitted_one_after_another_on_a_cluster_each_get_their_rows(searched: dict[str, Any]) -> None:
+    """The rows a refit sends to its worker are the same for every member of an ensemble: each refit's data
+    is its own on the cluster, not released under the next one (Dask cancelled it: "lost dependencies")."""
+    from workbench.compute import cluster
+    from workbench.search import finalize_candidates
+
+    experiment = searched["experiment"]
+    ws = wb.open_workspace()
+    board = wb.leaderboard(experiment.id)
+    ids = [r.id for r in board.rows if r.kind == "candidate" and r.engine == "optuna"][:4]
+    assert len(ids) == 4
+    with cluster("local:2") as client:
+        finals = finalize_candidates(ws, ids, "train+valid", client=client)
+    n_train, n_valid, _ = _split_sizes(experiment.id)
+    assert [f.candidate_id for f in finals] == ids
+    assert {f.rows for f in finals} == {n_train + n_valid}
+
+
 def test_a_failing_finalize_leaves_a_usable_version(searched: dict[str, Any]) -> None:
     experiment, root = searched["experiment"], searched["root"]
     board = wb.leaderboard(experiment.id)

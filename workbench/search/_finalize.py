@@ -239,8 +239,9 @@ def finalize_candidate(
     )
     if client is not None:
         # The artifact and the rows travel as data, not inside the task's graph (a predictor is megabytes,
-        # and Dask warns on the console about large graphs).
-        artifact, rows_data = client.scatter([args[4], args[5]])
+        # and Dask warns on the console about large graphs). Keys of their own (hash=False): content-hashed
+        # keys are shared by the next member's refit, whose data Dask then loses when this call releases it.
+        artifact, rows_data = client.scatter([args[4], args[5]], hash=False)
         remote = (*args[:4], artifact, rows_data, *args[6:])
         blob, name, fit_time_s, ancestors = client.submit(refit_candidate, *remote, pure=False, retries=0).result()
     else:
