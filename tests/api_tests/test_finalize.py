@@ -5,6 +5,7 @@ as selected registered and usable."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -147,6 +148,34 @@ def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched
     assert estimated_refit_s(ws, [stacked, base], "all", scale=1.5) == alone  # refitting it refits `base`
     other_fit = replace(stacked, trial_id=(base.trial_id or 0) + 1)  # a different fit: counted on its own
     assert estimated_refit_s(ws, [other_fit, base], "all", scale=1.5) > alone
+
+
+@pytest.mark.timeout(240)
+def test_a_stop_request_cancels_a_refit_on_the_cluster_and_records_nothing(searched: dict[str, Any]) -> None:
+    from workbench.compute import cluster
+    from workbench.search import RefitStopped, finalize_candidate
+    from workbench.store import finals as final_rows
+
+    experiment = searched["experiment"]
+    ws = wb.open_workspace()
+    board = wb.leaderboard(experiment.id)
+    autogluon = [r for r in board.rows if r.kind == "candidate" and r.engine == "autogluon"]
+    # (this runs before the tests that make train+valid finals)
+    chosen = next(r for r in autogluon if final_rows.get_final(ws.store, r.id, "train+valid") is None)
+    asked: list[float] = []
+
+    def stop() -> bool:
+        asked.append(time.monotonic())
+        return True
+
+    with cluster("local:2") as client:
+        with pytest.raises(RefitStopped, match="stopped by request"):
+            finalize_candidate(ws, chosen.id, "train+valid", client=client, stop=stop)
+        assert len(asked) == 1  # asked once, after half a second of an AutoGluon refit
+        assert final_rows.get_final(ws.store, chosen.id, "train+valid") is None
+        final = finalize_candidate(ws, chosen.id, "train+valid", client=client)  # nothing was left half made
+    n_train, n_valid, _ = _split_sizes(experiment.id)
+    assert final.rows == n_train + n_valid
 
 
 def test_registering_uses_the_final_and_records_its_rows(searched: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from workbench.search._events import EVENT_KINDS, EventBus, SearchEvent
 from workbench.search._finalize import (
     FINALIZE_MODES,
     FinalizeMode,
+    RefitStopped,
     check_finalize_mode,
     final_data,
     finalize_candidate,
@@ -56,6 +57,7 @@ __all__ = [
     "FinalizeMode",
     "FunctionEngine",
     "OptunaEngine",
+    "RefitStopped",
     "Reporter",
     "SearchConfig",
     "SearchDriver",

@@ -23,7 +23,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import Split
-from workbench.errors import InvalidInputError, NotFoundError
+from workbench.errors import InvalidInputError, NotFoundError, WorkbenchError
 from workbench.metrics import get_metric
 from workbench.search._protocol import TrialData, WorkerResources
 from workbench.store import Experiment, FinalRow, Workspace, trial_data
@@ -41,6 +41,7 @@ from workbench.store import trials as records
 __all__ = [
     "FINALIZE_MODES",
     "FinalizeMode",
+    "RefitStopped",
     "best_candidate",
     "best_candidates",
     "check_finalize_mode",
@@ -53,6 +54,14 @@ __all__ = [
 ]
 
 FinalizeMode = Literal["all", "train+valid", "none"]
+# How often a refit on a cluster looks for a stop request while it waits.
+STOP_POLL_S = 0.5
+
+
+class RefitStopped(WorkbenchError):
+    """A refit on a cluster cancelled by a stop request before it ended; nothing was recorded."""
+
+
 # Loading a candidate's artifact and storing its final, besides the refit itself.
 REFIT_OVERHEAD_S = 2.0
 # A refit's time as a share of its candidate's fit time (per child) times the rows' scale, as measured
@@ -179,6 +188,21 @@ def _refit_s(candidate: records.CandidateRow, scale: float) -> float:
     return (candidate.fit_time_s or 0.0) * scale * OPTUNA_REFIT_SHARE
 
 
+def _result(future: Any, stop: Callable[[], bool] | None, name: str) -> Any:
+    """The refit's result, once its task ends; cancelled as soon as `stop` says so."""
+    from distributed import wait
+
+    while stop is not None:
+        try:
+            wait(future, timeout=STOP_POLL_S)
+            break
+        except TimeoutError:
+            if stop():
+                future.cancel()
+                raise RefitStopped(f"The refit of {name} was stopped by request before it ended.") from None
+    return future.result()
+
+
 def _seed(workspace: Workspace, experiment: Experiment, candidate: records.CandidateRow) -> int:
     """The seed the candidate was fitted with: the search's seed plus its trial's number (as the driver gives)."""
     trial = records.get_trial(workspace.store, candidate.trial_id) if candidate.trial_id is not None else None
@@ -187,7 +211,12 @@ def _seed(workspace: Workspace, experiment: Experiment, candidate: records.Candi
 
 
 def finalize_candidates(
-    workspace: Workspace, candidate_ids: Sequence[int], mode: FinalizeMode, *, client: Any = None
+    workspace: Workspace,
+    candidate_ids: Sequence[int],
+    mode: FinalizeMode,
+    *,
+    client: Any = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[FinalRow]:
     """The finals of several candidates (an ensemble's members), in the order given. AutoGluon models built
     on others are refitted first: their refit refits those others too, which then need no refit of their
@@ -199,19 +228,27 @@ def finalize_candidates(
         return len(row.params.get("ag_ancestors") or ()) if row is not None and row.engine == "autogluon" else 0
 
     done = {
-        i: finalize_candidate(workspace, i, mode, client=client)
+        i: finalize_candidate(workspace, i, mode, client=client, stop=stop)
         for i in sorted(candidate_ids, key=ancestors, reverse=True)
     }
     return [done[i] for i in candidate_ids]
 
 
 def finalize_candidate(
-    workspace: Workspace, candidate_id: int, mode: FinalizeMode, *, client: Any = None, data: TrialData | None = None
+    workspace: Workspace,
+    candidate_id: int,
+    mode: FinalizeMode,
+    *,
+    client: Any = None,
+    data: TrialData | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> FinalRow:
     """The final of candidate `candidate_id` in `mode` ("all" or "train+valid"), made now unless it exists.
 
-    client: a Dask client to refit on a worker (default: in this process). data: the experiment's rows
-    when the caller has them already. Raises what the refit raises; nothing is recorded then."""
+    client: a Dask client to refit on a worker (default: in this process); while it waits, `stop` is asked
+    every STOP_POLL_S seconds, and when it says so the refit is cancelled (`RefitStopped`). data: the
+    experiment's rows when the caller has them already. Raises what the refit raises; nothing is recorded
+    then."""
     check_finalize_mode(mode)
     if mode == "none":
         raise InvalidInputError("finalize='none' keeps the model as selected; there is nothing to refit.")
@@ -243,7 +280,8 @@ def finalize_candidate(
         # keys are shared by the next member's refit, whose data Dask then loses when this call releases it.
         artifact, rows_data = client.scatter([args[4], args[5]], hash=False)
         remote = (*args[:4], artifact, rows_data, *args[6:])
-        blob, name, fit_time_s, ancestors = client.submit(refit_candidate, *remote, pure=False, retries=0).result()
+        future = client.submit(refit_candidate, *remote, pure=False, retries=0)
+        blob, name, fit_time_s, ancestors = _result(future, stop, candidate.name)
     else:
         blob, name, fit_time_s, ancestors = refit_candidate(*args)
     digest = hashlib.sha256(blob).hexdigest()[:12]

@@ -18,6 +18,7 @@ from workbench.search._engines import ENGINE_NAMES, AutoGluonEngine, Engine, Opt
 from workbench.search._events import EventBus
 from workbench.search._finalize import (
     FinalizeMode,
+    RefitStopped,
     best_candidate,
     best_candidates,
     check_finalize_mode,
@@ -409,10 +410,12 @@ def _finalize_winner(
     client: Any,
     deadline: float | None,
     scale: float,
+    stop: Callable[[], bool],
 ) -> dict[str, Any] | None:
     """Refit the winner (`config.finalize`): the ensemble the run kept (every member), else the best
     candidate; when the run ended on its budget and the refit (on `scale` times the train rows) fits the
-    time left. What was done, or why not, as plain data for the summary."""
+    time left. What was done, or why not, as plain data for the summary. A cancel request (`stop`) cancels
+    the refit: the winner stays as selected and the run ends stopped."""
     if config.finalize == "none" or not _ended_on_budget(summary):
         return None
     ensemble = summary.ensemble if summary.ensemble and summary.ensemble.get("kept") else None
@@ -438,7 +441,10 @@ def _finalize_winner(
         }
     start = time.monotonic()
     try:
-        finals = finalize_candidates(workspace, ids, config.finalize, client=client)
+        finals = finalize_candidates(workspace, ids, config.finalize, client=client, stop=stop)
+    except RefitStopped:
+        summary.status, summary.stop_mode = "stopped", "cancel"
+        return {**report, "finalized": False, "reason": "stopped by request before its refit ended"}
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
     rows = max(final.rows for final in finals)
@@ -503,7 +509,15 @@ def run_search(
                 workspace, experiment, config, budget, summary, ensemble_step, deadline, scale
             )
             summary.finalized = _finalize_winner(
-                workspace, experiment, config, budget, summary, client, deadline, scale
+                workspace,
+                experiment,
+                config,
+                budget,
+                summary,
+                client,
+                deadline,
+                scale,
+                _cancel_requested(stop, store, job),
             )
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt) or stop.mode is not None
@@ -514,6 +528,17 @@ def run_search(
         raise
     job_rows.finish_job(store, job.id, job_status(summary), outputs={"summary": summary.to_dict()})
     return summary
+
+
+def _cancel_requested(stop: StopSignal, store: Any, job: Job) -> Callable[[], bool]:
+    """Whether the run was asked to cancel, here (`stop`: a signal handler) or in the store (any process)."""
+
+    def requested() -> bool:
+        if stop.mode != "cancel" and job_rows.stop_request(store, job.id) == "cancel":
+            stop.request("cancel")
+        return stop.mode == "cancel"
+
+    return requested
 
 
 def _describe(exc: BaseException) -> str:
