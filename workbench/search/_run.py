@@ -198,10 +198,9 @@ def find_or_create_experiment(workspace: Workspace, spec: ExperimentSpec, config
 
 
 def build_engines(
-    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool, scale: float
+    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool, split: Split
 ) -> list[Engine]:
-    """The configuration's engines; `scale` is `refit_scale` of the experiment's split (for AutoGluon's
-    `refit_share`)."""
+    """The configuration's engines; `split` is the experiment's (for AutoGluon's `refit_share`)."""
     engines: list[Engine] = []
     for name in config.engines:
         if name == "optuna":
@@ -218,7 +217,8 @@ def build_engines(
                 )
             )
         else:
-            share = autogluon_refit_share(workspace.split(experiment).cv_folds, config, budget, scale)
+            scale = refit_scale(split, config.finalize)
+            share = autogluon_refit_share(split.cv_folds, config, budget, scale)
             engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus, refit_share=share))
     return engines
 
@@ -322,24 +322,24 @@ def finalize_reserve(
     config: SearchConfig,
     budget: Budget,
     ensemble: bool = False,
-    scale: float | None = None,
+    split: Split | None = None,
 ) -> Callable[[], float] | None:
     """The seconds the driver keeps free at the end of the time limit for what follows the trials.
 
     Finalizing: what refitting the best candidate so far (with `ensemble`, the ENSEMBLE_MEMBERS best) is
     expected to take (`estimated_refit_s`, times REFIT_MARGIN) and WIND_DOWN_S, at least FINALIZE_SHARE
     of the limit and FINALIZE_MIN_S. With `ensemble`, the time building the ensemble is expected to take
-    (`ensemble_reserve`) more. None when nothing follows the trials or there is no time limit. `scale`:
-    `refit_scale` of the experiment's split (read from the store when not given)."""
+    (`ensemble_reserve`) more. None when nothing follows the trials or there is no time limit. `split`:
+    the experiment's (read from the store when not given)."""
     limit = budget.time_limit_s
     if limit is None or (config.finalize == "none" and not ensemble):
         return None
-    building = ensemble_reserve(workspace.split(experiment), limit) if ensemble else 0.0
+    split = split if split is not None else workspace.split(experiment)
+    building = ensemble_reserve(split, limit) if ensemble else 0.0
     if config.finalize == "none":
         return lambda: building
     floor = max(FINALIZE_MIN_S, FINALIZE_SHARE * limit)
-    if scale is None:
-        scale = refit_scale(workspace.split(experiment), config.finalize)
+    scale = refit_scale(split, config.finalize)
     mode = config.finalize
 
     def reserve() -> float:
@@ -490,9 +490,10 @@ def run_search(
         with cluster(config.cluster, log_path=log_path) as client:
             gpus = cluster_resources(client).get("gpus", 0) > 0
             options = config.options(budget, trial_phase_s(budget, time.monotonic() - started))
-            scale = refit_scale(workspace.split(experiment), config.finalize)
-            reserve = finalize_reserve(workspace, experiment, config, budget, ensemble, scale)
-            engines = build_engines(workspace, experiment, config, budget, gpus, scale)
+            split = workspace.split(experiment)
+            scale = refit_scale(split, config.finalize)
+            reserve = finalize_reserve(workspace, experiment, config, budget, ensemble, split)
+            engines = build_engines(workspace, experiment, config, budget, gpus, split)
             _queue_replays(workspace, experiment, config, engines)
             try:
                 driver = SearchDriver(
