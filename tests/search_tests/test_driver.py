@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import cloudpickle
@@ -18,6 +19,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from workbench.search import (
+    DaskReporter,
     EventBus,
     FunctionEngine,
     Reporter,
@@ -57,6 +59,33 @@ def climber(spec: TrialSpec, data: TrialData, resources: WorkerResources, report
         reporter.report(step, (0.1 if low else 0.9) + step * 1e-4)
         time.sleep(0.05)
     return TrialResult(status="complete", values=(0.9,))
+
+
+def with_an_earlier_submission(
+    spec: TrialSpec, data: TrialData, resources: WorkerResources, reporter: Reporter
+) -> TrialResult:
+    """Reports steps 1 and 2, while an earlier submission of the same trial (one the driver moved or lost,
+    still running somewhere) says it started, reports other values for the same steps, and ends."""
+    earlier = DaskReporter(replace(spec, attempt=spec.attempt - 1))
+    earlier.started(resources.address)
+    for step in (1, 2):
+        earlier.report(step, 0.1)
+        reporter.report(step, 0.9)
+    earlier.ended()
+    time.sleep(0.5)  # reports that arrive after the trial ended are not its own any more
+    return TrialResult(status="complete", values=(0.9,))
+
+
+class RecordingEngine(FunctionEngine):
+    """Records every intermediate value the driver hands it; prunes nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reports: list[tuple[int, int, float]] = []
+
+    def on_report(self, number: int, step: int, value: float) -> bool:
+        self.reports.append((number, step, value))
+        return False
 
 
 class PruneLowEngine(FunctionEngine):
@@ -192,6 +221,16 @@ def test_pruning_is_decided_by_the_driver_for_remote_trials(search_workspace: Wo
         e.payload["step"] for e in reported if e.kind == "trial_reported" and e.payload["number"] % 2 == 1
     ]
     assert steps_of_pruned and max(steps_of_pruned) < 59  # stopped before the end
+
+
+def test_messages_of_an_earlier_submission_of_a_trial_are_not_taken_for_its_current_one(
+    search_workspace: Workspace, client: Client
+) -> None:
+    # Each step must reach the engine once, from the current submission (Optuna's engine warns on a repeat).
+    engine = RecordingEngine("fn", with_an_earlier_submission)
+    _, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3))
+    assert summary.complete == 3 and summary.wasted_s == 0.0
+    assert sorted(engine.reports) == [(n, step, 0.9) for n in range(3) for step in (1, 2)]
 
 
 @pytest.mark.parametrize("on_stop", ["cancel", "finish"])

@@ -175,7 +175,7 @@ class SearchDriver:
         self._stop = stop or StopSignal()
         self._resumed: deque[tuple[records.TrialRow, Engine]] = deque()  # queued trials a dead driver left
         self._running: dict[Any, _Running] = {}  # future -> trial
-        self._by_key: dict[str, Any] = {}  # trial key -> future
+        self._by_key: dict[str, Any] = {}  # run key (TrialSpec.run_key) -> future
         self.run_id = uuid.uuid4().hex[:12]
         self._metric = get_metric(experiment.metric, experiment.problem_type)
         self._best: dict[str, Any] | None = None
@@ -346,7 +346,7 @@ class SearchDriver:
         running = self._running.get(future)
         future.cancel()
         if running is not None:
-            key, held = running.spec.key, running.placement.workers_held
+            key, held = running.spec.run_key, running.placement.workers_held
             if running.started is not None:
                 self._cancelled_running[key] = (time.monotonic(), held)
                 self._ask_to_stop(key)
@@ -358,7 +358,7 @@ class SearchDriver:
         from distributed import Event
 
         with contextlib.suppress(Exception):
-            Event(prune_event_name(self.run_id, key), client=self.client).set()
+            Event(prune_event_name(key), client=self.client).set()
 
     def _await_cancelled(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for the code of cancelled trials to return on their workers."""
@@ -545,39 +545,47 @@ class SearchDriver:
                 return
             future.cancel()
             self._running.pop(future)
+            self._by_key.pop(running.spec.run_key, None)
+            # It may have started since the last messages were read: if so, it is stopped as it says so.
+            self._cancelled_queued[running.spec.run_key] = running.placement.workers_held
             self._submit_again(running, placement)
 
     def _resubmit(self, future: Any) -> None:
         """Run a trial again whose result was lost with its worker: on a free worker if one is known."""
         running = self._running.pop(future)
+        self._by_key.pop(running.spec.run_key, None)
         self._pool.release(running.spec.key)
         self._submit_again(running, (self._pool.place(1) if self._pool.known else None) or Placement())
 
     def _submit_again(self, running: _Running, placement: Placement) -> None:
         """Submit `running`'s trial anew with `placement` (its row and number stay)."""
-        spec = replace(running.spec, cpus=placement.cpus)
         self._data_future = self._ensure_data(self._data_future)
-        new = self._submit_spec(spec, running.engine, self._data_future, placement)
-        self._running[new] = _Running(running.trial_id, running.engine, spec, time.monotonic(), placement)
-        self._by_key[spec.key] = new
-        self._pool.assign(spec.key, placement)
+        spec = replace(running.spec, cpus=placement.cpus)
+        self._submit_spec(running.trial_id, spec, running.engine, self._data_future, placement)
 
-    def _submit_spec(self, spec: TrialSpec, engine: Engine, data_future: Any, placement: Placement) -> Any:
+    def _submit_spec(
+        self, trial_id: int, spec: TrialSpec, engine: Engine, data_future: Any, placement: Placement
+    ) -> None:
+        """Submit `spec` as a new attempt of trial row `trial_id` and track it as running."""
         resources = {"GPU": 1} if spec.needs_gpu else self._cpu_request
         self._attempt += 1
+        spec = replace(spec, attempt=self._attempt)
         # Pinned loosely: should its worker be gone, the trial runs on another.
         where: dict[str, Any] = {"workers": [placement.worker], "allow_other_workers": True} if placement.worker else {}
-        return self.client.submit(
+        future = self.client.submit(
             execute_trial,
             engine.trial_function,
             spec,
             data_future,
-            key=f"{spec.key}-{self.run_id}-{self._attempt}",
+            key=spec.run_key,
             resources=resources or None,
             pure=False,
             retries=0,
             **where,
         )
+        self._running[future] = _Running(trial_id, engine, spec, time.monotonic(), placement)
+        self._by_key[spec.run_key] = future
+        self._pool.assign(spec.key, placement)
 
     def _submit(self, placement: Placement) -> None:
         self._data_future = data_future = self._ensure_data(self._data_future)
@@ -603,10 +611,7 @@ class SearchDriver:
             ends_at=self._ends_at,
             cpus=placement.cpus,
         )
-        future = self._submit_spec(spec, engine, data_future, placement)
-        self._running[future] = _Running(row.id, engine, spec, time.monotonic(), placement)
-        self._by_key[spec.key] = future
-        self._pool.assign(spec.key, placement)
+        self._submit_spec(row.id, spec, engine, data_future, placement)
         self.bus.publish("trial_queued", self.experiment.id, engine=engine.name, number=row.number, params=row.params)
 
     def _trial_time_limit(self) -> float | None:
@@ -689,7 +694,7 @@ class SearchDriver:
                 if running.engine.on_report(running.spec.number, step, value):
                     from distributed import Event
 
-                    Event(prune_event_name(self.run_id, key), client=self.client).set()
+                    Event(prune_event_name(key), client=self.client).set()
 
     def _cancelled_ended(self, key: str) -> None:
         """A cancelled trial's code returned: its worker is free; the time it ran on after the cancel is waste."""
@@ -772,7 +777,7 @@ class SearchDriver:
         running = self._running.pop(future, None)
         if running is None:
             return
-        self._by_key.pop(running.spec.key, None)
+        self._by_key.pop(running.spec.run_key, None)
         self._pool.release(running.spec.key)
         self._count_seconds(summary, running, state, result)
         store = self.workspace.store

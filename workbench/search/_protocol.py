@@ -45,6 +45,8 @@ class TrialSpec:
         budget when it was submitted); None: no limit. ends_at: the wall-clock time (`time.time()`) the
         run's budget ends, so that a trial that waited in a queue gets only what is left when it starts.
     cpus: the cores the trial may use when the driver lent it idle workers' cores; None: its worker's own.
+    attempt: which submission of the trial this is. The driver submits a trial again when it moves it off
+        a busy worker's queue or loses it with its worker; an earlier submission may still be running.
     """
 
     experiment_id: int
@@ -57,11 +59,18 @@ class TrialSpec:
     run_id: str = ""  # names the driver's report queue for this search run
     ends_at: float | None = None
     cpus: int | None = None
+    attempt: int = 0
 
     @property
     def key(self) -> str:
-        """The Dask key of the trial's task, unique per trial."""
+        """The trial's name, unique per trial."""
         return f"wb-trial-{self.experiment_id}-{self.engine}-{self.number}"
+
+    @property
+    def run_key(self) -> str:
+        """The Dask key of this submission of the trial: its messages and prune event carry it, so that an
+        earlier submission still running is told apart from this one."""
+        return f"{self.key}-{self.run_id}-{self.attempt}"
 
     def limit_at_start(self, now: float | None = None) -> float | None:
         """The trial's time limit counted from its start at wall-clock `now` (default: now): `time_limit_s`,

@@ -34,8 +34,9 @@ def report_topic(run_id: str) -> str:
     return f"wb-reports-{run_id}"
 
 
-def prune_event_name(run_id: str, trial_key: str) -> str:
-    return f"wb-prune-{run_id}-{trial_key}"
+def prune_event_name(run_key: str) -> str:
+    """The Dask event the driver sets to stop one submission of a trial (`TrialSpec.run_key`)."""
+    return f"wb-prune-{run_key}"
 
 
 class DaskReporter:
@@ -62,15 +63,15 @@ class DaskReporter:
 
     def started(self, address: str, limit_s: float | None = None) -> None:
         """Tell the driver the trial started here, and the time limit it runs under (None: none)."""
-        self._send(("started", self.spec.key, address, time.time(), limit_s))
+        self._send(("started", self.spec.run_key, address, time.time(), limit_s))
 
     def ended(self) -> None:
         """Tell the driver the trial's code returned (also after the driver cancelled it): its worker is free."""
-        self._send(("ended", self.spec.key))
+        self._send(("ended", self.spec.run_key))
 
     def report(self, step: int, value: float) -> None:
         self.values.append((int(step), float(value)))
-        self._send(("report", self.spec.key, int(step), float(value)))
+        self._send(("report", self.spec.run_key, int(step), float(value)))
         if self.should_prune():
             raise TrialPruned(f"pruned at step {step}")
 
@@ -80,7 +81,7 @@ class DaskReporter:
         if self._prune is None:
             from distributed import Event, get_client
 
-            self._prune = Event(prune_event_name(self.spec.run_id, self.spec.key), client=get_client())
+            self._prune = Event(prune_event_name(self.spec.run_key), client=get_client())
         return bool(self._prune.is_set())
 
 
