@@ -237,6 +237,60 @@ def test_an_ensemble_is_finalized_member_by_member(searched: dict[str, Any]) -> 
     assert len(wb.predict(version.ref, wb.sample_rows(experiment.id, 5))) == 5
 
 
+def test_a_quick_mlp_final_averages_several_seeds_and_registers_and_predicts(searched: dict[str, Any]) -> None:
+    from workbench.model import EnsembleModel
+    from workbench.search import final_data, refit_candidate
+    from workbench.search._finalize import SEED_BAG_S, estimated_refit_s
+    from workbench.store import trial_data
+
+    config = wb.search_config(
+        engines=("optuna",), families=("mlp",), n_trials=2, cluster="local:1", finalize="none", ensemble=False
+    )
+    experiment = wb.prepare_search("pens", config)
+    wb.run_search(experiment.id, config)
+    ws = wb.open_workspace()
+    best = wb.leaderboard(experiment.id).best
+    assert best is not None and best.model_type == "mlp"
+    candidate = records.get_candidate(ws.store, best.id)
+    assert candidate is not None and candidate.artifact_key is not None
+
+    # An MLP refit on 344 rows takes a fraction of a second: its final averages several seeds.
+    (final,) = wb.finalize_model(best.key).finals
+    assert 2 <= final.seeds <= 5 and final.rows == PENGUINS_ROWS
+    selected = loads_model(ws.store.read_artifact(candidate.artifact_key))
+    bag = loads_model(ws.store.read_artifact(final.artifact_key))
+    assert isinstance(bag, EnsembleModel) and len(bag.members_) == final.seeds
+    for member in bag.members_:
+        assert member.params == selected.params and member.classes_ == selected.classes_  # type: ignore[attr-defined]
+    first, second = bag.members_[0].state_, bag.members_[1].state_  # type: ignore[attr-defined]
+    assert any(not np.array_equal(first[name], second[name]) for name in first)  # seeds differ
+    X = ws.rows(ws.experiment(experiment.id)).X_test
+    proba = bag.predict_proba(X)
+    assert np.allclose(proba, np.mean([m.predict_proba(X) for m in bag.members_], axis=0))
+    assert list(bag.classes_ or ()) == list(selected.classes_ or ())
+
+    version = wb.register_model(best.key, "pens-mlp")
+    assert version.metrics["trained_on"] == {"mode": "all", "rows": PENGUINS_ROWS, "seeds": final.seeds}
+    assert np.allclose(Registry(ws).load(version.ref).model.predict_proba(X), proba)
+    assert len(wb.predict(version.ref, wb.sample_rows(experiment.id, 5))) == 5
+
+    # The seeds after the first stop at their count or their time, whichever comes first.
+    rows = final_data(trial_data(ws, ws.experiment(experiment.id)), "all")
+    blob = ws.store.read_artifact(candidate.artifact_key)
+    args = ("optuna", "mlp", candidate.params, None, blob, rows, 0, 1.25)
+    assert refit_candidate(*args, seeds=3, seeds_s=600.0)[4] == 3
+    once = refit_candidate(*args, seeds=5, seeds_s=0.0)
+    assert once[4] == 1 and not isinstance(loads_model(once[0]), EnsembleModel)
+    # The time kept for it: one refit, and the others within SEED_BAG_S (one refit when that is longer).
+    quick, slow = replace(candidate, fit_time_s=0.1), replace(candidate, fit_time_s=30.0)
+    one = 0.1 * 1.25 * 0.7
+    assert estimated_refit_s(ws, quick, "all", 1.25) == pytest.approx(one + 4 * one + 2.0)
+    assert estimated_refit_s(ws, slow, "all", 1.25) == pytest.approx(30.0 * 1.25 * 0.7 + 2.0)
+    assert estimated_refit_s(ws, replace(candidate, fit_time_s=2.0), "all", 1.25) == pytest.approx(
+        2.0 * 1.25 * 0.7 + SEED_BAG_S + 2.0
+    )
+
+
 @pytest.mark.timeout(240)
 def test_members_refitted_one_after_another_on_a_cluster_each_get_their_rows(searched: dict[str, Any]) -> None:
     """The rows a refit sends to its worker are the same for every member of an ensemble: each refit's data

@@ -45,7 +45,8 @@ def _trained_on(info: VersionInfo) -> str:
     trained = info.metrics.get("trained_on")
     if not isinstance(trained, dict):
         return "-"
-    text = f"{trained.get('rows')} rows ({trained.get('mode')})"
+    seeds = f", {trained['seeds']} seeds averaged" if trained.get("seeds") else ""
+    text = f"{trained.get('rows')} rows ({trained.get('mode')}{seeds})"
     if info.metrics.get("finalize_error"):
         text += f"; finalize failed: {info.metrics['finalize_error']}"
     elif trained.get("mode") != "train":

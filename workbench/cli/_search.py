@@ -136,8 +136,10 @@ def _finalize_line(finalized: dict[str, Any] | None, mode: str, wall_s: float) -
         return f"Not finalized: the search did not end on its budget. Wall time {wall_s:.1f} s."
     if not finalized["finalized"]:
         return f"Winner {finalized['name']} not finalized: {finalized['reason']}. Wall time {wall_s:.1f} s."
+    seeds = f", {finalized['seeds']} seeds averaged" if finalized.get("seeds") else ""
     return (
-        f"Winner {finalized['name']} finalized on {finalized['rows']} rows ({mode}) in {finalized['seconds']:.1f} s; "
+        f"Winner {finalized['name']} finalized on {finalized['rows']} rows ({mode}{seeds}) in "
+        f"{finalized['seconds']:.1f} s; "
         f"its scores above were measured before finalize. Wall time {wall_s:.1f} s."
     )
 

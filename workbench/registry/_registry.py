@@ -88,9 +88,11 @@ class Finalization:
         """What the version's metrics say of it: the rows its models were trained on, and that the scores
         are those measured at selection."""
         if self.finals:
-            rows = max(f.rows for f in self.finals.values())
+            rows, seeds = max(f.rows for f in self.finals.values()), max(f.seeds for f in self.finals.values())
+            # seeds: how many refits with different seeds its finals average, when more than one
+            trained: dict[str, Any] = {"mode": self.mode, "rows": rows, **({"seeds": seeds} if seeds > 1 else {})}
             return {
-                "trained_on": {"mode": self.mode, "rows": rows},
+                "trained_on": trained,
                 "scores_measured": "at selection, before finalize (valid and test rows held out)",
             }
         record: dict[str, Any] = {"trained_on": {"mode": "train", "rows": n_train}}

@@ -9,6 +9,11 @@ H2O's final models use them): a final is the same candidate refitted with the sa
   the number early stopping chose, scaled by the ratio of rows (`families.refit_model`).
 - AutoGluon candidates: AutoGluon's own refit_full of that model (`_autogluon_refit`).
 
+An MLP whose refit is quick (small tables) is refitted with several seeds, as many as fit in a few
+seconds, and its final averages them: on a few hundred rows one refit's score depends on its seed as much
+as on its hyperparameters. On grunfeld (176 rows), 5 refits each of the 8 best MLPs of a search scored
+0.79-0.99 r2 on rows none of them saw (mean 0.953); each MLP's 5-seed average scored 0.95-0.98 (mean 0.974).
+
 A final keeps its candidate's probability calibration (the temperature decided on the valid rows at
 selection): a family final carries it in its pickle, an AutoGluon final gets it from the candidate's row
 when it is loaded or registered.
@@ -70,6 +75,13 @@ REFIT_OVERHEAD_S = 2.0
 OPTUNA_REFIT_SHARE = 0.7
 AUTOGLUON_REFIT_SHARE = 0.6
 FINALIZE_MODES: tuple[FinalizeMode, ...] = ("all", "train+valid", "none")
+# Families whose final averages several seeds' refits: at most SEED_BAG of them, and after the first only
+# while they fit in SEED_BAG_S seconds in all (an ensemble's members share it), timed as they are made.
+SEED_BAG_FAMILIES = ("mlp",)
+SEED_BAG = 5
+SEED_BAG_S = 3.0
+# Seed k of a bag is the candidate's seed + k x SEED_STRIDE (seed 0 of the bag is the candidate's own).
+SEED_STRIDE = 1000
 
 
 def check_finalize_mode(mode: str) -> FinalizeMode:
@@ -96,9 +108,14 @@ def refit_candidate(
     data: TrialData,
     seed: int,
     scale: float,
-) -> tuple[bytes, str | None, float, dict[str, str]]:
+    seeds: int = 1,
+    seeds_s: float = 0.0,
+) -> tuple[bytes, str | None, float, dict[str, str], int]:
     """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds,
-    and for an AutoGluon model the names in the artifact of the models it is built on, refitted with it).
+    for an AutoGluon model the names in the artifact of the models it is built on, refitted with it, and
+    the number of seeds averaged). A family model is refitted with `seed`, then with seed + SEED_STRIDE,
+    ... up to `seeds` times while the refits after the first, and one more as long as the last, take at
+    most `seeds_s` seconds; several refits make an EnsembleModel of equal weights.
 
     A plain function of its arguments, so that it runs as a Dask task on a worker as well as here."""
     # Finalize runs once the trials are over: the host's other cores are idle, so the refit takes them all.
@@ -110,15 +127,29 @@ def refit_candidate(
 
         assert model_in_artifact is not None
         zipped, name, ancestors = refit_autogluon(blob, model_in_artifact, data, resources)
-        return zipped, name, time.perf_counter() - start, ancestors
-    from workbench.model import dumps_model, loads_model
+        return zipped, name, time.perf_counter() - start, ancestors, 1
+    from workbench.model import EnsembleModel, FittedModel, dumps_model, loads_model
     from workbench.search.families import refit_model
 
     selected = loads_model(blob)
-    model = refit_model(model_type, selected, params, data, resources, seed, scale)
-    if selected.calibration_ is not None:  # the temperature decided on the valid rows at selection is kept
-        model.calibration_ = selected.calibration_
-    return dumps_model(model), None, time.perf_counter() - start, {}
+    refits: list[FittedModel] = []
+    more_since = last_s = 0.0
+    while len(refits) < max(1, seeds):
+        # The first refit is timed out of the budget of the others: it may pay a library's first import.
+        if refits and time.perf_counter() - more_since + last_s > seeds_s:
+            break
+        began = time.perf_counter()
+        refit = refit_model(model_type, selected, params, data, resources, seed + SEED_STRIDE * len(refits), scale)
+        if selected.calibration_ is not None:  # the temperature decided on the valid rows at selection is kept
+            refit.calibration_ = selected.calibration_
+        refits.append(refit)
+        last_s = time.perf_counter() - began
+        more_since = more_since or time.perf_counter()
+    model = refits[0]
+    if len(refits) > 1:
+        names = [f"seed {seed + SEED_STRIDE * k}" for k in range(len(refits))]
+        model = EnsembleModel(refits, names, selected.problem_type, selected.classes_)
+    return dumps_model(model), None, time.perf_counter() - start, {}, len(refits)
 
 
 def best_candidates(workspace: Workspace, experiment: Experiment, n: int) -> list[records.CandidateRow]:
@@ -159,7 +190,21 @@ def estimated_refit_s(
         return 0.0
     if scale is None:
         scale = refit_scale(workspace.split(workspace.experiment(rows[0].experiment_id)), mode)
-    return sum(_refit_s(c, scale) for c in rows if not _within_another(c, rows)) + REFIT_OVERHEAD_S
+    seeds_s = SEED_BAG_S / len(rows)  # the members of an ensemble share it
+    return sum(_final_s(c, scale, seeds_s) for c in rows if not _within_another(c, rows)) + REFIT_OVERHEAD_S
+
+
+def _bag_seeds(candidate: records.CandidateRow) -> int:
+    """The most seeds the final of `candidate` may average."""
+    return SEED_BAG if candidate.engine != "autogluon" and candidate.model_type in SEED_BAG_FAMILIES else 1
+
+
+def _final_s(candidate: records.CandidateRow, scale: float, seeds_s: float) -> float:
+    """A candidate's final: one refit (`_refit_s`), and for a seed bag the others made in `seeds_s`."""
+    one = _refit_s(candidate, scale)
+    if _bag_seeds(candidate) == 1 or one > seeds_s:
+        return one
+    return one + min((_bag_seeds(candidate) - 1) * one, seeds_s)
 
 
 def _within_another(candidate: records.CandidateRow, rows: Sequence[records.CandidateRow]) -> bool:
@@ -220,7 +265,7 @@ def finalize_candidates(
 ) -> list[FinalRow]:
     """The finals of several candidates (an ensemble's members), in the order given. AutoGluon models built
     on others are refitted first: their refit refits those others too, which then need no refit of their
-    own (`finalize_candidate`)."""
+    own (`finalize_candidate`). Seed bags share SEED_BAG_S."""
     store = workspace.store
 
     def ancestors(candidate_id: int) -> int:
@@ -228,7 +273,7 @@ def finalize_candidates(
         return len(row.params.get("ag_ancestors") or ()) if row is not None and row.engine == "autogluon" else 0
 
     done = {
-        i: finalize_candidate(workspace, i, mode, client=client, stop=stop)
+        i: finalize_candidate(workspace, i, mode, client=client, stop=stop, seeds_s=SEED_BAG_S / len(candidate_ids))
         for i in sorted(candidate_ids, key=ancestors, reverse=True)
     }
     return [done[i] for i in candidate_ids]
@@ -242,13 +287,14 @@ def finalize_candidate(
     client: Any = None,
     data: TrialData | None = None,
     stop: Callable[[], bool] | None = None,
+    seeds_s: float = SEED_BAG_S,
 ) -> FinalRow:
     """The final of candidate `candidate_id` in `mode` ("all" or "train+valid"), made now unless it exists.
 
     client: a Dask client to refit on a worker (default: in this process); while it waits, `stop` is asked
     every STOP_POLL_S seconds, and when it says so the refit is cancelled (`RefitStopped`). data: the
-    experiment's rows when the caller has them already. Raises what the refit raises; nothing is recorded
-    then."""
+    experiment's rows when the caller has them already. seeds_s: the seconds a seed bag's refits after the
+    first may take (see `refit_candidate`). Raises what the refit raises; nothing is recorded then."""
     check_finalize_mode(mode)
     if mode == "none":
         raise InvalidInputError("finalize='none' keeps the model as selected; there is nothing to refit.")
@@ -273,6 +319,8 @@ def finalize_candidate(
         rows,
         _seed(workspace, experiment, candidate),
         len(rows.X_train) / max(1, len(data.X_train)),
+        _bag_seeds(candidate),
+        seeds_s,
     )
     if client is not None:
         # The artifact and the rows travel as data, not inside the task's graph (a predictor is megabytes,
@@ -281,9 +329,9 @@ def finalize_candidate(
         artifact, rows_data = client.scatter([args[4], args[5]], hash=False)
         remote = (*args[:4], artifact, rows_data, *args[6:])
         future = client.submit(refit_candidate, *remote, pure=False, retries=0)
-        blob, name, fit_time_s, ancestors = _result(future, stop, candidate.name)
+        blob, name, fit_time_s, ancestors, seeds = _result(future, stop, candidate.name)
     else:
-        blob, name, fit_time_s, ancestors = refit_candidate(*args)
+        blob, name, fit_time_s, ancestors, seeds = refit_candidate(*args)
     digest = hashlib.sha256(blob).hexdigest()[:12]
     filename = "predictor.zip" if candidate.engine == "autogluon" else "model.pkl"
     key = f"experiments/{experiment.id}/finals/{candidate.id}-{mode.replace('+', '-')}-{digest}/{filename}"
@@ -295,4 +343,6 @@ def finalize_candidate(
         full = ancestors.get(other.model_in_artifact or "") if other.trial_id == candidate.trial_id else None
         if full is not None and other.id != candidate.id and final_rows.get_final(store, other.id, mode) is None:
             final_rows.add_final(store, other.id, mode, experiment.id, n_rows, stored.key, full, 0.0)
-    return final_rows.add_final(store, candidate.id, mode, experiment.id, n_rows, stored.key, name, float(fit_time_s))
+    return final_rows.add_final(
+        store, candidate.id, mode, experiment.id, n_rows, stored.key, name, float(fit_time_s), seeds
+    )

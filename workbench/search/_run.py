@@ -447,8 +447,9 @@ def _finalize_winner(
         return {**report, "finalized": False, "reason": "stopped by request before its refit ended"}
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
-    rows = max(final.rows for final in finals)
-    return {**report, "finalized": True, "rows": rows, "seconds": round(time.monotonic() - start, 2)}
+    rows, seeds = max(final.rows for final in finals), max(final.seeds for final in finals)
+    done = {**report, "finalized": True, "rows": rows, "seconds": round(time.monotonic() - start, 2)}
+    return {**done, "seeds": seeds} if seeds > 1 else done
 
 
 def run_search(

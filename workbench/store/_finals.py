@@ -17,7 +17,8 @@ __all__ = ["FinalRow", "add_final", "get_final", "list_finals"]
 
 @dataclass(frozen=True)
 class FinalRow:
-    """Candidate `candidate_id` refitted on `rows` rows (`mode`: "all" or "train+valid")."""
+    """Candidate `candidate_id` refitted on `rows` rows (`mode`: "all" or "train+valid"); `seeds` refits
+    with different seeds averaged (1: one refit)."""
 
     candidate_id: int
     mode: str
@@ -27,6 +28,7 @@ class FinalRow:
     model_in_artifact: str | None
     fit_time_s: float | None
     created_at: float
+    seeds: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,13 +47,14 @@ def add_final(
     artifact_key: str,
     model_in_artifact: str | None,
     fit_time_s: float | None,
+    seeds: int = 1,
 ) -> FinalRow:
     """Record a final (replacing an earlier one of the same candidate and mode)."""
     with store.transaction() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO finals (candidate_id, mode, experiment_id, rows, artifact_key,"
-            " model_in_artifact, fit_time_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (candidate_id, mode, experiment_id, rows, artifact_key, model_in_artifact, fit_time_s, time.time()),
+            " model_in_artifact, fit_time_s, created_at, seeds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (candidate_id, mode, experiment_id, rows, artifact_key, model_in_artifact, fit_time_s, time.time(), seeds),
         )
     final = get_final(store, candidate_id, mode)
     assert final is not None

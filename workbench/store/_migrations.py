@@ -213,4 +213,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE candidates ADD COLUMN calibration_json TEXT;
     """,
+    # 9: a final may average several refits of its candidate with different seeds (`seeds` of them).
+    """
+    ALTER TABLE finals ADD COLUMN seeds INTEGER NOT NULL DEFAULT 1;
+    """,
 )
