@@ -20,6 +20,7 @@ from workbench.compare import (
 )
 from workbench.config import Settings
 from workbench.errors import InvalidInputError
+from workbench.model import score_predictions
 from workbench.search import OptunaEngine, SearchDriver, SearchOptions
 from workbench.store import EnsembleRow, Experiment, ExperimentSpec, Workspace, trial_data
 from workbench.store import ensembles as ensemble_rows
@@ -98,6 +99,16 @@ def test_stacking_ensemble_round_trips(searched: tuple[Workspace, dict[str, Expe
     saved = save_ensemble(ws, experiment, built)
     loaded = load_ensemble_model(ws, saved.id or 0)
     rows = trial_data(ws, experiment)
+    # Kept or not was decided out of fold; its valid score is the meta-model's, fitted on every selection
+    # row, scored on them (as greedy weights are): its valid predictions are the saved model's own.
+    assert built.selection is not None and built.selection.oof_score is not None
+    data = load_comparison(ws, experiment)
+    members = [next(m for m in data.models if m.id == i) for i in built.member_ids]
+    fitted = loaded.combine([m.valid for m in members])
+    np.testing.assert_allclose(built.valid_pred, fitted, rtol=1e-6, atol=1e-9)
+    assert built.valid_score == pytest.approx(
+        score_predictions(data.metric, data.problem_type, data.y_valid, fitted, data.classes)
+    )
     np.testing.assert_array_equal(loaded.prediction(rows.X_test), built.model.prediction(rows.X_test))
     np.testing.assert_allclose(loaded.prediction(rows.X_test), built.test_pred, rtol=1e-4, atol=1e-6)
 

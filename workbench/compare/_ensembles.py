@@ -299,7 +299,10 @@ def _build(
             seed=seed,
         )
         weights = [1.0 / len(members)] * len(members)
-        valid_pred, test_pred, meta = stacking.valid_pred, stacking.test_pred, stacking.meta
+        # Keeping it was decided out of fold (`honest_stacking`). Its valid score is that of the meta-model
+        # fitted on every valid row, as greedy weights selected on every valid row are scored: it then
+        # ranks beside the candidates', each the best of many, rather than below them for its honesty.
+        valid_pred, test_pred, meta = stacking.fitted_pred, stacking.test_pred, stacking.meta
     built = _assembled(workspace, data, method, members, weights, valid_pred, test_pred, meta, sizes)
     built.selection = selection
     return built

@@ -87,6 +87,7 @@ class StackingResult:
     meta: Any  # fitted on every valid row
     valid_pred: np.ndarray  # out-of-fold predictions on the valid rows (honest valid score)
     test_pred: np.ndarray
+    fitted_pred: np.ndarray  # `meta`'s predictions of the valid rows it was fitted on
 
 
 def _meta_model(problem_type: str, seed: int, balanced: bool = False) -> Any:
@@ -142,9 +143,12 @@ def fit_stacking(
     meta.fit(features, target)
     test_features = stack_features(test_predictions, problem_type)
     if regression:
-        return StackingResult(meta, out_of_fold, np.asarray(meta.predict(test_features)))
+        return StackingResult(
+            meta, out_of_fold, np.asarray(meta.predict(test_features)), np.asarray(meta.predict(features))
+        )
     test_pred = _place(np.asarray(meta.predict_proba(test_features)), meta.classes_, n_classes)
-    return StackingResult(meta, out_of_fold, test_pred)
+    fitted = _place(np.asarray(meta.predict_proba(features)), meta.classes_, n_classes)
+    return StackingResult(meta, out_of_fold, test_pred, fitted)
 
 
 def _place(proba: np.ndarray, codes: Any, n_classes: int) -> np.ndarray:
