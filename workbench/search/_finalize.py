@@ -132,20 +132,23 @@ def refit_candidate(
     from workbench.search.families import refit_model
 
     selected = loads_model(blob)
-    refits: list[FittedModel] = []
-    more_since = last_s = 0.0
-    while len(refits) < max(1, seeds):
-        # The first refit is timed out of the budget of the others: it may pay a library's first import.
-        if refits and time.perf_counter() - more_since + last_s > seeds_s:
-            break
+
+    def refit_with(k: int) -> tuple[FittedModel, float]:
+        """The refit with seed + k x SEED_STRIDE, and how long it took."""
         began = time.perf_counter()
-        refit = refit_model(model_type, selected, params, data, resources, seed + SEED_STRIDE * len(refits), scale)
+        refit = refit_model(model_type, selected, params, data, resources, seed + SEED_STRIDE * k, scale)
         if selected.calibration_ is not None:  # the temperature decided on the valid rows at selection is kept
             refit.calibration_ = selected.calibration_
+        return refit, time.perf_counter() - began
+
+    # The first refit is timed out of the others' budget: it may pay a library's first import.
+    first, last_s = refit_with(0)
+    refits = [first]
+    more_since = time.perf_counter()
+    while len(refits) < seeds and time.perf_counter() - more_since + last_s <= seeds_s:
+        refit, last_s = refit_with(len(refits))
         refits.append(refit)
-        last_s = time.perf_counter() - began
-        more_since = more_since or time.perf_counter()
-    model = refits[0]
+    model: FittedModel = refits[0]
     if len(refits) > 1:
         names = [f"seed {seed + SEED_STRIDE * k}" for k in range(len(refits))]
         model = EnsembleModel(refits, names, selected.problem_type, selected.classes_)
@@ -190,8 +193,13 @@ def estimated_refit_s(
         return 0.0
     if scale is None:
         scale = refit_scale(workspace.split(workspace.experiment(rows[0].experiment_id)), mode)
-    seeds_s = SEED_BAG_S / len(rows)  # the members of an ensemble share it
+    seeds_s = _seeds_share_s(len(rows))
     return sum(_final_s(c, scale, seeds_s) for c in rows if not _within_another(c, rows)) + REFIT_OVERHEAD_S
+
+
+def _seeds_share_s(members: int) -> float:
+    """The seconds each of `members` candidates finalized together has for its seeds after the first."""
+    return SEED_BAG_S / max(1, members)
 
 
 def _bag_seeds(candidate: records.CandidateRow) -> int:
@@ -273,7 +281,7 @@ def finalize_candidates(
         return len(row.params.get("ag_ancestors") or ()) if row is not None and row.engine == "autogluon" else 0
 
     done = {
-        i: finalize_candidate(workspace, i, mode, client=client, stop=stop, seeds_s=SEED_BAG_S / len(candidate_ids))
+        i: finalize_candidate(workspace, i, mode, client=client, stop=stop, seeds_s=_seeds_share_s(len(candidate_ids)))
         for i in sorted(candidate_ids, key=ancestors, reverse=True)
     }
     return [done[i] for i in candidate_ids]
