@@ -17,7 +17,8 @@ scores in [0, 1]) or loses against each anchor; then a summary line of wins / ti
 
 The anchors do not depend on the workbench's code, so `--anchor-cache FILE` keeps their scores, keyed by the
 dataset, its training rows' hash, S, the preset and the AutoGluon version, and reuses them; `--anchors-only`
-fills that cache without running the workbench.
+fills that cache without running the workbench. `--search-args "..."` adds options to the workbench's search
+(for example `--cv-folds 1`), to measure a setting against the default on the same split.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +140,14 @@ def anchor(
 
 
 def workbench(
-    name: str, train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float
+    name: str,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    problem_type: str,
+    metric: str,
+    seconds: float,
+    search_args: Sequence[str] = (),
 ) -> tuple[float, float, dict[str, Any]]:
     home = Path(tempfile.mkdtemp(prefix="wb-quality-"))
     name = f"{name}_80"  # not a bundled dataset's name
@@ -157,7 +167,7 @@ def workbench(
         capture_output=True,
     )
     command = [*cli, "search", name, "--time-limit", f"{seconds:g}", "--metric", metric, "--problem-type"]
-    command += [problem_type, "--json"]
+    command += [problem_type, "--json", *search_args]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=seconds * 10 + 600)
     wall = time.perf_counter() - start
@@ -211,6 +221,12 @@ def main() -> None:
         "--anchor-cache", metavar="FILE", help="reuse AutoGluon's scores kept in FILE, and keep new ones"
     )
     parser.add_argument("--anchors-only", action="store_true", help="run the AutoGluon anchors only (fills the cache)")
+    parser.add_argument(
+        "--search-args",
+        default="",
+        metavar="ARGS",
+        help='more options for `workbench search`, as one string (for example "--cv-folds 1")',
+    )
     args = parser.parse_args()
 
     from workbench.data import infer_problem_type
@@ -247,7 +263,9 @@ def main() -> None:
                 f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {'-':>10} {ag_wall:>8.1f} {bq_wall:>9.1f}", flush=True
             )
             continue
-        ours, wall, details = workbench(name, train, test, target, problem_type, metric, S)
+        ours, wall, details = workbench(
+            name, train, test, target, problem_type, metric, S, shlex.split(args.search_args)
+        )
         v_default = verdict(ours, ag, greater)
         v_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
         tally["default"][("win", "tie", "loss").index(v_default)] += 1

@@ -16,8 +16,10 @@ from workbench.compare import (
     ensemble_step,
     load_comparison,
     load_ensemble_model,
+    ranking_key,
     save_ensemble,
 )
+from workbench.compare._search_step import POOL_SIZE
 from workbench.config import Settings
 from workbench.errors import InvalidInputError
 from workbench.model import score_predictions
@@ -156,22 +158,23 @@ def test_the_search_step_saves_an_ensemble_only_when_it_helps_and_its_refit_fits
     experiment = experiments[dataset]
     asked: list[list[int]] = []
 
-    def too_slow(member_ids: Sequence[int]) -> bool:
+    def too_slow(member_ids: Sequence[int], after_s: float) -> bool:
         asked.append(list(member_ids))
         return False
 
     before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
 
-    def new() -> list[EnsembleRow]:
-        return [e for e in ensemble_rows.list_ensembles(ws.store, experiment.id) if e.id not in before]
-
     refused = ensemble_step(ws, experiment, too_slow)
-    assert refused["kept"] is False and new() == []
-    report = ensemble_step(ws, experiment, lambda member_ids: True)
-    saved = new()
+    assert refused["kept"] is False and _added(ws, experiment, before) == []
+    report = ensemble_step(ws, experiment, lambda member_ids, after_s: True)
+    saved = _added(ws, experiment, before)
     try:
         if not report["kept"]:  # no better than its best member out of fold: nothing saved, and the refit not asked
             assert saved == [] and asked == [] and "Not kept" in report["reason"]
+            data = load_comparison(ws, experiment)
+            scored = [m for m in data.candidates() if m.valid_score is not None]
+            first = min(scored, key=lambda m: ranking_key(m.valid_score, m.kind, m.id, data.greater_is_better))
+            assert report["reason"].endswith(f"the best candidate, {first.name}, stays the winner.")
             return
         assert asked and "would not fit the time left" in refused["reason"]
         assert [e.id for e in saved] == [int(report["key"][1:])] and saved[0].name == report["name"]
@@ -192,3 +195,113 @@ def test_the_search_step_saves_an_ensemble_only_when_it_helps_and_its_refit_fits
     finally:
         for row in saved:
             delete_ensemble(ws, experiment, row.id)
+
+
+def test_the_search_step_builds_again_without_a_candidate_whose_refit_does_not_fit(
+    searched: tuple[Workspace, dict[str, Experiment]],
+) -> None:
+    ws, experiments = searched
+    rebuilt = 0
+    for experiment in experiments.values():
+        before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
+        members = _kept_when_every_refit_fits(ws, experiment, before)
+        if not members:
+            continue
+        slow = min(members, key=lambda m: m["weight"])["candidate_id"]  # the member that matters least
+        asked: list[list[int]] = []
+
+        def fits(member_ids: Sequence[int], after_s: float, slow: int = slow, asked: list[list[int]] = asked) -> bool:
+            asked.append(list(member_ids))
+            return slow not in member_ids
+
+        report = ensemble_step(ws, experiment, fits)
+        again = _added(ws, experiment, before)
+        try:
+            assert "would not fit the time left" in report["reason"]
+            assert "Built again of the" in report["reason"] and "whose refits fit the time left" in report["reason"]
+            assert [slow] in asked or any(slow in ids for ids in asked[1:])  # asked about, then passed over
+            if report["kept"]:
+                rebuilt += 1
+                assert [e.id for e in again] == [int(report["key"][1:])]
+                assert slow not in report["member_ids"] and len(report["member_ids"]) >= 2
+                assert asked[-1] == report["member_ids"]  # its refit was asked for and fits
+                greater = load_comparison(ws, experiment).greater_is_better
+                gain = report["oof_score"] - report["member_oof_score"]
+                assert (gain if greater else -gain) > 0
+            else:
+                assert again == []
+        finally:
+            for row in again:
+                delete_ensemble(ws, experiment, row.id)
+    assert rebuilt >= 1  # without its least-weighted member, some ensemble is still worth saving
+
+
+def test_the_search_step_builds_again_of_the_best_candidates_whose_refits_fit_together(
+    searched: tuple[Workspace, dict[str, Experiment]],
+) -> None:
+    ws, experiments = searched
+    rebuilt = 0
+    for experiment in experiments.values():
+        before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
+        members = _kept_when_every_refit_fits(ws, experiment, before)
+        if not members:
+            continue
+        together = {m["candidate_id"] for m in members}
+        asked: list[list[int]] = []
+        after: list[float] = []
+
+        def apart(
+            member_ids: Sequence[int],
+            after_s: float,
+            asked: list[list[int]] = asked,
+            after: list[float] = after,
+            together: set[int] = together,
+        ) -> bool:
+            asked.append(list(member_ids))
+            after.append(after_s)
+            return not together <= set(member_ids)  # each alone fits; all of them together do not
+
+        report = ensemble_step(ws, experiment, apart)
+        again = _added(ws, experiment, before)
+        try:
+            data = load_comparison(ws, experiment)
+            scored = [m for m in data.candidates() if m.valid_score is not None]
+            greater = data.greater_is_better
+            board = [m.id for m in sorted(scored, key=lambda m: ranking_key(m.valid_score, m.kind, m.id, greater))]
+            pool = board[:POOL_SIZE]
+            # asked: the first ensemble's members, then the pool's candidates one by one in rank order, each with
+            # those taken before it; the member that would complete the first ensemble is passed over
+            assert [ids[-1] for ids in asked[1 : 1 + len(pool)]] == pool and asked[1] == [pool[0]]
+            # a saved ensemble's refit starts now; the rebuilt one's only after another build, counted for it
+            assert after[0] == 0.0 and all(a > 0.0 for a in after[1 : 1 + len(pool)])
+            last = max(together, key=board.index)
+            assert f"Built again of the {len(pool) - 1} of the {len(pool)} best candidates" in report["reason"]
+            rebuilt += 1
+            if report["kept"]:
+                assert last not in report["member_ids"] and len(report["member_ids"]) >= 2
+                assert [e.id for e in again] == [int(report["key"][1:])]
+            else:
+                assert again == []
+        finally:
+            for row in again:
+                delete_ensemble(ws, experiment, row.id)
+    assert rebuilt >= 1  # some experiment kept an ensemble of its candidates
+
+
+def _added(ws: Workspace, experiment: Experiment, before: set[int]) -> list[EnsembleRow]:
+    """The experiment's ensembles saved since `before` (the ids it had)."""
+    return [e for e in ensemble_rows.list_ensembles(ws.store, experiment.id) if e.id not in before]
+
+
+def _kept_when_every_refit_fits(ws: Workspace, experiment: Experiment, before: set[int]) -> list[dict]:
+    """The members ({candidate_id, name, weight}) of the ensemble the search step keeps when every refit
+    fits ([] if none is kept), deleted again."""
+    report = ensemble_step(ws, experiment, lambda member_ids, after_s: True)
+    added = _added(ws, experiment, before)
+    for row in added:
+        delete_ensemble(ws, experiment, row.id)
+    if not report["kept"]:
+        assert added == []
+        return []
+    (saved,) = added
+    return list(saved.spec["members"])

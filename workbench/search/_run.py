@@ -59,9 +59,9 @@ RESUMABLE = ("created", "running", "stopped", "interrupted")
 
 # Builds and saves an ensemble of the experiment's candidates after the trials (the compare layer's
 # `ensemble_step`, given by the caller: search does not import compare). Its third argument says whether
-# refitting a set of candidates (by id) fits the time left. Returns what it did as plain data, with `kept`
-# and, when kept, the ensemble's `key`, `name` and `member_ids`.
-EnsembleStep = Callable[[Workspace, Experiment, Callable[[Sequence[int]], bool]], dict[str, Any]]
+# refitting a set of candidates (by id), started the given seconds from now, fits the time left. Returns
+# what it did as plain data, with `kept` and, when kept, the ensemble's `key`, `name` and `member_ids`.
+EnsembleStep = Callable[[Workspace, Experiment, Callable[[Sequence[int], float], bool]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -386,12 +386,12 @@ def _build_ensemble(
         return None
     store = workspace.store
 
-    def refit_fits(member_ids: Sequence[int]) -> bool:
+    def refit_fits(member_ids: Sequence[int], after_s: float) -> bool:
         if config.finalize == "none" or deadline is None:
             return True
         members = [c for c in (records.get_candidate(store, i) for i in member_ids) if c is not None]
         expected = estimated_refit_s(workspace, members, config.finalize, scale)
-        return expected <= deadline - time.monotonic() + _overrun_s(budget)
+        return after_s + expected <= deadline - time.monotonic() + _overrun_s(budget)
 
     start = time.monotonic()
     try:
