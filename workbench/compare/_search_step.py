@@ -33,8 +33,9 @@ def ensemble_step(
     fold, its valid score ranks first on the leaderboard (so that it is the winner everything else takes),
     and `refit_fits` its members (the time left can refit them all). When only the refit stands in the way,
     the ensemble is built again of the best candidates whose refits, started after another build, fit
-    together (each, in rank order, if it still fits with those taken before it) and saved on the same terms. What was done, as plain data:
-    `kept`, `key`, `name`, `members`, `oof_score`, `member_oof_score` and `reason`."""
+    together (each, in rank order, if it still fits with those taken before it), and saved on the same
+    terms. What was done, as plain data: `kept`, `key`, `name`, `members`, `oof_score`,
+    `member_oof_score` and `reason`."""
     data = load_comparison(workspace, experiment)
     scored = [m for m in data.candidates() if m.valid_score is not None and math.isfinite(m.valid_score)]
     if len(scored) < 2:
