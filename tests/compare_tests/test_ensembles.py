@@ -200,13 +200,9 @@ def test_the_search_step_saves_an_ensemble_only_when_it_helps_and_its_refit_fits
 def test_the_search_step_builds_again_without_a_candidate_whose_refit_does_not_fit(
     searched: tuple[Workspace, dict[str, Experiment]],
 ) -> None:
-    ws, experiments = searched
+    ws, _ = searched
     rebuilt = 0
-    for experiment in experiments.values():
-        before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
-        members = _kept_when_every_refit_fits(ws, experiment, before)
-        if not members:
-            continue
+    for experiment, before, members in _kept_when_every_refit_fits(searched):
         slow = min(members, key=lambda m: m["weight"])["candidate_id"]  # the member that matters least
         asked: list[list[int]] = []
 
@@ -239,13 +235,9 @@ def test_the_search_step_builds_again_without_a_candidate_whose_refit_does_not_f
 def test_the_search_step_builds_again_of_the_best_candidates_whose_refits_fit_together(
     searched: tuple[Workspace, dict[str, Experiment]],
 ) -> None:
-    ws, experiments = searched
+    ws, _ = searched
     rebuilt = 0
-    for experiment in experiments.values():
-        before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}  # other tests' ensembles
-        members = _kept_when_every_refit_fits(ws, experiment, before)
-        if not members:
-            continue
+    for experiment, before, members in _kept_when_every_refit_fits(searched):
         together = {m["candidate_id"] for m in members}
         asked: list[list[int]] = []
         after: list[float] = []
@@ -293,15 +285,21 @@ def _added(ws: Workspace, experiment: Experiment, before: set[int]) -> list[Ense
     return [e for e in ensemble_rows.list_ensembles(ws.store, experiment.id) if e.id not in before]
 
 
-def _kept_when_every_refit_fits(ws: Workspace, experiment: Experiment, before: set[int]) -> list[dict]:
-    """The members ({candidate_id, name, weight}) of the ensemble the search step keeps when every refit
-    fits ([] if none is kept), deleted again."""
-    report = ensemble_step(ws, experiment, lambda member_ids, after_s: True)
-    added = _added(ws, experiment, before)
-    for row in added:
-        delete_ensemble(ws, experiment, row.id)
-    if not report["kept"]:
-        assert added == []
-        return []
-    (saved,) = added
-    return list(saved.spec["members"])
+def _kept_when_every_refit_fits(
+    searched: tuple[Workspace, dict[str, Experiment]],
+) -> Iterator[tuple[Experiment, set[int], list[dict]]]:
+    """Each experiment whose search step keeps an ensemble when every refit fits: the experiment, the ids of
+    the ensembles it had before (other tests'), and that ensemble's members ({candidate_id, name, weight}).
+    The ensemble is deleted again before it is yielded."""
+    ws, experiments = searched
+    for experiment in experiments.values():
+        before = {e.id for e in ensemble_rows.list_ensembles(ws.store, experiment.id)}
+        report = ensemble_step(ws, experiment, lambda member_ids, after_s: True)
+        added = _added(ws, experiment, before)
+        for row in added:
+            delete_ensemble(ws, experiment, row.id)
+        if not report["kept"]:
+            assert added == []
+            continue
+        (saved,) = added
+        yield experiment, before, list(saved.spec["members"])
