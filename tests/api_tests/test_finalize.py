@@ -150,6 +150,32 @@ def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched
     assert estimated_refit_s(ws, [other_fit, base], "all", scale=1.5) > alone
 
 
+def test_a_refit_estimate_counts_the_rounds_an_autogluon_boosting_model_adds(searched: dict[str, Any]) -> None:
+    from workbench.search._finalize import (
+        AUTOGLUON_BOOSTED_REFIT_SHARE,
+        AUTOGLUON_REFIT_SHARE,
+        REFIT_OVERHEAD_S,
+        estimated_refit_s,
+    )
+
+    ws = wb.open_workspace()
+    base = next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine == "autogluon")
+    forest = replace(base, model_in_artifact="RandomForest_BAG_L1", params={**base.params, "ag_ancestors": []})
+    boosted = replace(forest, model_in_artifact="LightGBMXT_BAG_L1")
+    # a weighted ensemble of a boosting model refits that model's scaled rounds too
+    stacked = replace(
+        forest, model_in_artifact="WeightedEnsemble_L2", params={**forest.params, "ag_ancestors": ["CatBoost_BAG_L1"]}
+    )
+
+    def refit_s(candidate: Any, scale: float) -> float:
+        return estimated_refit_s(ws, candidate, "all", scale=scale) - REFIT_OVERHEAD_S
+
+    for scale in (1.25, 1.67, 2.0):
+        ratio = refit_s(boosted, scale) / refit_s(forest, scale)
+        assert ratio == pytest.approx(AUTOGLUON_BOOSTED_REFIT_SHARE * scale / AUTOGLUON_REFIT_SHARE)
+        assert refit_s(stacked, scale) == pytest.approx(refit_s(boosted, scale))
+
+
 @pytest.mark.timeout(240)
 def test_a_stop_request_cancels_a_refit_on_the_cluster_and_records_nothing(searched: dict[str, Any]) -> None:
     from workbench.compute import cluster

@@ -479,6 +479,46 @@ def test_a_bagged_candidate_refits_for_a_finalize(cv_run: tuple[TrialData, Trial
         assert np.mean(np.asarray(labels, dtype=object) == np.asarray(bagged, dtype=object)) > 0.8
 
 
+def trained_params(blob: bytes, name: str, cache_dir: Path) -> list[dict[str, Any]]:
+    """The `params_trained` of model `name` in the zipped predictor: each child's for a bag, else its own."""
+    model = AutoGluonModel.from_zip(blob, name, cache_dir=cache_dir).predictor._trainer.load_model(name)
+    if hasattr(model, "load_child"):
+        return [model.load_child(child).params_trained for child in model.models]
+    return [model.params_trained]
+
+
+def check_rounds_scaled(result: TrialResult, data: TrialData, rows_fitted: float, cache_dir: Path) -> None:
+    """Refitted on all rows, a LightGBM candidate trains its rounds (a bag: its children's mean) times the
+    rows added over the rows each of them was fitted on; a forest keeps its trees."""
+    blob = result.artifacts[ARTIFACT_NAME]
+    final = final_data(data, "all")
+    factor = len(final.X_train) / rows_fitted
+    assert factor > 1.2
+    for prefix, key, scale in (("LightGBM", "num_boost_round", factor), ("RandomForest", "n_estimators", 1.0)):
+        name = next(c.name for c in result.candidates if c.name.startswith(prefix))
+        found = [params[key] for params in trained_params(blob, name, cache_dir)]
+        zipped, full, _ = refit_autogluon(blob, name, final, WorkerResources(cpus=1))
+        (refit,) = trained_params(zipped, full, cache_dir / "refit")
+        assert abs(refit[key] - np.mean(found) * scale) <= 1, (name, found, refit[key])
+
+
+@pytest.mark.slow
+def test_a_bagged_refit_scales_boosting_rounds_by_the_rows_added(
+    cv_run: tuple[TrialData, TrialResult], tmp_path: Path
+) -> None:
+    data, result = cv_run
+    children_rows = (len(data.X_train) + len(data.X_valid)) * (FOLDS - 1) / FOLDS  # each child: k-1 folds
+    check_rounds_scaled(result, data, children_rows, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_refit_scales_boosting_rounds_by_the_rows_added(
+    binary_run: tuple[TrialData, TrialResult, list[tuple[int, float]]], tmp_path: Path
+) -> None:
+    data, result, _ = binary_run
+    check_rounds_scaled(result, data, len(data.X_train), tmp_path)
+
+
 def fake_cv_data(columns: tuple[str, ...] = ("a",)) -> TrialData:
     X = pd.DataFrame({c: [1.0, 2.0, 3.0, 4.0] for c in columns})
     y = np.array(["no", "yes", "no", "yes"], dtype=object)

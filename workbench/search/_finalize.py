@@ -71,9 +71,13 @@ class RefitStopped(WorkbenchError):
 REFIT_OVERHEAD_S = 2.0
 # A refit's time as a share of its candidate's fit time (per child) times the rows' scale, as measured
 # (see `_refit_s`): Optuna boosting and forests 0.25-0.65; AutoGluon bags and ensembles 0.5-0.7, and up
-# to 1.05 on small ones that the fixed overhead covers.
+# to 1.05 on small ones that the fixed overhead covers. AutoGluon's boosting models refit with their
+# rounds scaled by the rows too (`_autogluon_refit`): their share is also times the scale (measured with
+# a scale of 1.67 on flights and nyc_weather_precip: 0.94-1.16 of the fit time per child times the scale).
 OPTUNA_REFIT_SHARE = 0.7
 AUTOGLUON_REFIT_SHARE = 0.6
+AUTOGLUON_BOOSTED_REFIT_SHARE = 0.7
+AUTOGLUON_BOOSTING = ("LightGBM", "XGBoost", "CatBoost")  # AutoGluon's names for them start so
 FINALIZE_MODES: tuple[FinalizeMode, ...] = ("all", "train+valid", "none")
 # Families whose final averages several seeds' refits: at most SEED_BAG of them, and after the first only
 # while they fit in SEED_BAG_S seconds in all (an ensemble's members share it), timed as they are made.
@@ -232,12 +236,16 @@ def _refit_s(candidate: records.CandidateRow, scale: float) -> float:
     """One candidate's refit: its fit time times the rows' `scale`, times a share measured on refits
     (flights, nyc_weather_precip, seattle_weather). A bagged AutoGluon model's fit time is its k children's
     (its ancestors' included) and its refit_full fits one child, with every core where the fit had its
-    trial's (AUTOGLUON_REFIT_SHARE).
+    trial's (AUTOGLUON_REFIT_SHARE); one that is or is built on a boosting model also trains more rounds
+    (AUTOGLUON_BOOSTED_REFIT_SHARE, times the scale).
     An Optuna candidate's fit time includes its early stopping (scoring the valid rows every round, rounds
     past the best), which its refit, with the rounds fixed, does not (OPTUNA_REFIT_SHARE)."""
     if candidate.engine == "autogluon":
         bag = max(1, int(candidate.params.get("ag_cv_folds") or 1))
-        return (candidate.fit_time_s or 0.0) / bag * scale * AUTOGLUON_REFIT_SHARE
+        names = [candidate.model_in_artifact or "", *(candidate.params.get("ag_ancestors") or ())]
+        boosted = any(name.startswith(AUTOGLUON_BOOSTING) for name in names)
+        share = AUTOGLUON_BOOSTED_REFIT_SHARE * max(1.0, scale) if boosted else AUTOGLUON_REFIT_SHARE
+        return (candidate.fit_time_s or 0.0) / bag * scale * share
     return (candidate.fit_time_s or 0.0) * scale * OPTUNA_REFIT_SHARE
 
 
