@@ -176,6 +176,30 @@ def test_a_refit_estimate_counts_the_rounds_an_autogluon_boosting_model_adds(sea
         assert refit_s(stacked, scale) == pytest.approx(refit_s(boosted, scale))
 
 
+def test_an_autogluon_trial_leaves_the_refit_its_boosted_winner_is_expected_to_take(searched: dict[str, Any]) -> None:
+    from workbench.search import SearchConfig
+    from workbench.search._finalize import REFIT_OVERHEAD_S, estimated_refit_s
+    from workbench.search._run import AUTOGLUON_WINNER_SHARE, REFIT_MARGIN, autogluon_refit_share
+    from workbench.search.engines._autogluon import FIT_SHARE
+
+    ws = wb.open_workspace()
+    base = next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine == "autogluon")
+    seconds = 100.0  # the trial's time
+    for folds in (1, 4):
+        for scale in (1.33, 1.67):
+            share = autogluon_refit_share(folds, SearchConfig(), wb.Budget(time_limit_s=60.0), scale)
+            fit_s = FIT_SHARE * seconds * (1.0 - share)
+            # a winner built on boosting models, fitted in its share of the trial's fit
+            winner = replace(
+                base,
+                model_in_artifact="WeightedEnsemble_L2",
+                params={**base.params, "ag_cv_folds": folds, "ag_ancestors": ["LightGBM_BAG_L1"]},
+                fit_time_s=AUTOGLUON_WINNER_SHARE * fit_s,
+            )
+            refit_s = estimated_refit_s(ws, winner, "all", scale=scale) - REFIT_OVERHEAD_S
+            assert REFIT_MARGIN * refit_s == pytest.approx(share * seconds)
+
+
 @pytest.mark.timeout(240)
 def test_a_stop_request_cancels_a_refit_on_the_cluster_and_records_nothing(searched: dict[str, Any]) -> None:
     from workbench.compute import cluster

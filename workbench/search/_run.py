@@ -231,14 +231,16 @@ AUTOGLUON_WINNER_SHARE = 0.5
 def autogluon_refit_share(folds: int, config: SearchConfig, budget: Budget, scale: float) -> float:
     """The share of its time an AutoGluon trial leaves for refitting its best candidate at the end of a
     timed search that finalizes: x / (1 + x), x its expected refit time per second of trial (that share
-    of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s` counts it, with
-    REFIT_MARGIN)."""
-    from workbench.search._finalize import AUTOGLUON_REFIT_SHARE
+    of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s` counts it for a
+    model built on boosting models, whose rounds grow with the rows, with REFIT_MARGIN). AutoGluon's model
+    list is mostly boosting models, and its winners are built on them."""
+    from workbench.search._finalize import AUTOGLUON_BOOSTED_REFIT_SHARE
     from workbench.search.engines._autogluon import FIT_SHARE
 
     if config.finalize == "none" or budget.time_limit_s is None:
         return 0.0
-    x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * AUTOGLUON_REFIT_SHARE * REFIT_MARGIN
+    share = AUTOGLUON_BOOSTED_REFIT_SHARE * max(1.0, scale)
+    x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * share * REFIT_MARGIN
     return x / (1.0 + x)
 
 
