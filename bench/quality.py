@@ -297,7 +297,8 @@ def main() -> None:
                 )
         ours = float(np.mean([run["workbench"] for run in runs]))
         wall = max(run["wall_workbench_s"] for run in runs)
-        details = runs[0] if args.repeat == 1 else {"winner": "", "trained_on": "", "selection": "", "runs": runs}
+        if args.repeat > 1:  # one run's details stay as they are
+            details = {"winner": "", "trained_on": "", "selection": "", "runs": runs}
         v_default = verdict(ours, ag, greater)
         v_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
         tally["default"][("win", "tie", "loss").index(v_default)] += 1
@@ -326,9 +327,7 @@ def main() -> None:
                 "limit_s": S,
                 "vs_default": v_default,
                 "vs_best_quality": v_best,
-                **{
-                    key: value for key, value in details.items() if key not in ("seed", "workbench", "wall_workbench_s")
-                },
+                **details,
             }
         )
     if args.anchors_only:
