@@ -23,7 +23,9 @@ fills that cache without running the workbench. `--search-args "..."` adds optio
 On a table of a few hundred rows the 20% held out is a few dozen rows, and one search's score there moves
 with the search's seed by more than the tie margin. `--repeat N` runs the workbench's search N times per
 dataset with `--seed 0` ... `--seed N-1` (0 is the default; the seed also draws the search's own
-train/valid/test split), prints each run, and judges the runs' mean against the anchors:
+train/valid/test split), and each AutoGluon anchor N times with `random_state` 0 ... N-1 (its holdout
+split and bagging folds; the same code and seed also moves by more than the margin on the small tables);
+it prints each run and judges the workbench's mean against each anchor's mean:
 
     .venv/bin/python bench/quality.py --seconds 60 --repeat 3 penguins grunfeld
 """
@@ -73,7 +75,14 @@ def score(metric: str, problem_type: str, y: np.ndarray, prediction: np.ndarray,
 
 
 def autogluon(
-    train: pd.DataFrame, test: pd.DataFrame, target: str, problem_type: str, metric: str, seconds: float, **kwargs: Any
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    problem_type: str,
+    metric: str,
+    seconds: float,
+    seed: int = 0,
+    **kwargs: Any,
 ) -> tuple[float, float]:
     from autogluon.tabular import TabularPredictor
 
@@ -84,7 +93,13 @@ def autogluon(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         predictor = TabularPredictor(
-            label=target, problem_type=problem_type, eval_metric=metric, path=folder, verbosity=0
+            label=target,
+            problem_type=problem_type,
+            eval_metric=metric,
+            path=folder,
+            verbosity=0,
+            # its holdout split and bagging folds (0 is AutoGluon's default)
+            learner_kwargs={"random_state": seed},
         )
         predictor.fit(train, time_limit=seconds, **kwargs)
         wall = time.perf_counter() - start
@@ -106,11 +121,12 @@ class AnchorCache:
         )
 
     @staticmethod
-    def key(name: str, train: pd.DataFrame, seconds: float, preset: str) -> str:
+    def key(name: str, train: pd.DataFrame, seconds: float, preset: str, seed: int = 0) -> str:
         import autogluon.tabular
 
         rows = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes()).hexdigest()[:16]
-        return f"{name}|{rows}|{seconds:g}|{preset}|{autogluon.tabular.__version__}"
+        key = f"{name}|{rows}|{seconds:g}|{preset}|{autogluon.tabular.__version__}"
+        return key if seed == 0 else f"{key}|seed {seed}"
 
     def get(self, key: str) -> tuple[float, float] | None:
         found = self.rows.get(key)
@@ -135,13 +151,14 @@ def anchor(
     metric: str,
     seconds: float,
     preset: str,
+    seed: int = 0,
 ) -> tuple[float, float]:
-    key = cache.key(name, train, seconds, preset)
+    key = cache.key(name, train, seconds, preset, seed)
     found = cache.get(key)
     if found is not None:
         return found
     kwargs = {} if preset == "default" else {"presets": preset}
-    value = autogluon(train, test, target, problem_type, metric, seconds, **kwargs)
+    value = autogluon(train, test, target, problem_type, metric, seconds, seed, **kwargs)
     cache.put(key, value)
     return value
 
@@ -271,34 +288,46 @@ def main() -> None:
         metric = metric or DEFAULT_METRIC[problem_type]
         greater = get_metric(metric, problem_type).greater_is_better
         train, test = split(frame, target, problem_type != "regression")
-        ag, ag_wall = anchor(cache, name, train, test, target, problem_type, metric, S, "default")
-        bq, bq_wall = (
-            (float("nan"), float("nan"))
-            if args.no_best_quality
-            else anchor(cache, name, train, test, target, problem_type, metric, S, "best_quality")
-        )
-        if args.anchors_only:
-            print(
-                f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {'-':>10} {ag_wall:>8.1f} {bq_wall:>9.1f}", flush=True
-            )
-            continue
+        anchors: list[dict[str, float]] = []
         runs = []
         for k in range(args.repeat):
+            ag_k, ag_wall_k = anchor(cache, name, train, test, target, problem_type, metric, S, "default", k)
+            bq_k, bq_wall_k = (
+                (float("nan"), float("nan"))
+                if args.no_best_quality
+                else anchor(cache, name, train, test, target, problem_type, metric, S, "best_quality", k)
+            )
+            anchors.append({"default": ag_k, "default_s": ag_wall_k, "best_quality": bq_k, "best_quality_s": bq_wall_k})
+            label = name if args.repeat == 1 else f"{name} seed {k}" if args.anchors_only else f"  seed {k}"
+            if args.anchors_only:
+                print(
+                    f"{label:<20} {metric:<18} {ag_k:>10.4f} {bq_k:>10.4f} {'-':>10} {ag_wall_k:>8.1f} {bq_wall_k:>9.1f}",
+                    flush=True,
+                )
+                continue
             seed = ["--seed", str(k)] if args.repeat > 1 else []
             ours, wall, details = workbench(name, train, test, target, problem_type, metric, S, [*search_args, *seed])
             runs.append({"seed": k, "workbench": ours, "wall_workbench_s": wall, **details})
             if args.repeat > 1:
-                against_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
-                verdicts = f"{verdict(ours, ag, greater):>10} {against_best:>9}"
+                against_best = verdict(ours, bq_k, greater) if not args.no_best_quality else "-"
+                verdicts = f"{verdict(ours, ag_k, greater):>10} {against_best:>9}"
                 print(
-                    f"  seed {k:<13} {'':<18} {'':>10} {'':>10} {ours:>10.4f} {'':>8} {'':>9} {wall:>8.1f} "
-                    f"{verdicts}  {details['winner']}",
+                    f"{label:<20} {'':<18} {ag_k:>10.4f} {bq_k:>10.4f} {ours:>10.4f} {ag_wall_k:>8.1f} "
+                    f"{bq_wall_k:>9.1f} {wall:>8.1f} {verdicts}  {details['winner']}",
                     flush=True,
                 )
+        if args.anchors_only:
+            continue
+        # Each anchor is run as often as the workbench (AutoGluon seeded 0..N-1): both sides' scores move
+        # from run to run, so the verdict is on the means.
+        ag = float(np.mean([a["default"] for a in anchors]))
+        bq = float(np.mean([a["best_quality"] for a in anchors]))
+        ag_wall = max(a["default_s"] for a in anchors)
+        bq_wall = max(a["best_quality_s"] for a in anchors)
         ours = float(np.mean([run["workbench"] for run in runs]))
         wall = max(run["wall_workbench_s"] for run in runs)
         if args.repeat > 1:  # one run's details stay as they are
-            details = {"winner": "", "trained_on": "", "selection": "", "runs": runs}
+            details = {"winner": "", "trained_on": "", "selection": "", "runs": runs, "anchor_runs": anchors}
         v_default = verdict(ours, ag, greater)
         v_best = verdict(ours, bq, greater) if not args.no_best_quality else "-"
         tally["default"][("win", "tie", "loss").index(v_default)] += 1
@@ -308,7 +337,7 @@ def main() -> None:
             described = f"{details['winner']} {details['trained_on']} [{details['selection']}]"
         else:
             scores = [run["workbench"] for run in runs]
-            described = f"mean of {len(runs)} runs (range {min(scores):.4f}-{max(scores):.4f}; wall: the longest)"
+            described = f"means of {len(runs)} runs (ours {min(scores):.4f}-{max(scores):.4f}; walls: the longest)"
         print(
             f"{name:<20} {metric:<18} {ag:>10.4f} {bq:>10.4f} {ours:>10.4f} {ag_wall:>8.1f} {bq_wall:>9.1f} "
             f"{wall:>8.1f} {v_default:>10} {v_best:>9}  {described}",

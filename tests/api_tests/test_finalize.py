@@ -374,3 +374,30 @@ def test_a_failing_finalize_leaves_a_usable_version(searched: dict[str, Any]) ->
     assert version.metrics["trained_on"]["mode"] == "train"
     assert "finalize_error" in version.metrics and "changed" in version.metrics["finalize_error"]
     assert len(wb.predict(version.ref, rows)) == 10
+
+
+@pytest.mark.timeout(300)
+def test_a_refit_on_a_cluster_runs_on_the_worker_its_candidate_was_fitted_on(searched: dict[str, Any]) -> None:
+    """That worker has imported what the refit imports (torch: seconds in a new process, more than a small
+    table's MLP refit)."""
+    from distributed import get_task_stream
+
+    from workbench.compute import cluster
+    from workbench.search import finalize_candidate
+
+    ws = wb.open_workspace()
+    with cluster("local:2") as client:
+        address = client.scheduler.address
+        config = wb.search_config(
+            engines=("optuna",), families=("linear",), n_trials=8, cluster=address, finalize="none", ensemble=False
+        )
+        experiment = wb.prepare_search("pens", config)
+        wb.run_search(experiment.id, config)
+        candidates = records.list_candidates(ws.store, experiment.id)
+        fitted_on = {c.id: records.get_trial(ws.store, c.trial_id).worker for c in candidates if c.trial_id}
+        assert len(set(fitted_on.values())) == 2  # trials ran on both workers
+        with get_task_stream(client) as stream:
+            for candidate_id in fitted_on:
+                finalize_candidate(ws, candidate_id, "all", client=client)
+    ran_on = [task["worker"] for task in stream.data if "refit_candidate" in str(task["key"])]
+    assert ran_on == list(fitted_on.values())

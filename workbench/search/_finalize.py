@@ -39,7 +39,7 @@ from workbench.data import Split
 from workbench.errors import InvalidInputError, NotFoundError, WorkbenchError
 from workbench.metrics import get_metric
 from workbench.search._protocol import TrialData, WorkerResources
-from workbench.store import Experiment, FinalRow, Workspace, trial_data
+from workbench.store import Experiment, FinalRow, Store, Workspace, trial_data
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
 
@@ -249,6 +249,16 @@ def _refit_s(candidate: records.CandidateRow, scale: float) -> float:
     return (candidate.fit_time_s or 0.0) * scale * OPTUNA_REFIT_SHARE
 
 
+def _where_fitted(store: Store, candidate: records.CandidateRow) -> dict[str, Any]:
+    """Dask's placement of a candidate's refit: preferably the worker its trial ran on, which has imported
+    what the refit imports (torch takes seconds to import in a new process, more than a small table's MLP
+    refit and more than its estimate allows); any worker when that one is busy or gone."""
+    trial = records.get_trial(store, candidate.trial_id) if candidate.trial_id is not None else None
+    if trial is None or not trial.worker:
+        return {}
+    return {"workers": [trial.worker], "allow_other_workers": True}
+
+
 def _result(future: Any, stop: Callable[[], bool] | None, name: str) -> Any:
     """The refit's result, once its task ends; cancelled as soon as `stop` says so."""
     from distributed import wait
@@ -344,7 +354,7 @@ def finalize_candidate(
         # keys are shared by the next member's refit, whose data Dask then loses when this call releases it.
         artifact, rows_data = client.scatter([args[4], args[5]], hash=False)
         remote = (*args[:4], artifact, rows_data, *args[6:])
-        future = client.submit(refit_candidate, *remote, pure=False, retries=0)
+        future = client.submit(refit_candidate, *remote, pure=False, retries=0, **_where_fitted(store, candidate))
         blob, name, fit_time_s, ancestors, seeds = _result(future, stop, candidate.name)
     else:
         blob, name, fit_time_s, ancestors, seeds = refit_candidate(*args)

@@ -83,6 +83,9 @@ class Family:
     defaults: the parameters used when none are given, with their prefixed names.
     refit(params, data, resources, seed, size): the same model trained on data's train rows with a fixed
         size (see RefitFunction); its valid and test rows are not used.
+    imports: the modules its fit imports when first called, imported before a fit is timed: a worker's
+        first import of torch takes seconds that are not the fit's, and a refit estimated from a fit time
+        that counts them is estimated several times too long.
     """
 
     name: str
@@ -91,6 +94,14 @@ class Family:
     uses_gpu: bool
     defaults: Mapping[str, Any]
     refit: RefitFunction | None = None
+    imports: tuple[str, ...] = ()
+
+    def import_modules(self) -> None:
+        """Import `imports` in this process (a no-op once they are)."""
+        import importlib
+
+        for module in self.imports:
+            importlib.import_module(module)
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The full prefixed parameter set a fit with `params` uses."""

@@ -28,19 +28,27 @@ __all__ = ["ARTIFACT", "FAMILIES", "device_params", "fit_candidate", "get_family
 ARTIFACT = "model.pkl"
 
 
-def _family(name: str, fit: Any, refit: RefitFunction, uses_gpu: bool) -> Family:
-    return Family(name=name, suggest=SUGGESTERS[name], fit=fit, uses_gpu=uses_gpu, defaults=DEFAULTS[name], refit=refit)
+def _family(name: str, fit: Any, refit: RefitFunction, uses_gpu: bool, imports: tuple[str, ...]) -> Family:
+    return Family(
+        name=name,
+        suggest=SUGGESTERS[name],
+        fit=fit,
+        uses_gpu=uses_gpu,
+        defaults=DEFAULTS[name],
+        refit=refit,
+        imports=imports,
+    )
 
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        _family("lightgbm", fit_lightgbm, refit_lightgbm, uses_gpu=False),
-        _family("xgboost", fit_xgboost, refit_xgboost, uses_gpu=True),
-        _family("catboost", fit_catboost, refit_catboost, uses_gpu=True),
-        _family("forest", fit_forest, refit_forest, uses_gpu=False),
-        _family("linear", fit_linear, refit_linear, uses_gpu=False),
-        _family("mlp", fit_mlp, refit_mlp, uses_gpu=True),
+        _family("lightgbm", fit_lightgbm, refit_lightgbm, uses_gpu=False, imports=("lightgbm",)),
+        _family("xgboost", fit_xgboost, refit_xgboost, uses_gpu=True, imports=("xgboost",)),
+        _family("catboost", fit_catboost, refit_catboost, uses_gpu=True, imports=("catboost",)),
+        _family("forest", fit_forest, refit_forest, uses_gpu=False, imports=("sklearn.ensemble",)),
+        _family("linear", fit_linear, refit_linear, uses_gpu=False, imports=("sklearn.linear_model",)),
+        _family("mlp", fit_mlp, refit_mlp, uses_gpu=True, imports=("torch",)),
     )
 }
 
@@ -92,6 +100,7 @@ def fit_candidate(
     """
     family = get_family(family_name)
     resolved = family.resolve(params)
+    family.import_modules()  # not the fit's time: a worker imports them once
     window = fit_resources(resources)  # the fit time of every fold together
     start = time.perf_counter()
     model = family.fit(resolved, data.fold(0), fold_deadline(window, data.cv_folds), reporter, seed)
