@@ -56,8 +56,10 @@ lint: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || { echo "chromium is missing: run 'sudo apt-get install -y chromium' (Debian) and make test again"; exit 1; }
 
+# Test files run side by side (most of a test waits on processes, servers or a browser): one process per
+# core, at most four; a file's tests stay together in one process, so a module's fixtures are built once.
 test: lint browser jest wheel-check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 demo: $(STAMP)
 	$(BIN)/python -m workbench.demo

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def _search_with_running_trials() -> wb.SearchHandle:
     """A background search of trials that take seconds each, returned once two of them are running."""
-    experiment = wb.create_experiment("nyc_weather_precip", budget=wb.Budget(n_trials=40))
+    experiment = wb.create_experiment("breast_cancer", budget=wb.Budget(n_trials=40))
     config = wb.search_config(engines=("optuna",), families=("forest",), cluster="local:2")
     search = wb.start_search(experiment.id, config)
     deadline = time.monotonic() + 180

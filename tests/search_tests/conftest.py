@@ -46,7 +46,7 @@ def client() -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             resources={"CPU": 1},
         ) as cluster,
         Client(cluster) as c,

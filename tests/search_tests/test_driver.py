@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import cloudpickle
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -180,6 +181,23 @@ def test_an_objective_that_kills_its_worker_fails_and_the_search_goes_on(
     assert summary.complete == 4 and len(failed) == 1 and failed[0].number == 1, [(t.number, t.error) for t in failed]
     assert "worker died" in (failed[0].error or "")
     client.wait_for_workers(2, timeout=60)
+
+
+def test_a_trial_that_kills_the_only_worker_fails_and_the_search_goes_on(search_workspace: Workspace) -> None:
+    # The rows were on the lost worker alone: they go again once its nanny has brought it back, and the trial
+    # that takes them down each time fails after a few runs instead of being run again forever.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"die": n == 1, "sleep": 0.1})
+        experiment_id, summary = _run(search_workspace, client, engine, SearchOptions(n_trials=3))
+    trials = {t.number: t for t in records.list_trials(search_workspace.store, experiment_id)}
+    assert summary.complete == 3 and trials[1].state == "FAILED", {n: t.state for n, t in trials.items()}
+    assert "worker died" in (trials[1].error or "")
 
 
 def test_a_hanging_trial_is_failed_by_the_timeout(search_workspace: Workspace) -> None:

@@ -53,6 +53,12 @@ QUEUE_MIN_LEFT_S = 15.0
 # How long the run waits, once over, for the code of trials it cancelled to return on their workers, so
 # that closing the cluster finds them idle (and need not kill them).
 CANCELLED_WAIT_S = 10.0
+# How long the rows wait for a worker to send them to when none is on the cluster: a nanny brings a lost
+# worker back in seconds, longer on a loaded machine; a cluster that stays empty this long fails the search.
+WORKER_RETURN_S = 120.0
+# How many times a trial is run again after its worker was lost with it (and the rows it needed) before it
+# fails: the scheduler counts a worker's deaths per task only while the rows survive on another worker.
+LOST_RUNS_ALLOWED = 2
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class _Running:
     limit_s: float | None = None  # the time limit the trial started with, as its worker reported it
     cutoff: float | None = None  # when it is cancelled if still running (set at the end of a time budget)
     reports: list[tuple[int, float]] = field(default_factory=list)
+    losses: int = 0  # earlier runs of the trial lost with their worker
 
     def deadline(self) -> float | None:
         """When the trial should have ended (driver clock), if it started under a time limit."""
@@ -550,9 +557,15 @@ class SearchDriver:
             self._cancelled_queued[running.spec.run_key] = running.placement.workers_held
             self._submit_again(running, placement)
 
-    def _resubmit(self, future: Any) -> None:
-        """Run a trial again whose result was lost with its worker: on a free worker if one is known."""
+    def _resubmit(self, future: Any, summary: SearchSummary) -> None:
+        """Run a trial again whose result was lost with its worker: on a free worker if one is known. One
+        lost more than LOST_RUNS_ALLOWED times fails (on a one-worker cluster, a trial that crashes its
+        worker takes its rows with it every time)."""
+        if self._running[future].losses >= LOST_RUNS_ALLOWED:
+            self._close(future, summary, "FAILED", error=_WORKER_DIED)
+            return
         running = self._running.pop(future)
+        running.losses += 1
         self._by_key.pop(running.spec.run_key, None)
         self._pool.release(running.spec.key)
         self._submit_again(running, (self._pool.place(1) if self._pool.known else None) or Placement())
@@ -561,10 +574,16 @@ class SearchDriver:
         """Submit `running`'s trial anew with `placement` (its row and number stay)."""
         self._data_future = self._ensure_data(self._data_future)
         spec = replace(running.spec, cpus=placement.cpus)
-        self._submit_spec(running.trial_id, spec, running.engine, self._data_future, placement)
+        self._submit_spec(running.trial_id, spec, running.engine, self._data_future, placement, running.losses)
 
     def _submit_spec(
-        self, trial_id: int, spec: TrialSpec, engine: Engine, data_future: Any, placement: Placement
+        self,
+        trial_id: int,
+        spec: TrialSpec,
+        engine: Engine,
+        data_future: Any,
+        placement: Placement,
+        losses: int = 0,
     ) -> None:
         """Submit `spec` as a new attempt of trial row `trial_id` and track it as running."""
         resources = {"GPU": 1} if spec.needs_gpu else self._cpu_request
@@ -583,7 +602,7 @@ class SearchDriver:
             retries=0,
             **where,
         )
-        self._running[future] = _Running(trial_id, engine, spec, time.monotonic(), placement)
+        self._running[future] = _Running(trial_id, engine, spec, time.monotonic(), placement, losses=losses)
         self._by_key[spec.run_key] = future
         self._pool.assign(spec.key, placement)
 
@@ -640,6 +659,15 @@ class SearchDriver:
         data = self._data
         if data is None:
             data = self._data = self.workspace.rows(self.experiment)
+        # Right after the last worker was lost (a trial that crashed it, run again on the other one) the
+        # cluster may be empty until a nanny brings one back: the scheduler refuses to scatter to no worker.
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_RETURN_S)
+        except TimeoutError:
+            raise RuntimeError(
+                f"No worker has been on the cluster for {WORKER_RETURN_S:.0f} s: every worker was lost and none"
+                " came back. Check the workers' memory and logs, then resume the search."
+            ) from None
         return self.client.scatter(data, broadcast=True, hash=False)
 
     def _ensure_data(self, data_future: Any) -> Any:
@@ -750,7 +778,7 @@ class SearchDriver:
             try:
                 result: TrialResult = prefetched if prefetched is not None else future.result()
             except CancelledError:  # its result died with its worker before we fetched it: run it again
-                self._resubmit(future)
+                self._resubmit(future, summary)
                 return
             except Exception as exc:
                 self._close(future, summary, "FAILED", error=_describe(exc))
@@ -762,7 +790,7 @@ class SearchDriver:
         elif future.status == "cancelled":
             # Not cancelled by us (we pop a trial before cancelling it): Dask dropped it because every
             # worker holding its input data died. The trial did not fail: run it again.
-            self._resubmit(future)
+            self._resubmit(future, summary)
         else:
             self._close(future, summary, "FAILED", error=_describe(future.exception()))
 
@@ -919,14 +947,17 @@ def _accepts_n_workers(client: Any) -> bool:
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
+_WORKER_DIED = (
+    "its worker died each time it ran the trial (crash, os._exit or out of memory); "
+    "Dask gave up after the allowed failures"
+)
+
+
 def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "failed"
     name = type(exc).__name__
     if name == "KilledWorker":
-        return (
-            "its worker died each time it ran the trial (crash, os._exit or out of memory); "
-            "Dask gave up after the allowed failures"
-        )
+        return _WORKER_DIED
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     return text[:500]
