@@ -949,7 +949,7 @@ def _accepts_n_workers(client: Any) -> bool:
 
 _WORKER_DIED = (
     "its worker died each time it ran the trial (crash, os._exit or out of memory); "
-    "Dask gave up after the allowed failures"
+    "it was not run again after the allowed failures"
 )
 
 
