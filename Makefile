@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	# The develop link below makes the venv's labextension folder workbench/labextension, so the last install
+	# wrote install.json (mapped on its own in pyproject) into it, and the wheel would get that file twice.
+	rm -f workbench/labextension/install.json
 	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null 2>&1
 	touch $(STAMP)

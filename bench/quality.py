@@ -14,9 +14,10 @@ scores in [0, 1]) or loses against each anchor; then a summary line of wins / ti
     .venv/bin/python bench/quality.py --seconds 60                     # every bundled dataset
     .venv/bin/python bench/quality.py --seconds 300 penguins wine
     .venv/bin/python bench/quality.py --seconds 60 --csv my.csv:label  # any CSV too
+    .venv/bin/python bench/quality.py --seconds 60 --metric log_loss penguins wine seattle_weather
 
 The anchors do not depend on the workbench's code, so `--anchor-cache FILE` keeps their scores, keyed by the
-dataset, its training rows' hash, S, the preset and the AutoGluon version, and reuses them; `--anchors-only`
+dataset, the metric, its training rows' hash, S, the preset and the AutoGluon version, and reuses them; `--anchors-only`
 fills that cache without running the workbench. `--search-args "..."` adds options to the workbench's search
 (for example `--cv-folds 1`), to measure a setting against the default on the same split.
 
@@ -121,11 +122,11 @@ class AnchorCache:
         )
 
     @staticmethod
-    def key(name: str, train: pd.DataFrame, seconds: float, preset: str, seed: int = 0) -> str:
+    def key(name: str, metric: str, train: pd.DataFrame, seconds: float, preset: str, seed: int = 0) -> str:
         import autogluon.tabular
 
         rows = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes()).hexdigest()[:16]
-        key = f"{name}|{rows}|{seconds:g}|{preset}|{autogluon.tabular.__version__}"
+        key = f"{name}|{metric}|{rows}|{seconds:g}|{preset}|{autogluon.tabular.__version__}"
         return key if seed == 0 else f"{key}|seed {seed}"
 
     def get(self, key: str) -> tuple[float, float] | None:
@@ -153,7 +154,7 @@ def anchor(
     preset: str,
     seed: int = 0,
 ) -> tuple[float, float]:
-    key = cache.key(name, train, seconds, preset, seed)
+    key = cache.key(name, metric, train, seconds, preset, seed)
     found = cache.get(key)
     if found is not None:
         return found
@@ -239,6 +240,11 @@ def main() -> None:
     parser.add_argument("datasets", nargs="*", help="bundled dataset names (default: all)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--csv", action="append", default=[], metavar="PATH:TARGET")
+    parser.add_argument(
+        "--metric",
+        metavar="NAME",
+        help="score every dataset by NAME instead of its own metric (for example log_loss on classification tables)",
+    )
     parser.add_argument("--no-best-quality", action="store_true", help="skip the best_quality anchor")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument(
@@ -277,15 +283,24 @@ def main() -> None:
         path, _, target = item.rpartition(":")
         jobs.append((Path(path).stem.replace(".", "_"), pd.read_csv(path), target, None))
 
+    # Every dataset's metric is checked before the first (minutes long) run.
+    checked: list[tuple[str, pd.DataFrame, str, str, str]] = []
+    for name, frame, target, own_metric in jobs:
+        problem_type = infer_problem_type(frame[target])
+        metric = args.metric or own_metric or DEFAULT_METRIC[problem_type]
+        try:
+            get_metric(metric, problem_type)
+        except ValueError as exc:
+            parser.error(f"{name}: {exc}")
+        checked.append((name, frame, target, problem_type, metric))
+
     cache = AnchorCache(args.anchor_cache)
     rows, tally = [], {"default": [0, 0, 0], "best_quality": [0, 0, 0]}
     S = args.seconds
     print(f"S = {S:g} s; scores on the 20% held out; wall times in seconds")
     header = f"{'dataset':<20} {'metric':<18} {'AG default':>10} {'AG best_q':>10} {'workbench':>10} "
     print(header + f"{'wall AG':>8} {'wall AGbq':>9} {'wall wb':>8} {'vs default':>10} {'vs best_q':>9}  winner")
-    for name, frame, target, metric in jobs:
-        problem_type = infer_problem_type(frame[target])
-        metric = metric or DEFAULT_METRIC[problem_type]
+    for name, frame, target, problem_type, metric in checked:
         greater = get_metric(metric, problem_type).greater_is_better
         train, test = split(frame, target, problem_type != "regression")
         anchors: list[dict[str, float]] = []

@@ -1,6 +1,7 @@
 """Temperature scaling: the fit recovers a known temperature, the map keeps rows and labels, and the
-out-of-fold decision keeps it only where it helps; models apply it in predict_proba, the fast path, pickles
-and native files, and models pickled before it existed load uncalibrated."""
+out-of-fold decision keeps it only where it helps; every decision floors the probabilities at what its
+valid rows can show; models apply it in predict_proba, the fast path, pickles and native files, and models
+pickled before it existed load uncalibrated."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from workbench.config import Settings
 from workbench.model import (
     Calibration,
+    apply_floor,
     apply_temperature,
     apply_threshold,
     choose_calibration,
@@ -28,6 +30,7 @@ from workbench.model._calibration import (
     THRESHOLD_GRID,
     _threshold_scores,
     mean_log_loss,
+    probability_floor,
     sharpest_temperature,
 )
 from workbench.model._native import load_native, native_files
@@ -73,7 +76,10 @@ def test_apply_keeps_rows_summing_to_one_and_every_argmax() -> None:
 def test_the_decision_rejects_calibrated_probabilities_and_keeps_over_confident_ones() -> None:
     proba, codes = calibrated_rows(2000, 3, seed=2)
     kept = choose_calibration(proba, codes, seed=0)
-    assert kept.method == "none" and not kept.active and kept.apply(proba) is proba
+    # no temperature; only the floor of 2000 rows, which moves no probability by more than 1.5 / 4002
+    assert kept.method == "none" and kept.floor == probability_floor(2000) == 1 / 4002
+    assert kept.note() == "floor 0.00025"
+    np.testing.assert_allclose(kept.apply(proba), proba, rtol=0, atol=1.5 / 4002)
     assert kept.oof_before is not None and kept.oof_after is not None
     assert not kept.oof_after < kept.oof_before * (1 - MIN_GAIN)
     assert kept.folds == 5 and kept.rows == 2000 and kept.reason.startswith("not calibrated")
@@ -87,8 +93,9 @@ def test_the_decision_rejects_calibrated_probabilities_and_keeps_over_confident_
     assert chosen.temperature == pytest.approx(2.5, rel=0.15)
     assert chosen.oof_after is not None and chosen.oof_before is not None
     assert chosen.oof_after < chosen.oof_before * (1 - MIN_GAIN)
-    np.testing.assert_array_equal(chosen.apply(over), apply_temperature(over, chosen.temperature))
-    assert chosen.note() == f"calibrated T={chosen.temperature:.2f}"
+    tempered = apply_temperature(over, chosen.temperature)
+    np.testing.assert_array_equal(chosen.apply(over), apply_floor(tempered, probability_floor(2000)))
+    assert chosen.note() == f"calibrated T={chosen.temperature:.2f}, floor 0.00025"
     assert choose_calibration(over, codes, seed=0) == chosen  # seeded folds: the same decision
 
 
@@ -98,6 +105,29 @@ def test_valid_rows_all_classified_right_decide_nothing() -> None:
     decision = choose_calibration(proba, codes)
     assert decision.method == "none" and "classified right" in decision.reason
     assert fit_temperature(proba, codes) < 0.06  # what an unguarded fit would do: T at its lower bound
+    # ...but no row stays more certain than 300 right answers show: a wrong answer on a new row costs
+    # -log(1 / 602 / 2) = 7.1 nats instead of up to 34.5
+    floored = decision.apply(proba)
+    assert decision.active and floored.max() <= 1 - 1 / 602 + 1e-12 and floored.min() >= 1 / 602 / 2 - 1e-12
+    certain = np.array([[1.0, 0.0, 0.0]])
+    assert mean_log_loss(decision.apply(certain), np.array([1])) == pytest.approx(np.log(2 * 602))
+
+
+def test_the_floor_keeps_rows_and_labels() -> None:
+    proba, _ = calibrated_rows(500, 4, seed=6)
+    proba[0] = [1.0, 0.0, 0.0, 0.0]
+    for floor in (probability_floor(0 + 1), probability_floor(69), probability_floor(20_000)):
+        out = apply_floor(proba, floor)
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(out.argmax(axis=1), proba.argmax(axis=1))
+        assert out.max() <= 1 - floor + 1e-12 and out.min() >= floor / 3 - 1e-12
+    assert apply_floor(proba, 0.0) is proba
+    with pytest.raises(ValueError, match="floor"):
+        apply_floor(proba, 0.5)
+    with pytest.raises(ValueError, match="floor"):
+        Calibration.from_dict({"method": "none", "floor": -0.1})
+    # decisions saved before the floor load without one
+    assert Calibration.from_dict({"method": "temperature", "temperature": 1.3}).floor == 0.0
 
 
 def test_sharpening_stops_where_confidence_reaches_the_rows_accuracy() -> None:
@@ -131,6 +161,7 @@ def test_few_rows_or_rare_classes_decide_without_warnings() -> None:
     assert choose_calibration(apply_temperature(proba, 0.3), codes).folds == 5
     few = choose_calibration(proba[:10], codes[:10])
     assert few.method == "none" and few.oof_before is None and "too few" in few.reason
+    assert few.floor == probability_floor(10)
 
 
 def test_calibration_round_trips_through_dicts() -> None:

@@ -21,7 +21,9 @@ from workbench.config import Settings
 from workbench.model import (
     AutoGluonModel,
     Calibration,
+    apply_floor,
     apply_temperature,
+    probability_floor,
     probe_columns,
     score_predictions,
     verified_fast_path,
@@ -84,7 +86,10 @@ def test_every_candidate_records_its_decision_and_predicts_calibrated(searched: 
         calibrated = model.predict_proba(data.X_test)
         model.calibration_ = None
         raw = model.predict_proba(data.X_test)
-        np.testing.assert_allclose(calibrated, apply_temperature(raw, decision.temperature), rtol=0, atol=0)
+        # the temperature when one was kept, then the floor of the selection rows
+        assert decision.floor == probability_floor(len(data.y_selection))
+        tempered = apply_temperature(raw, decision.temperature) if decision.method == "temperature" else raw
+        np.testing.assert_allclose(calibrated, apply_floor(tempered, decision.floor), rtol=0, atol=0)
         model.calibration_ = decision
         valid, test = _stored_predictions(searched.workspace, row)
         assert len(valid) == len(data.y_selection)
@@ -95,7 +100,8 @@ def test_every_candidate_records_its_decision_and_predicts_calibrated(searched: 
     notes = {r.key: r.calibration for r in leaderboard(searched.workspace, searched.experiment).rows}
     for row in searched.rows:
         decision = Calibration.from_dict(row.calibration or {})
-        assert notes[row.key] == (f"calibrated T={decision.temperature:.2f}" if decision.active else "")
+        temperature = f"calibrated T={decision.temperature:.2f}, " if decision.method == "temperature" else ""
+        assert notes[row.key] == f"{temperature}floor {decision.floor:.2g}"
 
 
 def _calibrated_row(searched: CalibratedSearch) -> records.CandidateRow:

@@ -8,11 +8,13 @@ from workbench.model._base import FittedModel, dumps_model, loads_model
 from workbench.model._calibration import (
     THRESHOLD_METRICS,
     Calibration,
+    apply_floor,
     apply_temperature,
     apply_threshold,
     choose_calibration,
     choose_threshold,
     fit_temperature,
+    probability_floor,
 )
 from workbench.model._columns import (
     Columns,
@@ -45,6 +47,7 @@ __all__ = [
     "ModelSource",
     "UnsupportedFastPath",
     "UnverifiedFastPath",
+    "apply_floor",
     "apply_temperature",
     "apply_threshold",
     "autogluon_cache_dir",
@@ -57,6 +60,7 @@ __all__ = [
     "labels_from_proba",
     "loads_model",
     "measure_latency",
+    "probability_floor",
     "probe_columns",
     "score_predictions",
     "stack_features",

@@ -16,6 +16,17 @@ loss keeps falling as T -> 0, in every fold alike, while one wrong answer on new
 Measured on the bundled tables (`bench/calibration.py`), without that bound a model with one wrong valid
 row was sharpened to T = 0.12 and its test log loss went from 0.14 to 1.00.
 
+Whatever the temperature, no probability is left more certain than the valid rows can show: each row keeps
+at least 1 / (2n + 2) of its mass off its top class, mixed in evenly over the classes (`apply_floor`). That
+is the error rate Krichevsky and Trofimov's estimator, (errors + 1/2) / (n + 1), gives n rows all classified
+right: the estimator that keeps log loss on the unforeseen small, where Laplace's (errors + 1) / (n + 2)
+charges every right row twice as much. The argmax of every row stays. Without it one new row that the
+model gets wrong with p = 1e-15 costs 34.5 nats: on the bundled penguins table (69 test rows) an MLP that
+classified all 220 of its valid rows right scored 0.496 test log loss, 0.48 of it from one row; the same
+model with the floor scores 0.114. Out of fold the floor cannot be judged (where every row is right, the
+log loss only falls as it shrinks), so like the bound on sharpening it is a rule, not a fit; its cost on
+rows that are right is about 1 / (2n + 2) each.
+
 The decision records both out-of-fold losses, which stay honest where the valid score of the calibrated
 model (T fitted on those same rows) is slightly optimistic.
 
@@ -25,7 +36,7 @@ Pure numpy and scipy: the model classes apply a `Calibration` in `predict_proba`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -36,12 +47,14 @@ __all__ = [
     "MIN_ROWS",
     "THRESHOLD_METRICS",
     "Calibration",
+    "apply_floor",
     "apply_temperature",
     "apply_threshold",
     "choose_calibration",
     "choose_threshold",
     "fit_temperature",
     "mean_log_loss",
+    "probability_floor",
     "sharpest_temperature",
 ]
 
@@ -65,6 +78,8 @@ class Calibration:
     folds, rows: how many folds of how many valid rows decided.
     reason: the decision in one sentence.
     threshold: the decision threshold on the positive class's probability (method "threshold").
+    floor: the probability mass each row keeps off its top class at least (`apply_floor`, after the
+        temperature; 0: none). Not used with a threshold.
     """
 
     method: Method = "none"
@@ -75,34 +90,41 @@ class Calibration:
     rows: int = 0
     reason: str = ""
     threshold: float = 0.5
+    floor: float = 0.0
 
     @property
     def active(self) -> bool:
         if self.method == "threshold":
             return self.threshold != 0.5
-        return self.method == "temperature" and self.temperature != 1.0
+        return (self.method == "temperature" and self.temperature != 1.0) or self.floor > 0.0
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
-        """`proba` calibrated: the same array when the method is "none"."""
+        """`proba` calibrated: the same array when nothing is active (no temperature, threshold or floor)."""
         if not self.active:
             return proba
         if self.method == "threshold":
             return apply_threshold(proba, self.threshold)
-        return apply_temperature(proba, self.temperature)
+        tempered = apply_temperature(proba, self.temperature) if self.method == "temperature" else proba
+        return apply_floor(tempered, self.floor)
 
     def note(self) -> str:
-        """A short label for tables: "calibrated T=1.31", "threshold 0.34", or "" when not calibrated."""
+        """A short label for tables: "calibrated T=1.31", "floor 0.0045", "threshold 0.34", or "" when not
+        calibrated."""
         if not self.active:
             return ""
-        return (
-            f"threshold {self.threshold:.2f}" if self.method == "threshold" else f"calibrated T={self.temperature:.2f}"
+        if self.method == "threshold":
+            return f"threshold {self.threshold:.2f}"
+        parts = (
+            [f"calibrated T={self.temperature:.2f}"] if self.method == "temperature" and self.temperature != 1.0 else []
         )
+        return ", ".join([*parts, f"floor {self.floor:.2g}"] if self.floor > 0.0 else parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "temperature": self.temperature,
             "threshold": self.threshold,
+            "floor": self.floor,
             "oof_before": self.oof_before,
             "oof_after": self.oof_after,
             "folds": self.folds,
@@ -123,6 +145,9 @@ class Calibration:
         threshold = float(data.get("threshold", 0.5))
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"a decision threshold must be between 0 and 1, not {threshold!r}")
+        floor = float(data.get("floor", 0.0))  # models calibrated before the floor have none
+        if not 0.0 <= floor < 0.5:
+            raise ValueError(f"a probability floor must be at least 0 and below 0.5, not {floor!r}")
 
         def number(key: str) -> float | None:
             value = data.get(key)
@@ -132,6 +157,7 @@ class Calibration:
             method=method,
             temperature=temperature,
             threshold=threshold,
+            floor=floor,
             oof_before=number("oof_before"),
             oof_after=number("oof_after"),
             folds=int(data.get("folds", 0)),
@@ -148,6 +174,26 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def probability_floor(rows: int) -> float:
+    """The least probability mass a row keeps off its top class after `rows` valid rows: 1 / (2 rows + 2),
+    the error rate Krichevsky and Trofimov's estimator gives when every one of them was classified right."""
+    return 0.5 / (max(int(rows), 0) + 1)
+
+
+def apply_floor(proba: np.ndarray, floor: float) -> np.ndarray:
+    """Each row mixed with the uniform distribution so that its top probability is at most 1 - `floor` and
+    every class gets at least floor / (K - 1): rows sum to 1 and keep their argmax. 0 returns `proba` itself."""
+    if floor == 0.0:
+        return proba
+    p = np.asarray(proba, dtype=np.float64)
+    k = p.shape[1]
+    if not 0.0 < floor < 0.5 or k < 2:
+        raise ValueError(f"a probability floor must be between 0 and 0.5 for 2 classes or more, not {floor!r}")
+    share = min(1.0, floor * k / (k - 1))
+    out: np.ndarray = (1.0 - share) * p + share / k
     return out
 
 
@@ -244,12 +290,22 @@ def _folds(codes: np.ndarray, seed: int) -> list[np.ndarray]:
 
 def choose_calibration(proba_valid: np.ndarray, codes_valid: np.ndarray, seed: int = 0) -> Calibration:
     """Whether temperature scaling helps these valid probabilities, decided out of fold; the Calibration
-    to apply (method "none" when it does not help by more than MIN_GAIN, or the rows are too few).
+    to apply (method "none" when it does not help by more than MIN_GAIN, or the rows are too few), with the
+    probability floor of n valid rows (`probability_floor`) in every case.
 
     codes_valid: each valid row's class as a column of `proba_valid`.
     """
     proba = np.asarray(proba_valid, dtype=np.float64)
     codes = np.asarray(codes_valid, dtype=np.int64)
+    decision = _choose_temperature(proba, codes, seed)
+    if proba.ndim != 2 or proba.shape[1] < 2 or len(codes) == 0:
+        return decision
+    floor = probability_floor(len(codes))
+    bound = f"every row keeps at least {floor:.2g} off its top class (1 / (2n + 2) for n = {len(codes)} valid rows)"
+    return replace(decision, floor=floor, reason=f"{decision.reason}; {bound}")
+
+
+def _choose_temperature(proba: np.ndarray, codes: np.ndarray, seed: int) -> Calibration:
     n = len(codes)
     if n < MIN_ROWS or proba.ndim != 2 or proba.shape[1] < 2:
         return Calibration(rows=n, reason=f"not calibrated: {n} valid rows are too few to decide (needs {MIN_ROWS})")
