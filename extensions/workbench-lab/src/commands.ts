@@ -113,11 +113,19 @@ export function addCommands(
     }
   });
 
-  /** The notebook to run: the one at `args.path`, else the current one. */
+  /**
+   * The notebook to run: the one at `args.path`, else the one the main area
+   * shows, else the tracker's current one. The tracker follows focus, which
+   * can stay on a notebook restored behind the one just opened.
+   */
   const notebookFor = (args: { [key: string]: unknown }): NotebookPanel | null => {
     const path = typeof args.path === 'string' ? args.path : '';
     if (path) {
       return tracker.find(panel => panel.context.path === path) ?? null;
+    }
+    const shown = app.shell.currentWidget;
+    if (shown && tracker.has(shown)) {
+      return shown as NotebookPanel;
     }
     return tracker.currentWidget;
   };
