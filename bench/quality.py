@@ -17,9 +17,10 @@ scores in [0, 1]) or loses against each anchor; then a summary line of wins / ti
     .venv/bin/python bench/quality.py --seconds 60 --metric log_loss penguins wine seattle_weather
 
 The anchors do not depend on the workbench's code, so `--anchor-cache FILE` keeps their scores, keyed by the
-dataset, the metric, its training rows' hash, S, the preset and the AutoGluon version, and reuses them; `--anchors-only`
-fills that cache without running the workbench. `--search-args "..."` adds options to the workbench's search
-(for example `--cv-folds 1`), to measure a setting against the default on the same split.
+dataset, the metric, its training rows' hash, S, the preset and the AutoGluon version, and reuses them;
+`--anchors-only` fills that cache without running the workbench. `--search-args "..."` adds options to the
+workbench's search (for example `--cv-folds 1`), to measure a setting against the default on the same split.
+`--metric NAME` scores every dataset by NAME instead of its own metric.
 
 On a table of a few hundred rows the 20% held out is a few dozen rows, and one search's score there moves
 with the search's seed by more than the tie margin. `--repeat N` runs the workbench's search N times per
