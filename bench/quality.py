@@ -203,10 +203,14 @@ def workbench(
     os.environ.update({k: v for k, v in env.items() if k.startswith("WORKBENCH_")})
     import workbench.api as wb
 
-    # Only a refit the search made inside its time limit counts: a winner it could not finalize in time
-    # is scored as selected, not refitted here after the clock stopped.
-    finalized = bool((summary.get("finalized") or {}).get("finalized"))
-    version = wb.register_winner(summary["experiment_id"], name, finalize="all" if finalized else "none")
+    # Only a refit the search made inside its time limit counts: the model it finalized (its winner, or
+    # the best model whose refit fitted the time left), else its winner scored as selected, not refitted
+    # here after the clock stopped.
+    final = summary.get("finalized") or {}
+    if final.get("finalized"):
+        version = wb.register_model(final["key"], name, finalize="all")
+    else:
+        version = wb.register_winner(summary["experiment_id"], name, finalize="none")
     from workbench.registry import Registry
 
     loaded = Registry(wb.open_workspace()).load(version.ref).model

@@ -4,6 +4,7 @@ as selected registered and usable."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 import workbench.api as wb
+from workbench.metrics import get_metric
 from workbench.model import loads_model
 from workbench.registry import Registry
 from workbench.search.families import refit_size
@@ -401,3 +403,101 @@ def test_a_refit_on_a_cluster_runs_on_the_worker_its_candidate_was_fitted_on(sea
                 finalize_candidate(ws, candidate_id, "all", client=client)
     ran_on = [task["worker"] for task in stream.data if "refit_candidate" in str(task["key"])]
     assert ran_on == list(fitted_on.values())
+
+
+def _add_candidate(
+    ws: Any, experiment_id: int, like: Any, name: str, valid_score: float, fit_time_s: float, valid: np.ndarray | None
+) -> Any:
+    """A candidate with `like`'s model and the given selection score and fit time; its selection predictions
+    are `valid` (None: `like`'s)."""
+    predictions_key = like.predictions_key
+    if valid is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, valid=valid, test=np.zeros((0, *valid.shape[1:])))
+        predictions_key = ws.store.put_artifact(
+            f"experiments/{experiment_id}/predictions/{name}.npz", buffer.getvalue()
+        ).key
+    row = {
+        **{field: getattr(like, field) for field in ("engine", "model_type", "test_score", "params", "artifact_key")},
+        **{field: getattr(like, field) for field in ("predict_row_ms", "predict_batch_ms", "size_bytes")},
+        "name": name,
+        "valid_score": valid_score,
+        "fit_time_s": fit_time_s,
+        "model_in_artifact": like.model_in_artifact,
+        "predictions_key": predictions_key,
+    }
+    trial = records.create_trial(
+        ws.store, experiment_id, "optuna", 9000 + len(records.list_trials(ws.store, experiment_id)), {}
+    )
+    assert records.finish_trial(ws.store, trial.id, "COMPLETE", values=[valid_score], candidates=[row])
+    return next(c for c in records.list_candidates(ws.store, experiment_id) if c.name == name)
+
+
+def test_a_winner_whose_refit_does_not_fit_gives_way_to_a_model_the_selection_rows_cannot_tell_from_it(
+    searched: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model found as the trials end (an AutoGluon fit's best) can need a refit longer than the time left:
+    the search finalizes the best candidate whose refit fits when the winner leads it by at most one
+    standard error on the selection rows, and says which winner it passed over and why; else the winner
+    stays as selected."""
+    from workbench.cli._search import _finalize_line
+    from workbench.search._finalize import best_candidate, estimated_refit_s
+    from workbench.search._run import _finalize_winner
+
+    shutil.copytree(searched["root"] / "home", tmp_path / "home")  # this test adds candidates: to a copy
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    ws = wb.open_workspace()
+    experiment = ws.experiment(searched["experiment"].id)
+    before = best_candidate(ws, experiment)
+    assert before is not None and before.valid_score is not None and before.predictions_key
+    step = 1e-6 if get_metric(experiment.metric, experiment.problem_type).greater_is_better else -1e-6
+    # the same predictions as the best so far, scored a hair better, with a fit of 900 s: no refit fits
+    slow = _add_candidate(ws, experiment.id, before, "late-and-slow", before.valid_score + step, 900.0, None)
+    assert best_candidate(ws, experiment) == slow
+    config = wb.search_config(time_limit_s=45)
+    budget = config.budget_for(experiment)
+    summary = replace(searched["summary"], ensemble=None)
+    scale = 1.0 * PENGUINS_ROWS / _split_sizes(experiment.id)[0]
+
+    def finalize(seconds_left: float) -> dict[str, Any] | None:
+        return _finalize_winner(
+            ws, experiment, config, budget, summary, None, time.monotonic() + seconds_left, scale, lambda: False
+        )
+
+    report = finalize(30.0)
+    assert report is not None and report["finalized"], report
+    assert report["key"] == f"c{before.id}" and report["rows"] == PENGUINS_ROWS
+    assert report["instead_of"]["key"] == f"c{slow.id}" and report["instead_of"]["name"] == "late-and-slow"
+    expected = estimated_refit_s(ws, slow, "all", scale)
+    assert expected > 900 and f"its refit would take about {expected:.0f} s" in report["instead_of"]["reason"]
+    assert report["why"] == f"the winner leads it by only 0 {experiment.metric} on the selection rows"
+    assert final_rows.get_final(ws.store, before.id, "all") is not None
+    line = _finalize_line(report, "all", 44.0)
+    assert "Winner late-and-slow not finalized" in line and f"instead: {before.name}, the best" in line
+    assert f"--candidate {before.id}" in line
+    # the winner stays rank 1 on the leaderboard, trained on the train rows; the one finalized says its rows
+    board = wb.leaderboard(experiment.id)
+    assert board.best is not None and board.best.key == f"c{slow.id}" and board.best.trained_on == "train"
+    assert board.row(f"c{before.id}").trained_on == f"all: {PENGUINS_ROWS} rows"
+    # when no candidate's refit fits either, the winner stays as selected and the summary says why
+    none_fits = finalize(-100.0)
+    assert none_fits is not None and not none_fits["finalized"] and "instead_of" not in none_fits
+    assert none_fits["key"] == f"c{slow.id}" and "no other candidate's refit fits" in none_fits["reason"]
+
+    # a slow winner that classifies every selection row right, and a quick one that gets every other row
+    # wrong: the selection rows tell them apart, so the winner stays as selected
+    targets = ws.targets(experiment)
+    assert targets.classes is not None
+    codes = np.searchsorted(np.asarray(targets.classes), np.asarray(targets.y_valid))
+    right = np.eye(len(targets.classes))[codes]
+    wrong = right.copy()
+    wrong[::2] = np.eye(len(targets.classes))[(codes[::2] + 1) % len(targets.classes)]
+    best = _add_candidate(ws, experiment.id, before, "right-and-slow", before.valid_score + 3 * step, 900.0, right)
+    quick = _add_candidate(ws, experiment.id, before, "wrong-and-quick", before.valid_score + 2 * step, 0.01, wrong)
+    stays = finalize(30.0)
+    assert stays is not None and not stays["finalized"] and stays["key"] == f"c{best.id}", stays
+    assert (
+        f"the best model whose refit fits, {quick.name}, is not finalized instead: the winner leads it by 0.5"
+        in stays["reason"]
+    )
+    assert "standard errors) on the selection rows" in stays["reason"]

@@ -198,7 +198,8 @@ def run_search(
     """Search the experiment here, blocking until the budget is spent or the search is stopped (from any
     process with `stop_search`, or SIGTERM), then build an ensemble of the best candidates, kept when it
     beats its best member out of fold (`SearchSummary.ensemble`), and finalize the winner
-    (`SearchSummary.finalized` says how).
+    (`SearchSummary.finalized` says how; when its refit does not fit the time left, the best model whose
+    refit does is finalized instead and registered with `register_model(summary.finalized["key"], NAME)`).
     `on_event` sees every event as it happens; one that raises is dropped, never the search. A time limit
     is counted from `started_at` (a `time.monotonic()` reading, e.g. when a command started; default: now)."""
     from workbench.compare import ensemble_step

@@ -120,7 +120,8 @@ class SearchSummary:
     wasted_share: float = 0.0
     # The ensemble built of the candidates after the trials (`workbench.search.run_search`): kept or not, why.
     ensemble: dict[str, Any] | None = None
-    # How the winner was finalized after the trials (`workbench.search.run_search`), or why it was not.
+    # How the winner was finalized after the trials (`workbench.search.run_search`), or why it was not;
+    # with "instead_of", the winner's refit did not fit the time left and the model named was finalized.
     finalized: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from workbench.errors import InvalidInputError
 from workbench.search._driver import SearchDriver, SearchOptions, SearchSummary
 from workbench.search._engines import ENGINE_NAMES, AutoGluonEngine, Engine, OptunaEngine
 from workbench.search._events import EventBus
+from workbench.search._fallback import fallback_candidate
 from workbench.search._finalize import (
     FinalizeMode,
     RefitStopped,
@@ -416,8 +417,11 @@ def _finalize_winner(
 ) -> dict[str, Any] | None:
     """Refit the winner (`config.finalize`): the ensemble the run kept (every member), else the best
     candidate; when the run ended on its budget and the refit (on `scale` times the train rows) fits the
-    time left. What was done, or why not, as plain data for the summary. A cancel request (`stop`) cancels
-    the refit: the winner stays as selected and the run ends stopped."""
+    time left. When the winner's refit does not fit, the best candidate whose refit does is finalized
+    instead if the winner leads it by at most one standard error on the selection rows (`fallback_candidate`;
+    `instead_of` names the winner and why it was not finalized, `why` the comparison). What was done, or
+    why not, as plain data for the summary. A cancel request (`stop`) cancels the refit: the winner stays
+    as selected and the run ends stopped."""
     if config.finalize == "none" or not _ended_on_budget(summary):
         return None
     ensemble = summary.ensemble if summary.ensemble and summary.ensemble.get("kept") else None
@@ -435,11 +439,30 @@ def _finalize_winner(
     seconds_left = None if deadline is None else deadline - time.monotonic()
     if seconds_left is not None and estimate > seconds_left + _overrun_s(budget):
         option = f"--candidate {ids[0]}" if ensemble is None else f"--ensemble {report['key'][1:]}"
-        return {
-            **report,
-            "finalized": False,
-            "reason": f"its refit would take about {estimate:.0f} s and {max(0.0, seconds_left):.0f} s were left; "
-            f"`workbench models register NAME {option}` finalizes it then",
+        reason = (
+            f"its refit would take about {estimate:.0f} s and {max(0.0, seconds_left):.0f} s were left; "
+            f"`workbench models register NAME {option}` finalizes it then"
+        )
+        fallback = None
+        if ensemble is None:  # a kept ensemble was built of candidates whose refits fitted: it is kept whole
+
+            def fits(candidate: records.CandidateRow) -> bool:
+                expected = estimated_refit_s(workspace, [candidate], config.finalize, scale)
+                return deadline is not None and expected <= deadline - time.monotonic() + _overrun_s(budget)
+
+            fallback = fallback_candidate(workspace, experiment, members[0], fits)
+        if fallback is None or not fallback.taken or fallback.candidate is None:
+            why = f"; {fallback.describe(experiment.metric)}" if fallback is not None else ""
+            return {**report, "finalized": False, "reason": reason + why}
+        instead_of = {"key": report["key"], "name": report["name"], "reason": reason}
+        ids = [fallback.candidate.id]
+        report = {
+            "key": f"c{fallback.candidate.id}",
+            "candidate_id": fallback.candidate.id,
+            "name": fallback.candidate.name,
+            "mode": config.finalize,
+            "instead_of": instead_of,
+            "why": fallback.describe(experiment.metric),
         }
     start = time.monotonic()
     try:
