@@ -5,7 +5,8 @@ For each dataset (the bundled ones by default, or any CSV given with --csv PATH:
 - plain AutoGluon: `TabularPredictor(...).fit(train, time_limit=S)` (its default preset), and
 - AutoGluon `presets="best_quality"` with the same limit, and
 - `workbench search NAME --time-limit S` through the CLI in a fresh workspace, its winner finalized (the
-  default), then registered;
+  default; or the model the search finalized instead when the winner's refit did not fit), then
+  registered;
 all three scored on the 20% by the same function (`workbench.model.score_predictions`, the dataset's
 metric, probabilities for classifiers). Printed per dataset: the three scores, the wall times, and whether
 the workbench wins, ties (within 0.5% of the metric's scale: relative to the best score, or 0.005 for
