@@ -124,7 +124,7 @@ def score_gap(
             len(leads) < MIN_BOOTSTRAP_SAMPLES or time.monotonic() - start < BOOTSTRAP_S
         ):
             leads.append(lead(rng.integers(0, len(y), size)))
-    except (ValueError, KeyError, OSError):
+    except Exception:  # predictions unreadable or a score undefined: no comparison, so no fallback
         return None
     finite = [value for value in leads if math.isfinite(value)]
     if not math.isfinite(gap) or len(finite) < len(leads) // 2 or len(finite) < 2:
