@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,13 @@ def _source(spec: dict[str, str]) -> ModelSource:
 
 
 def create_app_from_env() -> Any:
+    from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+    # pydantic's false positive on the alias FastAPI gives every path parameter (pydantic/pydantic#12356),
+    # printed with some hash seeds when a route is built on its first request; the alias is applied
+    warnings.filterwarnings(
+        "ignore", message="The 'alias' attribute with value", category=UnsupportedFieldAttributeWarning
+    )
     fields = json.loads(os.environ.get(ENV_SETTINGS, "{}"))
     key_var = os.environ.get(ENV_API_KEY_VAR)
     api_key = os.environ.get(key_var) if key_var else None
