@@ -178,28 +178,45 @@ def test_a_refit_estimate_counts_the_rounds_an_autogluon_boosting_model_adds(sea
         assert refit_s(stacked, scale) == pytest.approx(refit_s(boosted, scale))
 
 
-def test_an_autogluon_trial_leaves_the_refit_its_boosted_winner_is_expected_to_take(searched: dict[str, Any]) -> None:
+def test_the_reserve_keeps_the_refit_of_an_autogluon_trials_winner_until_the_trial_ends(
+    searched: dict[str, Any],
+) -> None:
     from workbench.search import SearchConfig
-    from workbench.search._finalize import REFIT_OVERHEAD_S, estimated_refit_s
-    from workbench.search._run import AUTOGLUON_WINNER_SHARE, REFIT_MARGIN, autogluon_refit_share
+    from workbench.search._finalize import REFIT_OVERHEAD_S, estimated_refit_s, refit_scale
+    from workbench.search._run import AUTOGLUON_WINNER_SHARE, REFIT_MARGIN, autogluon_pending_refit_s, finalize_reserve
     from workbench.search.engines._autogluon import FIT_SHARE
 
     ws = wb.open_workspace()
     base = next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine == "autogluon")
-    seconds = 100.0  # the trial's time
+    limit = 60.0
+    budget = wb.Budget(time_limit_s=limit)
     for folds in (1, 4):
         for scale in (1.33, 1.67):
-            share = autogluon_refit_share(folds, SearchConfig(), wb.Budget(time_limit_s=60.0), scale)
-            fit_s = FIT_SHARE * seconds * (1.0 - share)
+            pending = autogluon_pending_refit_s(folds, SearchConfig(), budget, scale)
+            seconds = limit - REFIT_MARGIN * pending  # the trial's time: the limit less what is kept for its refit
             # a winner built on boosting models, fitted in its share of the trial's fit
             winner = replace(
                 base,
                 model_in_artifact="WeightedEnsemble_L2",
                 params={**base.params, "ag_cv_folds": folds, "ag_ancestors": ["LightGBM_BAG_L1"]},
-                fit_time_s=AUTOGLUON_WINNER_SHARE * fit_s,
+                fit_time_s=AUTOGLUON_WINNER_SHARE * FIT_SHARE * seconds,
             )
             refit_s = estimated_refit_s(ws, winner, "all", scale=scale) - REFIT_OVERHEAD_S
-            assert REFIT_MARGIN * refit_s == pytest.approx(share * seconds)
+            assert refit_s == pytest.approx(pending)
+    assert autogluon_pending_refit_s(4, SearchConfig(finalize="none"), budget, 1.67) == 0.0
+    # A new search of both engines keeps it from the start, until its AutoGluon trial ends (the searched
+    # experiment's has: its reserve follows its candidates); a search without AutoGluon does not.
+    config = wb.search_config(time_limit_s=limit, seed=7)
+    fresh = ws.experiment(wb.prepare_search("pens", config).id)
+    split = ws.split(fresh)
+    pending = autogluon_pending_refit_s(split.cv_folds, config, config.budget_for(fresh), refit_scale(split, "all"))
+    floor = max(2.0, 0.05 * limit)
+    reserve = finalize_reserve(ws, fresh, config, config.budget_for(fresh))
+    assert reserve is not None and pending > 0
+    assert reserve() == pytest.approx(max(floor, REFIT_MARGIN * pending + 2.0))
+    optuna_only = wb.search_config(time_limit_s=limit, seed=7, engines=("optuna",))
+    alone = finalize_reserve(ws, fresh, optuna_only, optuna_only.budget_for(fresh))
+    assert alone is not None and alone() == pytest.approx(floor)
 
 
 @pytest.mark.timeout(240)

@@ -65,15 +65,17 @@ def test_an_ensembles_recipe_is_its_members_trials_and_weights(api_env: dict[str
     wb.run_search(
         experiment.id, wb.search_config(engines=["optuna"], families=["linear", "lightgbm"], cluster="local:1")
     )
-    keys = [row.key for row in wb.leaderboard(experiment.id).rows if row.kind == "candidate"][:2]
-    saved = wb.save_ensemble(experiment.id, {keys[0]: 0.7, keys[1]: 0.3})
+    first, second = [row for row in wb.leaderboard(experiment.id).rows if row.kind == "candidate"][:2]
+    saved = wb.save_ensemble(experiment.id, {first.key: 0.7, second.key: 0.3})
     version = wb.register_model(f"e{saved.id}", "mix")
     recipe = wb.model_recipe(version.ref)
     assert recipe.kind == "ensemble" and len(recipe.trials) == 2 and recipe.method == "manual"
-    assert [round(w, 6) for _, w in recipe.members] == [0.7, 0.3]
+    # each member's weight goes with its trial (one family each here), whatever order the members are in
+    weights = {first.model_type: 0.7, second.model_type: 0.3}
+    assert {recipe.trials[i].params["family"]: round(w, 6) for i, w in recipe.members} == weights
     retrained = wb.retrain(version.ref, "penguins", cluster="local:1", out=io.StringIO())
     assert retrained.key.startswith("e") and retrained.experiment_id != experiment.id
     rebuilt = next(e for e in wb.list_ensembles(retrained.experiment_id) if f"e{e.id}" == retrained.key)
-    assert [round(m["weight"], 6) for m in rebuilt.members] == [0.7, 0.3]
+    assert [round(m["weight"], 6) for m in rebuilt.members] == [round(w, 6) for _, w in recipe.members]
     new_trials = wb.list_trials(retrained.experiment_id)
     assert sorted(t.params["family"] for t in new_trials) == sorted(t.params["family"] for t in recipe.trials)

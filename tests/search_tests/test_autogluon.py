@@ -41,6 +41,7 @@ from workbench.search.engines import (
 from workbench.search.engines._autogluon import (
     FIT_SHARE,
     MIN_FIT_S,
+    MODEL_TYPES,
     _environment,
     _expected_models,
     _fit_kwargs,
@@ -343,6 +344,41 @@ def test_models_whose_work_would_run_past_the_deadline_are_dropped(tmp_path: Pat
     assert _keep_within(board, tmp_path, data, 0.0) == ["cheap"]  # none fits: the cheapest
 
 
+def test_a_bagged_ensemble_and_its_bags_are_kept_within_what_flights_leaves_after_its_fit(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # flights at 60 s, 4 folds: 14,400 train and 4,800 valid rows scored out of fold, 4,800 test rows to
+    # predict, AutoGluon's out-of-fold prediction times, and 10 s left after the fit. Each bag costs about
+    # 2.3 s (predicting the test rows with its 4 children, 0.5 s of single-row calls); the ensemble of the
+    # three, 4.9 s (its calls run all 16 children): the ensemble and the two best bags fit.
+    board = pd.DataFrame(
+        {
+            "score_val": [-12.2, -12.3, -12.4, -12.5],
+            "pred_time_val": [1.6, 0.5, 0.5, 0.5],
+            "ancestors": [["b1", "b2", "b3"], [], [], []],
+        },
+        index=pd.Index(["ensemble", "b1", "b2", "b3"], name="model"),
+    )
+    frame = pd.DataFrame({"x": np.zeros(4800)})
+    folds = np.arange(14_400) % 3 + 1
+    data = TrialData(
+        pd.DataFrame({"x": np.zeros(14_400)}),
+        np.zeros(14_400),
+        frame,
+        np.zeros(4800),
+        frame,
+        np.zeros(4800),
+        "regression",
+        "mae",
+        None,
+        "h",
+        folds,
+    )
+    assert data.cv_folds == 4
+    assert _keep_within(board, tmp_path, data, 10.0) == ["ensemble", "b1", "b2"]
+    assert _keep_within(board, tmp_path, data, 12.0) == ["ensemble", "b1", "b2", "b3"]
+
+
 def test_forests_come_after_the_boosted_models_with_capped_trees() -> None:
     default = autogluon_configs(1, 0, None)[0]["hyperparameters"]
     for kind in ("RF", "XT"):
@@ -427,6 +463,13 @@ def test_candidates_are_scored_on_out_of_fold_predictions(
     rows = selection_rows(data)
     for c in result.candidates:
         assert c.params["ag_cv_folds"] == FOLDS
+        # A bag is named by its children's family, the weighted ensemble by its own, built on the bags.
+        if c.name.startswith("WeightedEnsemble"):
+            assert c.model_type == "weighted_ensemble"
+            assert c.params["ag_ancestors"] and all(a.endswith("_BAG_L1") for a in c.params["ag_ancestors"])
+        else:
+            assert c.model_type in set(MODEL_TYPES.values()) - {"weighted_ensemble"}
+            assert c.params["ag_ancestors"] == []
         assert len(c.valid_pred) == n and np.isfinite(c.valid_pred).all()
         assert c.valid_score == pytest.approx(
             score_predictions(data.metric, data.problem_type, data.y_selection, c.valid_pred, data.classes), abs=1e-12

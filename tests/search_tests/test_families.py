@@ -24,6 +24,7 @@ from workbench.search.families import (
     PruneAfter,
     device_params,
     fit_candidate,
+    max_rounds,
 )
 from workbench.store import ExperimentSpec, TrialData, Workspace, trial_data
 
@@ -134,6 +135,17 @@ def test_prune_after_stops_training(datasets: dict[str, TrialData], family: str)
         fit_candidate(family, {}, datasets["breast_cancer"], CPU, reporter, seed=0)
     assert reporter.should_prune()
     assert [step for step, _ in reporter.values][-1] == stop
+
+
+@pytest.mark.parametrize("family", BOOSTING)
+def test_the_round_cap_follows_the_learning_rate(datasets: dict[str, TrialData], family: str) -> None:
+    assert [max_rounds(rate) for rate in (0.3, 0.1, 0.05, 0.0188, 0.01, 0.001)] == [500, 500, 1000, 2660, 5000, 5000]
+    data = datasets["penguins"]
+    # At 0.02 every boosted model of penguins still improves its valid log loss after 500 rounds (664-2,235).
+    slow = FAMILIES[family].fit({f"{family}.learning_rate": 0.02}, data, CPU, LocalReporter(), 0)
+    assert 500 < slow.best_iteration_ <= max_rounds(0.02)
+    fast = FAMILIES[family].fit({f"{family}.learning_rate": 0.3}, data, CPU, LocalReporter(), 0)
+    assert fast.best_iteration_ < 500
 
 
 def test_catboost_reports_the_experiment_metric(datasets: dict[str, TrialData]) -> None:

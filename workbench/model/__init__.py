@@ -27,7 +27,7 @@ from workbench.model._columns import (
     verified_fast_path,
 )
 from workbench.model._ensemble import EnsembleModel, stack_features
-from workbench.model._latency import Latency, measure_latency
+from workbench.model._latency import Latency, measure_latency, measuring_s
 from workbench.model._loaded import LoadedModel, ModelSource
 from workbench.model._schema import ColumnSpec, InputSchema
 from workbench.model._scoring import labels_from_proba, score_predictions
@@ -60,6 +60,7 @@ __all__ = [
     "labels_from_proba",
     "loads_model",
     "measure_latency",
+    "measuring_s",
     "probability_floor",
     "probe_columns",
     "score_predictions",

@@ -404,7 +404,7 @@ class SearchDriver:
         return None if limit is None else limit - self._reserve_s
 
     def _update_reserve(self) -> None:
-        """Ask the reserve again (at the start, and when the best candidate changed), at most half the limit."""
+        """Ask the reserve again (at the start and after every trial), at most half the limit."""
         limit = self.options.time_limit_s
         if limit is None:
             return
@@ -863,14 +863,13 @@ class SearchDriver:
         return score if self._metric.greater_is_better else -score
 
     def _update_best(self, candidates: list[dict[str, Any]]) -> None:
-        changed = False
         for c in candidates:
             if self._best is None or self._sort_key(c["valid_score"]) > self._sort_key(self._best["valid_score"]):
                 self._best = {k: c[k] for k in ("engine", "name", "model_type", "valid_score", "test_score")}
                 self.bus.publish("best", self.experiment.id, **self._best)
-                changed = True
-        if changed:
-            self._update_reserve()
+        # After every trial, not only a new best: the reserve counts the few best candidates and an
+        # AutoGluon trial still to end.
+        self._update_reserve()
 
     def _best_so_far(self) -> dict[str, Any] | None:
         best: dict[str, Any] | None = None

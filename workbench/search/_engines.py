@@ -141,6 +141,7 @@ class OptunaEngine(Engine):
             load_if_exists=True,
         )
         self._trials: dict[int, Any] = {}
+        self._first_done = False
         self._fail_orphans()
 
     def _fail_orphans(self) -> None:
@@ -156,6 +157,8 @@ class OptunaEngine(Engine):
         if self._requeued:
             fixed = self._requeued.popleft()
             self.study.enqueue_trial({k: v for k, v in fixed.items() if not k.startswith("_")})
+        elif (first := self._first_trial()) is not None:
+            self.study.enqueue_trial(first)
         trial = self.study.ask()
         family = trial.suggest_categorical("family", self.families)
         params: dict[str, Any] = {"family": family, **FAMILIES[family].suggest(trial)}
@@ -164,6 +167,21 @@ class OptunaEngine(Engine):
             params["_multi_objective"] = True
         self._trials[number] = trial
         return params
+
+    def _first_trial(self) -> dict[str, Any] | None:
+        """The defaults of the next family of FIRST_TRIALS (those searched) while the study has asked fewer
+        trials than there are of them (a resumed study counts the trials it asked before); else None."""
+        from workbench.search.families import DEFAULTS, FIRST_TRIALS
+
+        if self._first_done:
+            return None
+        order = [family for family in FIRST_TRIALS if family in self.families]
+        asked = len(self.study.get_trials(deepcopy=False))
+        if asked >= len(order):
+            self._first_done = True  # and the study's trials are not read again at every ask
+            return None
+        family = order[asked]
+        return {"family": family, **DEFAULTS[family]}
 
     def on_report(self, number: int, step: int, value: float) -> bool:
         trial = self._trials.get(number)
@@ -201,12 +219,7 @@ class AutoGluonEngine(Engine):
     honours_time_limit = True  # AutoGluon's own time limit follows the trial's
     whole_host = True  # AutoGluon fits its models one after the other, each with every core it is given
 
-    def __init__(
-        self, seed: int = 0, time_limit_s: float | None = None, gpus_available: bool = False, refit_share: float = 0.0
-    ) -> None:
-        """refit_share: the share of the time left when a trial starts that it leaves unused, for refitting
-        its models when the search finalizes its winner (AutoGluon's models all arrive when its fit ends,
-        too late for the search to keep time for them)."""
+    def __init__(self, seed: int = 0, time_limit_s: float | None = None, gpus_available: bool = False) -> None:
         super().__init__()
         from workbench.search.engines import run_autogluon_trial
 
@@ -214,17 +227,13 @@ class AutoGluonEngine(Engine):
         self.seed = seed
         self.time_limit_s = time_limit_s
         self.gpus_available = gpus_available
-        self.refit_share = refit_share
 
     def ask(self, number: int) -> dict[str, Any]:
         from workbench.search.engines import autogluon_configs
 
         if self._requeued:
             return self._requeued.popleft()
-        config = dict(autogluon_configs(number + 1, self.seed, self.time_limit_s)[number])
-        if self.refit_share > 0:
-            config["refit_share"] = round(self.refit_share, 4)
-        return config
+        return dict(autogluon_configs(number + 1, self.seed, self.time_limit_s)[number])
 
     def needs_gpu(self, params: dict[str, Any]) -> bool:
         return self.gpus_available

@@ -199,9 +199,9 @@ def find_or_create_experiment(workspace: Workspace, spec: ExperimentSpec, config
 
 
 def build_engines(
-    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool, split: Split
+    workspace: Workspace, experiment: Experiment, config: SearchConfig, budget: Budget, gpus: bool
 ) -> list[Engine]:
-    """The configuration's engines; `split` is the experiment's (for AutoGluon's `refit_share`)."""
+    """The configuration's engines."""
     engines: list[Engine] = []
     for name in config.engines:
         if name == "optuna":
@@ -218,9 +218,7 @@ def build_engines(
                 )
             )
         else:
-            scale = refit_scale(split, config.finalize)
-            share = autogluon_refit_share(split.cv_folds, config, budget, scale)
-            engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus, refit_share=share))
+            engines.append(AutoGluonEngine(config.seed, budget.time_limit_s, gpus))
     return engines
 
 
@@ -229,20 +227,22 @@ def build_engines(
 AUTOGLUON_WINNER_SHARE = 0.5
 
 
-def autogluon_refit_share(folds: int, config: SearchConfig, budget: Budget, scale: float) -> float:
-    """The share of its time an AutoGluon trial leaves for refitting its best candidate at the end of a
-    timed search that finalizes: x / (1 + x), x its expected refit time per second of trial (that share
-    of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s` counts it for a
-    model built on boosting models, whose rounds grow with the rows, with REFIT_MARGIN). AutoGluon's model
-    list is mostly boosting models, and its winners are built on them."""
+def autogluon_pending_refit_s(folds: int, config: SearchConfig, budget: Budget, scale: float) -> float:
+    """About how long refitting the winner of the search's first AutoGluon trial will take, kept while that
+    trial has made no candidate (AutoGluon's models all arrive as its fit ends, too late to keep time for
+    them then, with the other trials running to the end of theirs): x seconds per second of the trial (its
+    winner's share of the fit, one child of k, on `refit_scale` times the rows, as `estimated_refit_s`
+    counts a model built on boosting models, whose rounds grow with the rows), for a trial of the time limit
+    less that refit kept with REFIT_MARGIN. AutoGluon's model list is mostly boosting models, and its
+    winners are built on them. 0 for a search that does not finalize or has no time limit."""
     from workbench.search._finalize import AUTOGLUON_BOOSTED_REFIT_SHARE
     from workbench.search.engines._autogluon import FIT_SHARE
 
     if config.finalize == "none" or budget.time_limit_s is None:
         return 0.0
     share = AUTOGLUON_BOOSTED_REFIT_SHARE * max(1.0, scale)
-    x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * share * REFIT_MARGIN
-    return x / (1.0 + x)
+    x = AUTOGLUON_WINNER_SHARE * FIT_SHARE * scale / folds * share
+    return x * budget.time_limit_s / (1.0 + REFIT_MARGIN * x)
 
 
 def _queue_replays(workspace: Workspace, experiment: Experiment, config: SearchConfig, engines: list[Engine]) -> None:
@@ -344,10 +344,21 @@ def finalize_reserve(
     floor = max(FINALIZE_MIN_S, FINALIZE_SHARE * limit)
     scale = refit_scale(split, config.finalize)
     mode = config.finalize
+    members = ENSEMBLE_MEMBERS if ensemble else 1
+    pending_s = autogluon_pending_refit_s(split.cv_folds, config, budget, scale) if "autogluon" in config.engines else 0
+    autogluon_seen = False
 
     def reserve() -> float:
-        best = best_candidates(workspace, experiment, ENSEMBLE_MEMBERS if ensemble else 1)
+        nonlocal autogluon_seen
+        best = best_candidates(workspace, experiment, members)
         expected = estimated_refit_s(workspace, best, mode, scale) if best else 0.0
+        if pending_s and not autogluon_seen:  # until an AutoGluon trial has ended, whatever its end
+            ended = records.list_trials(workspace.store, experiment.id)
+            autogluon_seen = any(t.engine == "autogluon" and t.state not in records.ACTIVE_STATES for t in ended)
+        if pending_s and not autogluon_seen:
+            # The AutoGluon winner to come, with the best others.
+            others = best[: members - 1]
+            expected = max(expected, pending_s + (estimated_refit_s(workspace, others, mode, scale) if others else 0.0))
         return max(floor, REFIT_MARGIN * expected + WIND_DOWN_S) + building
 
     return reserve
@@ -519,7 +530,7 @@ def run_search(
             split = workspace.split(experiment)
             scale = refit_scale(split, config.finalize)
             reserve = finalize_reserve(workspace, experiment, config, budget, ensemble, split)
-            engines = build_engines(workspace, experiment, config, budget, gpus, split)
+            engines = build_engines(workspace, experiment, config, budget, gpus)
             _queue_replays(workspace, experiment, config, engines)
             try:
                 driver = SearchDriver(

@@ -25,6 +25,7 @@ Per candidate:
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 import os
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.metrics import get_metric
-from workbench.model import InputSchema, measure_latency, score_predictions
+from workbench.model import InputSchema, measure_latency, measuring_s, score_predictions
 from workbench.search._calibrate import calibrate_candidate
 from workbench.search._protocol import (
     CandidateResult,
@@ -65,16 +66,24 @@ ARTIFACT_NAME = "predictor.zip"
 # for predicting, scoring, timing and zipping every model. AutoGluon stops fitting models at its time limit
 # and keeps those it has.
 FIT_SHARE = 0.75
-POST_FIT_S = 4.0
+POST_FIT_S = 2.0
 # Estimated seconds per model after the fit (predicting, timing), and per row it predicts (valid + test); a
-# bag of k children costs k times as much.
-MODEL_S = 0.6
+# bag of k children costs k times as much. Measured on flights (3-fold bags, beside another trial): the
+# work after the fit took 6.3 s for 3 candidates, estimated at 9.0 s.
+MODEL_S = 0.3
 ROW_S = 1e-4
+# A single-row predict call of a model: CALL_S, and CHILD_CALL_S for every child of it and of the models
+# it is built on (measured: a weighted ensemble of three 4-fold bags, 68 ms a call).
+CALL_S = 0.01
+CHILD_CALL_S = 0.005
 # The fit's time limit keeps time for this many models' work after it; models beyond are dropped after
 # the fit if their work would run past the deadline (`_keep_within`): the ensemble still uses them.
 POST_FIT_MODELS = 3
 # AutoGluon always gets this long to fit: less leaves it no model at all.
 MIN_FIT_S = 3.0
+# The models are persisted in memory for timing only while their pickles' bytes are at most this share of
+# the memory available (AutoGluon's own `persist` default).
+PERSIST_MEMORY_SHARE = 0.4
 # What zipping and loading a model folder cost per byte (measured: ~40 MB/s zipping, ~200 MB/s loading).
 ZIP_BYTES_PER_S = 30e6
 LOAD_BYTES_PER_S = 150e6
@@ -159,14 +168,13 @@ def _time_limit(
     post_fit_s: float = POST_FIT_S,
 ) -> float | None:
     """The fit's time limit: the config's budget, capped by what the trial has left (the deadline of
-    `resources`, else `spec.time_limit_s`; less the config's `refit_share` of it, kept for finalizing)
-    less `post_fit_s`, the work after the fit (FIT_SHARE of it at most, MIN_FIT_S at least)."""
+    `resources`, else `spec.time_limit_s`) less `post_fit_s`, the work after the fit (FIT_SHARE of it at
+    most, MIN_FIT_S at least)."""
     limits = [float(config["time_limit_s"])] if config.get("time_limit_s") is not None else []
     left = resources.time_left() if resources is not None else None
     if left is None and spec.time_limit_s is not None:
         left = float(spec.time_limit_s)
     if left is not None:
-        left *= 1.0 - float(config.get("refit_share") or 0.0)
         limits.append(max(MIN_FIT_S, min(left * FIT_SHARE, left - post_fit_s)))
     return min(limits) if limits else None
 
@@ -345,6 +353,12 @@ def _sizes(folder: Path, names: list[str], ancestors: dict[str, list[str]]) -> d
     return {name: shared + models[name] + sum(models.get(a, 0) for a in ancestors.get(name, [])) for name in names}
 
 
+def _available_memory() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
 def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> Any:
     from autogluon.tabular import TabularPredictor
 
@@ -391,10 +405,26 @@ def _save_space(predictor: Any, folder: Path, bagged: bool) -> None:
 
 
 def _board(predictor: Any) -> pd.DataFrame:
+    """AutoGluon's leaderboard (scores, fit and prediction times) with each model's ancestors and type.
+
+    Read from the trainer's model graph: `leaderboard(extra_info=True)` would load every model and measure
+    its memory, a garbage collection per model (2.3 s of a 35 s trial on flights' 3-fold bags). A bag's
+    type is its children's (LGBModel, not StackerEnsembleModel); the weighted ensemble keeps its own."""
     with warnings.catch_warnings():  # AutoGluon's leaderboard uses deprecated pandas calls (third-party noise)
         warnings.simplefilter("ignore")
-        board: pd.DataFrame = predictor.leaderboard(extra_info=True).set_index("model")
+        board: pd.DataFrame = predictor.leaderboard().set_index("model")
+    trainer = predictor._trainer
+    names = list(board.index)
+    board["ancestors"] = [sorted(set(trainer.get_minimum_model_set(name)) - {name}) for name in names]
+    board["model_type"] = [_model_type(trainer, name) for name in names]
     return board
+
+
+def _model_type(trainer: Any, name: str) -> str:
+    outer = trainer.get_model_attribute(name, "type").__name__
+    if outer in MODEL_TYPES:
+        return str(outer)
+    return str(trainer.get_model_attribute(name, "type_inner").__name__)
 
 
 def _keep_within(board: pd.DataFrame, folder: Path, data: TrialData, seconds: float | None) -> list[str]:
@@ -415,9 +445,10 @@ def _keep_within(board: pd.DataFrame, folder: Path, data: TrialData, seconds: fl
 
     def cost(name: str, loaded: set[str]) -> tuple[float, set[str]]:
         predict_s = float(board.at[name, "pred_time_val"] or 0.0)  # ancestors included
-        one_row_s = k * min(max(predict_s / k, 0.003), 0.06)  # a call runs every child of a bag
+        # A call runs the feature pipeline once and every child of the model and of the models it is built on.
+        one_row_s = CALL_S + CHILD_CALL_S * k * (1 + len(board.at[name, "ancestors"]))
         # Predicting the rows (AutoGluon's time leaves out its feature pipeline), then timing.
-        seconds = MODEL_S / 2 + 2 * k * predict_s * rows / n_scored + k * rows * ROW_S + 26 * one_row_s
+        seconds = MODEL_S / 2 + 2 * k * predict_s * rows / n_scored + rows * ROW_S + measuring_s(one_row_s)
         new = ({name} | set(board.at[name, "ancestors"])) - loaded
         return seconds + sum(own.get(m, 0) for m in new) * (1 / ZIP_BYTES_PER_S + 1 / LOAD_BYTES_PER_S), new
 
@@ -456,9 +487,12 @@ def _candidates(
     present = list(predictor.model_names())  # the candidates and the models they need
     ancestors = {name: list(board.at[name, "ancestors"]) for name in present}
     sizes = _sizes(folder, present, ancestors)
-    with warnings.catch_warnings():  # persisting loads pickles (third-party noise)
-        warnings.simplefilter("ignore")
-        predictor.persist(models="all", with_ancestors=True)  # latency as a server measures it: in memory
+    if _folder_bytes(folder / "models") <= PERSIST_MEMORY_SHARE * _available_memory():
+        with warnings.catch_warnings():  # persisting loads pickles (third-party noise)
+            warnings.simplefilter("ignore")
+            # Latency as a server measures it: in memory. AutoGluon's own memory check (max_memory) would
+            # load every model and collect garbage once per model to size them: the folder's bytes do.
+            predictor.persist(models="all", with_ancestors=True, max_memory=None)
     candidates: list[CandidateResult] = []
     for name in names:
         if candidates and resources.out_of_time():
@@ -509,6 +543,9 @@ def run_autogluon_trial(
     params record what the fit was given (`ag_num_cpus`, `ag_time_limit_s`, and with cross-validation
     `ag_cv_folds`). Exceptions (TrialPruned included) propagate to the caller.
     """
+    # Imported before the time limit is set: the import takes 2 s (more beside another trial), which
+    # would otherwise come out of the fit's time and end the trial that much past its deadline.
+    importlib.import_module("autogluon.tabular")
     config = {"seed": spec.seed, **spec.params}
     time_limit = _time_limit(config, spec, resources, _post_fit_s(config, data))
     fit_deadline = time.monotonic() + time_limit if time_limit is not None else None

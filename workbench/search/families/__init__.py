@@ -25,13 +25,14 @@ from workbench.search.families._registry import (
 )
 from workbench.search.families._reporting import REPORT_EVERY, LocalReporter, PruneAfter, ValidReporter
 from workbench.search.families._sklearn import ForestModel, LinearModel
-from workbench.search.families._spaces import DEFAULTS, MAX_EPOCHS, MAX_ROUNDS
+from workbench.search.families._spaces import DEFAULTS, FIRST_TRIALS, MAX_EPOCHS, MAX_ROUNDS, max_rounds
 from workbench.search.families._xgboost import XGBoostModel
 
 __all__ = [
     "ARTIFACT",
     "DEFAULTS",
     "FAMILIES",
+    "FIRST_TRIALS",
     "MAX_EPOCHS",
     "MAX_ROUNDS",
     "REPORT_EVERY",
@@ -52,6 +53,7 @@ __all__ = [
     "device_params",
     "fit_candidate",
     "get_family",
+    "max_rounds",
     "refit_model",
     "refit_size",
 ]

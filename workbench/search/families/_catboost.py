@@ -17,7 +17,7 @@ from workbench.model.tabular._prep import OrdinalPrep
 from workbench.search._protocol import Reporter, TrialPruned, WorkerResources
 from workbench.search.families._base import ModelFields, encoded_targets, model_fields, own_params, thread_count
 from workbench.search.families._reporting import REPORT_EVERY
-from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, max_rounds
 from workbench.store import TrialData
 
 __all__ = ["CatBoostModel", "catboost_device_params", "fit_catboost", "refit_catboost", "report_metric"]
@@ -119,9 +119,10 @@ def _model(prep: OrdinalPrep, model: Any, fields: ModelFields, classification: b
 def fit_catboost(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> CatBoostModel:
-    """Fit CatBoost on data's train rows for up to MAX_ROUNDS iterations, early-stopped on the valid rows
-    (keeping the best iteration), reporting CatBoost's own experiment metric every REPORT_EVERY iterations;
-    stopped at the deadline of `resources` too, keeping the best iteration so far."""
+    """Fit CatBoost on data's train rows for up to `max_rounds` iterations (of its learning rate),
+    early-stopped on the valid rows (keeping the best iteration), reporting CatBoost's own experiment metric
+    every REPORT_EVERY iterations; stopped at the deadline of `resources` too, keeping the best iteration so
+    far."""
     from catboost import CatBoostClassifier, CatBoostRegressor, Pool
 
     p = own_params("catboost", params, DEFAULTS["catboost"])
@@ -135,7 +136,7 @@ def fit_catboost(
     metric_name = report_metric(data.problem_type, data.metric)
     kwargs: dict[str, Any] = {
         **_model_params(p, data, resources, seed),
-        "iterations": MAX_ROUNDS,
+        "iterations": max_rounds(p["learning_rate"]),
         "custom_metric": [metric_name],
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
         "use_best_model": True,

@@ -14,7 +14,7 @@ from workbench.model.tabular._prep import OrdinalPrep
 from workbench.search._protocol import Reporter, WorkerResources
 from workbench.search.families._base import encoded_targets, model_fields, own_params, thread_count
 from workbench.search.families._reporting import ValidReporter
-from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, max_rounds
 from workbench.store import TrialData
 
 __all__ = ["LightGBMModel", "fit_lightgbm", "lightgbm_device_params", "refit_lightgbm"]
@@ -95,9 +95,9 @@ class _StopAtDeadline:
 def fit_lightgbm(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> LightGBMModel:
-    """Fit LightGBM on data's train rows for up to MAX_ROUNDS rounds, early-stopped on the valid rows'
-    log loss (classification) or L1/L2 (regression), reporting every REPORT_EVERY rounds; stopped at the
-    deadline of `resources` too, keeping the best round so far."""
+    """Fit LightGBM on data's train rows for up to `max_rounds` rounds (of its learning rate), early-stopped
+    on the valid rows' log loss (classification) or L1/L2 (regression), reporting every REPORT_EVERY rounds;
+    stopped at the deadline of `resources` too, keeping the best round so far."""
     import lightgbm as lgb
 
     p = own_params("lightgbm", params, DEFAULTS["lightgbm"])
@@ -123,7 +123,7 @@ def fit_lightgbm(
     booster = lgb.train(
         _booster_params(p, data, resources, seed),
         train_set,
-        num_boost_round=MAX_ROUNDS,
+        num_boost_round=max_rounds(p["learning_rate"]),
         valid_sets=[valid_set],
         valid_names=["valid"],
         callbacks=callbacks,

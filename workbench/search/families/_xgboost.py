@@ -13,7 +13,7 @@ from workbench.model.tabular._xgboost import XGBoostModel
 from workbench.search._protocol import Reporter, WorkerResources
 from workbench.search.families._base import encoded_targets, model_fields, own_params, thread_count
 from workbench.search.families._reporting import ValidReporter
-from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
+from workbench.search.families._spaces import DEFAULTS, EARLY_STOPPING_ROUNDS, max_rounds
 from workbench.store import TrialData
 
 __all__ = ["XGBoostModel", "fit_xgboost", "refit_xgboost", "xgboost_device_params"]
@@ -58,9 +58,9 @@ def _for_serving(booster: Any, rounds: int) -> Any:
 def fit_xgboost(
     params: Mapping[str, Any], data: TrialData, resources: WorkerResources, reporter: Reporter, seed: int
 ) -> XGBoostModel:
-    """Fit XGBoost on data's train rows for up to MAX_ROUNDS rounds, early-stopped on the valid rows,
-    reporting every REPORT_EVERY rounds and stopped at the deadline of `resources`; the model keeps the best
-    rounds and predicts on CPU."""
+    """Fit XGBoost on data's train rows for up to `max_rounds` rounds (of its learning rate), early-stopped
+    on the valid rows, reporting every REPORT_EVERY rounds and stopped at the deadline of `resources`; the
+    model keeps the best rounds and predicts on CPU."""
     import xgboost as xgb
 
     p = own_params("xgboost", params, DEFAULTS["xgboost"])
@@ -92,7 +92,7 @@ def fit_xgboost(
     booster = xgb.train(
         _booster_params(p, data, resources, seed),
         d_train,
-        num_boost_round=MAX_ROUNDS,
+        num_boost_round=max_rounds(p["learning_rate"]),
         evals=[(d_valid, "valid")],
         verbose_eval=False,
         callbacks=[Report(), xgb.callback.EarlyStopping(rounds=EARLY_STOPPING_ROUNDS), StopAtDeadline()],
