@@ -486,7 +486,7 @@ def test_a_winner_whose_refit_does_not_fit_gives_way_to_a_model_the_selection_ro
     assert report["key"] == f"c{before.id}" and report["rows"] == PENGUINS_ROWS
     assert report["instead_of"]["key"] == f"c{slow.id}" and report["instead_of"]["name"] == "late-and-slow"
     expected = estimated_refit_s(ws, slow, "all", scale)
-    assert expected > 900 and f"its refit would take about {expected:.0f} s" in report["instead_of"]["reason"]
+    assert expected > 30 and f"its refit would take about {expected:.0f} s" in report["instead_of"]["reason"]
     assert report["why"] == f"the winner leads it by only 0 {experiment.metric} on the selection rows"
     assert final_rows.get_final(ws.store, before.id, "all") is not None
     line = _finalize_line(report, "all", 44.0)

@@ -114,13 +114,21 @@ def _command(page: Any, label: str) -> None:
     raise AssertionError(f"the command palette did not run {label!r}")
 
 
-def _wait_for_kernel(page: Any) -> None:
+def _wait_for_kernel(page: Any, notebook: str | None = None) -> None:
+    """Wait until the notebook in front (`notebook`, when given) has loaded and its kernel is idle."""
     from playwright.sync_api import expect
 
     select = page.locator(".jp-Dialog button", has_text="Select")
     page.wait_for_timeout(500)
     if select.count():  # JupyterLab may ask which kernel to start
         select.first.click()
+    if notebook is not None:
+        # after a reload the restored tabs load first: the status bar can speak for one of them while
+        # `notebook` is still loading
+        current = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=notebook)
+        expect(current).to_have_count(1, timeout=120_000)
+        toolbar = page.locator(".jp-NotebookPanel:visible .jp-Toolbar")
+        expect(toolbar.get_by_role("button", name="Python 3 (ipykernel)")).to_have_count(1, timeout=120_000)
     # the status bar speaks for the notebook in front
     expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_have_count(1, timeout=120_000)
 
@@ -177,7 +185,7 @@ def _batch_dialog(page: Any, x: str) -> Any:
     _command(page, "Run notebook as batch job")
     dialog = page.locator(".jp-Dialog")
     x_input = dialog.locator('[name="x"]')
-    expect(x_input).to_have_value("1")
+    expect(x_input).to_have_value("1", timeout=60_000)  # the notebook is saved and its parameters read first
     x_input.fill(x)
     return dialog
 
@@ -276,7 +284,7 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     # 5. A notebook run as a batch job from the command palette; its output opens from the Jobs section.
     page.goto(f"{url}/lab/tree/double.ipynb")
     expect(_item(page, "datasets", "penguins")).to_be_visible(timeout=60_000)  # the panel came back after the reload
-    _wait_for_kernel(page)
+    _wait_for_kernel(page, "double.ipynb")
     expect(page.locator(".jp-NotebookPanel:visible .jp-WorkbenchPanel-runAsJob")).to_have_count(1)  # the toolbar's
     dialog = _batch_dialog(page, "21")
     _shot(page, folder, "light-panel-7-batch-dialog")
