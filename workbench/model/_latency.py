@@ -49,9 +49,8 @@ def measure_latency(
 
 def measuring_s(call_s: float, single_calls: int = 20, batch_calls: int = 5, max_s: float = MAX_S) -> float:
     """About how long `measure_latency` takes for a model whose every call takes `call_s` seconds."""
-    singles = min(single_calls, max(MIN_CALLS, math.ceil(max_s / max(call_s, 1e-9))))
-    batches = min(batch_calls, max(MIN_CALLS, math.ceil(max_s / max(call_s, 1e-9))))
-    return call_s * (1 + singles + batches)
+    timed = max(MIN_CALLS, math.ceil(max_s / max(call_s, 1e-9)))  # the calls a series makes before it stops
+    return call_s * (1 + min(single_calls, timed) + min(batch_calls, timed))
 
 
 def _timed(call: Callable[[pd.DataFrame], object], inputs: Iterable[pd.DataFrame], max_s: float) -> list[float]:

@@ -348,14 +348,18 @@ def finalize_reserve(
     pending_s = autogluon_pending_refit_s(split.cv_folds, config, budget, scale) if "autogluon" in config.engines else 0
     autogluon_seen = False
 
-    def reserve() -> float:
+    def autogluon_pending() -> bool:
+        """Whether no AutoGluon trial has ended yet, whatever its end."""
         nonlocal autogluon_seen
+        if pending_s and not autogluon_seen:
+            ended = records.list_trials(workspace.store, experiment.id, records.ENDED_STATES)
+            autogluon_seen = any(t.engine == "autogluon" for t in ended)
+        return bool(pending_s) and not autogluon_seen
+
+    def reserve() -> float:
         best = best_candidates(workspace, experiment, members)
         expected = estimated_refit_s(workspace, best, mode, scale) if best else 0.0
-        if pending_s and not autogluon_seen:  # until an AutoGluon trial has ended, whatever its end
-            ended = records.list_trials(workspace.store, experiment.id)
-            autogluon_seen = any(t.engine == "autogluon" and t.state not in records.ACTIVE_STATES for t in ended)
-        if pending_s and not autogluon_seen:
+        if autogluon_pending():
             # The AutoGluon winner to come, with the best others.
             others = best[: members - 1]
             expected = max(expected, pending_s + (estimated_refit_s(workspace, others, mode, scale) if others else 0.0))

@@ -12,6 +12,7 @@ from workbench.store._store import Store
 
 __all__ = [
     "ACTIVE_STATES",
+    "ENDED_STATES",
     "FINISHED_STATES",
     "CandidateRow",
     "TrialRow",
@@ -28,6 +29,7 @@ __all__ = [
 
 ACTIVE_STATES = ("QUEUED", "RUNNING")
 FINISHED_STATES = ("COMPLETE", "PRUNED")
+ENDED_STATES = (*FINISHED_STATES, "FAILED", "CANCELLED")
 
 
 @dataclass(frozen=True)

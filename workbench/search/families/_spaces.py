@@ -1,8 +1,9 @@
 """Each family's search space and default parameters, sized for a few CPU cores and small tables.
 
 Parameter names carry the family as a prefix ("lightgbm.num_leaves") so that one Optuna study can hold
-every family. Round and epoch limits are not searched: boosting runs up to `max_rounds` (learning rate) rounds and the
-MLP up to `MAX_EPOCHS` epochs (and about `MAX_STEPS` optimizer steps), both stopped early on the valid rows.
+every family. Round and epoch limits are not searched: boosting runs up to `max_rounds` (learning rate)
+rounds and the MLP up to `MAX_EPOCHS` epochs (and about `MAX_STEPS` optimizer steps), both stopped early
+on the valid rows.
 """
 
 from __future__ import annotations
