@@ -793,7 +793,13 @@ class SearchDriver:
             # worker holding its input data died. The trial did not fail: run it again.
             self._resubmit(future, summary)
         else:
-            self._close(future, summary, "FAILED", error=_describe(future.exception()))
+            error = future.exception()
+            if type(error).__name__ == "KilledWorker" and running.started is None:
+                # Dask counts a death against every task a dying worker held, queued ones too: a trial
+                # never seen to start was caught by another's crash. It did not fail: run it again.
+                self._resubmit(future, summary)
+                return
+            self._close(future, summary, "FAILED", error=_describe(error))
 
     def _close(
         self,
