@@ -56,9 +56,13 @@ CANCELLED_WAIT_S = 10.0
 # How long the rows wait for a worker to send them to when none is on the cluster: a nanny brings a lost
 # worker back in seconds, longer on a loaded machine; a cluster that stays empty this long fails the search.
 WORKER_RETURN_S = 120.0
-# How many times a trial is run again after its worker was lost with it (and the rows it needed) before it
-# fails: the scheduler counts a worker's deaths per task only while the rows survive on another worker.
+# How many times a trial is run again after its worker died while running it before it fails: the scheduler
+# counts a worker's deaths per task only while the rows survive on another worker.
 LOST_RUNS_ALLOWED = 2
+# How many times a trial that was not running when it was lost (queued on a dying worker, or waiting for rows
+# that died with one) is run again: it did not kill its worker, but a cluster whose workers keep dying must
+# still end the search.
+BYSTANDER_LOSSES_ALLOWED = 8
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,9 @@ class _Running:
     limit_s: float | None = None  # the time limit the trial started with, as its worker reported it
     cutoff: float | None = None  # when it is cancelled if still running (set at the end of a time budget)
     reports: list[tuple[int, float]] = field(default_factory=list)
-    losses: int = 0  # earlier runs of the trial lost with their worker
+    ended: bool = False  # its worker said the trial's code returned
+    losses: int = 0  # earlier runs of the trial lost with the worker they were running on
+    bystander_losses: int = 0  # earlier runs lost while they were not running (queued, or their rows lost)
 
     def deadline(self) -> float | None:
         """When the trial should have ended (driver clock), if it started under a time limit."""
@@ -558,15 +564,27 @@ class SearchDriver:
             self._cancelled_queued[running.spec.run_key] = running.placement.workers_held
             self._submit_again(running, placement)
 
-    def _resubmit(self, future: Any, summary: SearchSummary) -> None:
-        """Run a trial again whose result was lost with its worker: on a free worker if one is known. One
-        lost more than LOST_RUNS_ALLOWED times fails (on a one-worker cluster, a trial that crashes its
-        worker takes its rows with it every time)."""
-        if self._running[future].losses >= LOST_RUNS_ALLOWED:
+    def _resubmit(self, future: Any, summary: SearchSummary, killed_worker: bool = False) -> None:
+        """Run a trial again whose result was lost with a worker: on a free worker if one is known.
+
+        Only a trial its worker said was running (started, not ended) can have killed it: one lost that way
+        more than LOST_RUNS_ALLOWED times fails (on a one-worker cluster, a trial that crashes its worker
+        takes its rows with it every time), and at once after `killed_worker` (the scheduler already ran it
+        again on other workers). One caught by another's crash runs again, within BYSTANDER_LOSSES_ALLOWED."""
+        self._drain_reports()  # its last "started" or "ended" came before the news of the loss
+        running = self._running[future]
+        culprit = running.started is not None and not running.ended
+        if culprit and (killed_worker or running.losses >= LOST_RUNS_ALLOWED):
             self._close(future, summary, "FAILED", error=_WORKER_DIED)
             return
-        running = self._running.pop(future)
-        running.losses += 1
+        if not culprit and running.bystander_losses >= BYSTANDER_LOSSES_ALLOWED:
+            self._close(future, summary, "FAILED", error=_WORKERS_KEPT_DYING)
+            return
+        self._running.pop(future)
+        if culprit:
+            running.losses += 1
+        else:
+            running.bystander_losses += 1
         self._by_key.pop(running.spec.run_key, None)
         self._pool.release(running.spec.key)
         self._submit_again(running, (self._pool.place(1) if self._pool.known else None) or Placement())
@@ -575,7 +593,15 @@ class SearchDriver:
         """Submit `running`'s trial anew with `placement` (its row and number stay)."""
         self._data_future = self._ensure_data(self._data_future)
         spec = replace(running.spec, cpus=placement.cpus)
-        self._submit_spec(running.trial_id, spec, running.engine, self._data_future, placement, running.losses)
+        self._submit_spec(
+            running.trial_id,
+            spec,
+            running.engine,
+            self._data_future,
+            placement,
+            running.losses,
+            running.bystander_losses,
+        )
 
     def _submit_spec(
         self,
@@ -585,6 +611,7 @@ class SearchDriver:
         data_future: Any,
         placement: Placement,
         losses: int = 0,
+        bystander_losses: int = 0,
     ) -> None:
         """Submit `spec` as a new attempt of trial row `trial_id` and track it as running."""
         resources = {"GPU": 1} if spec.needs_gpu else self._cpu_request
@@ -603,7 +630,9 @@ class SearchDriver:
             retries=0,
             **where,
         )
-        self._running[future] = _Running(trial_id, engine, spec, time.monotonic(), placement, losses=losses)
+        self._running[future] = _Running(
+            trial_id, engine, spec, time.monotonic(), placement, losses=losses, bystander_losses=bystander_losses
+        )
         self._by_key[spec.run_key] = future
         self._pool.assign(spec.key, placement)
 
@@ -694,8 +723,11 @@ class SearchDriver:
                     self._cancelled_running[key] = (time.monotonic(), self._cancelled_queued.pop(key))
                     self._ask_to_stop(key)
                 continue
-            if kind == "started":
+            if kind == "ended":
+                running.ended = True
+            elif kind == "started":
                 running.started = time.monotonic()
+                running.ended = False
                 running.worker = item[2]
                 running.limit_s = float(item[4]) if len(item) > 4 and item[4] is not None else None
                 self._pool.started(key, item[2])
@@ -794,10 +826,10 @@ class SearchDriver:
             self._resubmit(future, summary)
         else:
             error = future.exception()
-            if type(error).__name__ == "KilledWorker" and running.started is None:
-                # Dask counts a death against every task a dying worker held, queued ones too: a trial
-                # never seen to start was caught by another's crash. It did not fail: run it again.
-                self._resubmit(future, summary)
+            if type(error).__name__ == "KilledWorker":
+                # Dask counts a death against every task a dying worker held, queued ones too: whether this
+                # trial was the one running there decides whether it fails or runs again.
+                self._resubmit(future, summary, killed_worker=True)
                 return
             self._close(future, summary, "FAILED", error=_describe(error))
 
@@ -956,6 +988,10 @@ def _accepts_n_workers(client: Any) -> bool:
 _WORKER_DIED = (
     "its worker died each time it ran the trial (crash, os._exit or out of memory); "
     "it was not run again after the allowed failures"
+)
+_WORKERS_KEPT_DYING = (
+    f"it was lost {BYSTANDER_LOSSES_ALLOWED + 1} times with workers that died while it waited to run (other "
+    "trials crashing them, out of memory, or workers stopped from outside): check the workers' logs and memory"
 )
 
 

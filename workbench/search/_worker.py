@@ -61,13 +61,28 @@ class DaskReporter:
         if self._worker is not None:
             self._worker.log_event(report_topic(self.spec.run_id), message)
 
+    def _send_now(self, message: tuple[Any, ...]) -> None:
+        """Send `message` and return once the scheduler has it (a round trip of a few ms): the driver blames
+        a lost worker on the trials it knows were running there, and a batched message sent just before
+        the worker died (a crash, os._exit) dies with it."""
+        if self._worker is None:
+            return
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except Exception:  # a worker that cannot open a client to its scheduler still reports, batched
+            self._send(message)
+            return
+        client.log_event(report_topic(self.spec.run_id), message)
+
     def started(self, address: str, limit_s: float | None = None) -> None:
         """Tell the driver the trial started here, and the time limit it runs under (None: none)."""
-        self._send(("started", self.spec.run_key, address, time.time(), limit_s))
+        self._send_now(("started", self.spec.run_key, address, time.time(), limit_s))
 
     def ended(self) -> None:
         """Tell the driver the trial's code returned (also after the driver cancelled it): its worker is free."""
-        self._send(("ended", self.spec.run_key))
+        self._send_now(("ended", self.spec.run_key))
 
     def report(self, step: int, value: float) -> None:
         self.values.append((int(step), float(value)))
