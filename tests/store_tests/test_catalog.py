@@ -195,3 +195,26 @@ def test_progress_is_one_summary_of_the_store(workspace: Workspace) -> None:
     assert search_progress(store, 999, True) is None
     with pytest.raises(UnsafePathError):
         workspace.add_dataset_frame("../x", _table())
+
+
+def test_the_best_candidates_are_ranked_by_the_store(workspace: Workspace) -> None:
+    experiment = workspace.create_experiment(ExperimentSpec("penguins"))
+    store = workspace.store
+    scores = {"a": 0.6, "nan": float("nan"), "inf": float("inf"), "b": 0.9, "tie": 0.6, "bare": 0.99, "c": 0.1}
+    for number, (name, score) in enumerate(scores.items()):
+        trial = records.create_trial(store, experiment.id, "fn", number, {})
+        key = None if name == "bare" else f"experiments/{experiment.id}/{name}.pkl"
+        if key:
+            store.put_artifact(key, b"model")
+        row = {
+            "engine": "fn", "name": name, "model_type": "m", "valid_score": score, "test_score": score,
+            "fit_time_s": 1.0, "predict_row_ms": 1.0, "predict_batch_ms": 1.0, "size_bytes": 5, "params": {},
+            "artifact_key": key,
+        }  # fmt: skip
+        records.finish_trial(store, trial.id, "FAILED" if name == "c" else "COMPLETE", [score], candidates=[row])
+    # Not finite or without an artifact: never ranked. Equal scores: the older first.
+    assert [c.name for c in records.best_candidates(store, experiment.id, 3, True)] == ["b", "a", "tie"]
+    assert [c.name for c in records.best_candidates(store, experiment.id, 9, False)] == ["c", "a", "tie", "b"]
+    assert records.count_trials(store, experiment.id, "fn", records.ENDED_STATES) == 7
+    assert records.count_trials(store, experiment.id, "fn", ("FAILED",)) == 1
+    assert records.count_trials(store, experiment.id, "autogluon", records.ENDED_STATES) == 0

@@ -25,7 +25,6 @@ those measured at selection. With a Dask client the refit runs as a task on the 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -166,13 +165,7 @@ def best_candidates(workspace: Workspace, experiment: Experiment, n: int) -> lis
     """The experiment's `n` best candidates by valid score (ties: the older first), as the leaderboard
     ranks them."""
     greater = get_metric(experiment.metric, experiment.problem_type).greater_is_better
-    scored = [
-        c
-        for c in records.list_candidates(workspace.store, experiment.id)
-        if c.valid_score is not None and math.isfinite(c.valid_score) and c.artifact_key
-    ]
-    scored.sort(key=lambda c: (-c.valid_score if greater else c.valid_score, c.id))  # type: ignore[operator]
-    return scored[:n]
+    return records.best_candidates(workspace.store, experiment.id, n, greater)
 
 
 def best_candidate(workspace: Workspace, experiment: Experiment) -> records.CandidateRow | None:

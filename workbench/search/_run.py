@@ -352,8 +352,7 @@ def finalize_reserve(
         """Whether no AutoGluon trial has ended yet, whatever its end."""
         nonlocal autogluon_seen
         if pending_s and not autogluon_seen:
-            ended = records.list_trials(workspace.store, experiment.id, records.ENDED_STATES)
-            autogluon_seen = any(t.engine == "autogluon" for t in ended)
+            autogluon_seen = records.count_trials(workspace.store, experiment.id, "autogluon", records.ENDED_STATES) > 0
         return bool(pending_s) and not autogluon_seen
 
     def reserve() -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ __all__ = [
     "FINISHED_STATES",
     "CandidateRow",
     "TrialRow",
+    "best_candidates",
+    "count_trials",
     "create_trial",
     "finish_trial",
     "get_candidate",
@@ -200,6 +203,16 @@ def list_trials(store: Store, experiment_id: int, states: tuple[str, ...] | None
     return [_trial(r) for r in store.conn.execute(query + " ORDER BY id", args)]
 
 
+def count_trials(store: Store, experiment_id: int, engine: str, states: tuple[str, ...]) -> int:
+    """How many of the experiment's trials of `engine` are in one of `states`."""
+    marks = ", ".join("?" for _ in states)
+    row = store.conn.execute(
+        f"SELECT COUNT(*) FROM trials WHERE experiment_id = ? AND engine = ? AND state IN ({marks})",
+        (experiment_id, engine, *states),
+    ).fetchone()
+    return int(row[0])
+
+
 def get_trial(store: Store, trial_id: int) -> TrialRow | None:
     row = store.conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
     return _trial(row) if row else None
@@ -225,6 +238,19 @@ def _candidate(row: Any) -> CandidateRow:
 
 def list_candidates(store: Store, experiment_id: int) -> list[CandidateRow]:
     rows = store.conn.execute("SELECT * FROM candidates WHERE experiment_id = ? ORDER BY id", (experiment_id,))
+    return [_candidate(r) for r in rows]
+
+
+def best_candidates(store: Store, experiment_id: int, n: int, greater_is_better: bool) -> list[CandidateRow]:
+    """The experiment's `n` best candidates with a finite valid score and an artifact (ties: the older
+    first). Sorted by SQLite: the search asks after every trial, and a long search has thousands."""
+    order = "DESC" if greater_is_better else "ASC"
+    rows = store.conn.execute(
+        "SELECT * FROM candidates WHERE experiment_id = ? AND artifact_key IS NOT NULL AND artifact_key != ''"
+        " AND valid_score BETWEEN ? AND ?"  # NULL (NaN) and the infinities fall outside
+        f" ORDER BY valid_score {order}, id LIMIT ?",
+        (experiment_id, -sys.float_info.max, sys.float_info.max, n),
+    )
     return [_candidate(r) for r in rows]
 
 

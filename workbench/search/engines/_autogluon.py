@@ -343,14 +343,27 @@ def _training_frame(data: TrialData) -> tuple[pd.DataFrame, pd.DataFrame | None]
     return rows.assign(**{label: data.y_selection, _fold_name(data.X_train): data.selection_folds()}), None
 
 
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def _disk_usage(folder: Path) -> tuple[int, dict[str, int]]:
+    """The bytes of a predictor's folder, and those under each entry of its models/ folder (one per model,
+    and the trainer's files beside them), in one walk."""
+    total = 0
+    entries: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            size = path.stat().st_size
+            total += size
+            parts = path.relative_to(folder).parts
+            if len(parts) > 1 and parts[0] == "models":
+                entries[parts[1]] = entries.get(parts[1], 0) + size
+    return total, entries
 
 
-def _sizes(folder: Path, names: list[str], ancestors: dict[str, list[str]]) -> dict[str, int]:
-    models = {name: _folder_bytes(folder / "models" / name) for name in names}
-    shared = _folder_bytes(folder) - sum(models.values())
-    return {name: shared + models[name] + sum(models.get(a, 0) for a in ancestors.get(name, [])) for name in names}
+def _sizes(usage: tuple[int, dict[str, int]], names: list[str], ancestors: dict[str, list[str]]) -> dict[str, int]:
+    """Each model's bytes as a candidate: its own, its ancestors' and the files every model shares."""
+    total, entries = usage
+    shared = total - sum(entries.get(name, 0) for name in names)
+    own = {name: entries.get(name, 0) for name in names}
+    return {name: shared + own[name] + sum(own.get(a, 0) for a in ancestors.get(name, [])) for name in names}
 
 
 def _available_memory() -> int:
@@ -441,7 +454,7 @@ def _keep_within(board: pd.DataFrame, folder: Path, data: TrialData, seconds: fl
     k = data.cv_folds
     n_scored = max(1, len(data.y_selection))  # the rows AutoGluon's prediction time is for
     rows = len(data.X_test) + (len(data.X_valid) if k == 1 else 0)
-    own = {name: _folder_bytes(folder / "models" / name) for name in names}
+    own = _disk_usage(folder)[1]
 
     def cost(name: str, loaded: set[str]) -> tuple[float, set[str]]:
         predict_s = float(board.at[name, "pred_time_val"] or 0.0)  # ancestors included
@@ -486,8 +499,9 @@ def _candidates(
         given["ag_cv_folds"] = data.cv_folds
     present = list(predictor.model_names())  # the candidates and the models they need
     ancestors = {name: list(board.at[name, "ancestors"]) for name in present}
-    sizes = _sizes(folder, present, ancestors)
-    if _folder_bytes(folder / "models") <= PERSIST_MEMORY_SHARE * _available_memory():
+    usage = _disk_usage(folder)
+    sizes = _sizes(usage, present, ancestors)
+    if sum(usage[1].values()) <= PERSIST_MEMORY_SHARE * _available_memory():
         with warnings.catch_warnings():  # persisting loads pickles (third-party noise)
             warnings.simplefilter("ignore")
             # Latency as a server measures it: in memory. AutoGluon's own memory check (max_memory) would
