@@ -227,6 +227,40 @@ def test_a_complementary_pair_is_kept() -> None:
     assert on_test(_blend(honest.weights, case["test"])) > max(on_test(p) for p in case["test"]) + 0.1
 
 
+def test_a_tie_on_a_thresholded_metric_is_decided_out_of_fold_by_the_proxy() -> None:
+    # Both members are right on every valid row, each sure on a different half: accuracy cannot tell a blend
+    # from a member, log loss can (the blend is as sure everywhere as each member on average, and log loss
+    # punishes the unsure rows more).
+    rng = np.random.default_rng(0)
+    y = rng.choice(np.array(BINARY, dtype=object), size=120)
+    first_half = np.arange(120) < 60
+    rng.shuffle(first_half)
+
+    def member(sure: np.ndarray) -> np.ndarray:
+        right = np.where(sure, 0.95, 0.6)
+        p_yes = np.where(y == "yes", right, 1 - right)
+        return np.column_stack([1 - p_yes, p_yes])
+
+    pair = [member(first_half), member(~first_half)]
+    honest = honest_greedy(pair, y, "accuracy", "binary", BINARY, names=["a", "b"])
+    report = honest.report
+    assert report.oof_score == report.member_oof_score == 1.0
+    assert report.kept and report.oof_proxy is not None and report.member_oof_proxy is not None
+    assert report.oof_proxy < report.member_oof_proxy - 0.03
+    assert np.count_nonzero(honest.weights) == 2
+    assert "level with 1.0000 for the best single member" in report.reason
+    assert "and better on log_loss" in report.reason and report.to_dict()["oof_proxy"] == report.oof_proxy
+    # Tied on the proxy too (the same member twice): a blend is not worth its latency.
+    same = honest_greedy([pair[0], pair[0].copy()], y, "accuracy", "binary", BINARY, names=["a", "a2"])
+    assert not same.report.kept and "and no better on log_loss" in same.report.reason
+    _, stacked = honest_stacking(pair, y, pair, "accuracy", "binary", BINARY)
+    assert stacked.oof_score == stacked.member_oof_score and stacked.oof_proxy is not None
+    assert stacked.kept == (stacked.oof_proxy < stacked.member_oof_proxy)  # type: ignore[operator]
+    # A metric that is its own proxy has no tie-break to make.
+    by_loss = honest_greedy(pair, y, "log_loss", "binary", BINARY)
+    assert by_loss.report.oof_proxy is None and by_loss.report.kept
+
+
 def test_stacking_is_kept_only_when_it_beats_its_best_member() -> None:
     pair = complementary_pair(1)
     result, report = honest_stacking(pair["valid"], pair["y_valid"], pair["test"], "accuracy", "binary", BINARY)

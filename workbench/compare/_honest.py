@@ -4,7 +4,8 @@ Greedy selection (or the stacking meta-model) is run on k-1 folds of the valid r
 the held-out fold; so is the alternative, the best single member chosen on the same k-1 folds. Both
 out-of-fold predictions are scored once, on all valid rows, with the experiment's metric. An ensemble is
 kept only if it beats that best member there: a blend that only looks better on the rows it was selected
-on is refused. Test rows are never used.
+on is refused. A thresholded metric ties often on few rows (every blend and member right on all of them
+but one): a tie is then decided by the smooth proxy, out of fold too. Test rows are never used.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from workbench.metrics import get_metric
 
 __all__ = ["HonestGreedy", "SelectionReport", "honest_greedy", "honest_stacking"]
 
-# "beats" means by more than rounding: an ensemble that only ties its best member is not worth its latency.
+# "beats" means by more than rounding: an ensemble that only ties its best member (on the metric, and on the
+# proxy too when the metric ties) is not worth its latency.
 _TOLERANCE = 1e-12
 
 
@@ -42,8 +44,9 @@ class SelectionReport:
     stacking: its meta-model's loss). folds: cross-validation folds over the valid rows (0: too few rows to
     cross-validate). oof_score, member_oof_score: the ensemble's and its best single member's out-of-fold
     score with `metric`, the member chosen on each fold's training part by the rule greedy selection starts
-    with (the best by the proxy, ties by the metric). kept: the ensemble beat that member by more than
-    rounding. outcome: what was used as a result.
+    with (the best by the proxy, ties by the metric). oof_proxy, member_oof_proxy: the same predictions
+    scored with the proxy, when the metric ties and the proxy is another score. kept: the ensemble beat that
+    member by more than rounding (on a tie, by the proxy). outcome: what was used as a result.
     """
 
     method: str
@@ -55,6 +58,8 @@ class SelectionReport:
     member_oof_score: float | None
     kept: bool
     outcome: str
+    oof_proxy: float | None = None
+    member_oof_proxy: float | None = None
 
     @property
     def reason(self) -> str:
@@ -62,11 +67,20 @@ class SelectionReport:
         what = _METHOD_TEXT.get(self.method, self.method).format(proxy=self.proxy)
         if self.oof_score is None or self.member_oof_score is None:
             return f"Not kept: {self.rows} valid rows are too few to check {what} out of fold; {self.outcome}."
-        verdict, compared = ("Kept", "above") if self.kept else ("Not kept", "no better than")
+        tied = self.oof_proxy is not None and self.member_oof_proxy is not None
+        verdict = "Kept" if self.kept else "Not kept"
+        compared = "level with" if tied else "above" if self.kept else "no better than"
+        tie_break = ""
+        if tied:
+            side = "better" if self.kept else "no better"
+            tie_break = (
+                f", and {side} on {self.proxy} ({self.oof_proxy:.4f} against {self.member_oof_proxy:.4f}),"
+                " which decides a tie"
+            )
         return (
             f"{verdict}: {what} scored {self.oof_score:.4f} {self.metric} out of fold ({self.folds} folds over "
             f"{self.rows} valid rows), {compared} {self.member_oof_score:.4f} for the best single member chosen "
-            f"on the same folds; {self.outcome}."
+            f"on the same folds{tie_break}; {self.outcome}."
         )
 
     def using(self, outcome: str) -> SelectionReport:
@@ -82,6 +96,8 @@ class SelectionReport:
             "rows": self.rows,
             "oof_score": self.oof_score,
             "best_member_oof_score": self.member_oof_score,
+            "oof_proxy": self.oof_proxy,
+            "best_member_oof_proxy": self.member_oof_proxy,
             "kept": self.kept,
             "reason": self.reason,
         }
@@ -104,6 +120,35 @@ class HonestGreedy:
 
 def _n_folds(rows: int, folds: int) -> int:
     return min(folds, rows // 2)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    kept: bool
+    oof_proxy: float | None = None
+    member_oof_proxy: float | None = None
+
+
+def _beats(
+    ensemble_oof: np.ndarray,
+    member_oof: np.ndarray,
+    y: np.ndarray,
+    metric: str,
+    proxy: str,
+    problem_type: str,
+    classes: Sequence[Any] | None,
+) -> tuple[float, float, _Verdict]:
+    """Both out-of-fold predictions scored with `metric`, and whether the ensemble's beats the member's by
+    more than rounding; on a tie, by `proxy` (when it is another score)."""
+    oof_score = _score(metric, problem_type, y, classes, ensemble_oof)
+    member_score = _score(metric, problem_type, y, classes, member_oof)
+    gain = (1.0 if get_metric(metric, problem_type).greater_is_better else -1.0) * (oof_score - member_score)
+    if abs(gain) > _TOLERANCE or proxy == metric:
+        return oof_score, member_score, _Verdict(gain > _TOLERANCE)
+    oof_proxy = _score(proxy, problem_type, y, classes, ensemble_oof)
+    member_proxy = _score(proxy, problem_type, y, classes, member_oof)
+    proxy_gain = (1.0 if proxy_greater_is_better(proxy, problem_type) else -1.0) * (oof_proxy - member_proxy)
+    return oof_score, member_score, _Verdict(proxy_gain > _TOLERANCE, oof_proxy, member_proxy)
 
 
 def _member_rule(
@@ -164,7 +209,6 @@ def honest_greedy(
     y = np.asarray(y)
     proxy = selection_proxy(metric, problem_type)
     proxy_better = proxy_greater_is_better(proxy, problem_type)
-    sign = 1.0 if get_metric(metric, problem_type).greater_is_better else -1.0
     allowed = [i for i in range(len(stacked)) if admissible is None or admissible({i})]
     if not stacked or not allowed:
         raise ValueError("no prediction satisfies the ensemble's constraints")
@@ -186,6 +230,7 @@ def honest_greedy(
     k = _n_folds(len(y), folds)
     oof_score: float | None = None
     member_score: float | None = None
+    verdict = _Verdict(False)
     if k >= 2:
         fold_ids = assign_folds(y, k, seed, stratify=problem_type != "regression")
         ensemble_oof = np.zeros_like(stacked[0])
@@ -196,9 +241,8 @@ def honest_greedy(
             in_fold = [p[train] for p in stacked]
             chosen = _member_rule(in_fold, y[train], metric, proxy, problem_type, classes, allowed)
             member_oof[held_out] = stacked[chosen][held_out]
-        oof_score = _score(metric, problem_type, y, classes, ensemble_oof)
-        member_score = _score(metric, problem_type, y, classes, member_oof)
-    kept = oof_score is not None and member_score is not None and sign * (oof_score - member_score) > _TOLERANCE
+        oof_score, member_score, verdict = _beats(ensemble_oof, member_oof, y, metric, proxy, problem_type, classes)
+    kept = verdict.kept
     name = names[best] if names is not None else f"prediction {best}"
     report = SelectionReport(
         method="greedy",
@@ -212,6 +256,8 @@ def honest_greedy(
         outcome="its weights are selected on all valid rows"
         if kept
         else f"the best single candidate, {name}, is used instead",
+        oof_proxy=verdict.oof_proxy,
+        member_oof_proxy=verdict.member_oof_proxy,
     )
     weights = ensemble_weights if kept else np.eye(len(stacked))[best]
     return HonestGreedy(weights, ensemble_weights, best, report)
@@ -246,19 +292,19 @@ def honest_stacking(
         in_fold = [p[train] for p in stacked]
         chosen = _member_rule(in_fold, y[train], metric, proxy, problem_type, classes, range(len(stacked)))
         member_oof[held_out] = stacked[chosen][held_out]
-    oof_score = _score(metric, problem_type, y, classes, result.valid_pred)
-    member_score = _score(metric, problem_type, y, classes, member_oof)
-    sign = 1.0 if get_metric(metric, problem_type).greater_is_better else -1.0
-    kept = sign * (oof_score - member_score) > _TOLERANCE
+    loss = "squared_error" if problem_type == "regression" else "balanced_log_loss" if balanced else "log_loss"
+    oof_score, member_score, verdict = _beats(result.valid_pred, member_oof, y, metric, loss, problem_type, classes)
     report = SelectionReport(
         method="stacking",
         metric=metric,
-        proxy="squared_error" if problem_type == "regression" else "balanced_log_loss" if balanced else "log_loss",
+        proxy=loss,
         folds=k,
         rows=len(y),
         oof_score=oof_score,
         member_oof_score=member_score,
-        kept=kept,
-        outcome="the meta-model is refitted on all valid rows" if kept else "stacking is not used",
+        kept=verdict.kept,
+        outcome="the meta-model is refitted on all valid rows" if verdict.kept else "stacking is not used",
+        oof_proxy=verdict.oof_proxy,
+        member_oof_proxy=verdict.member_oof_proxy,
     )
     return result, report
