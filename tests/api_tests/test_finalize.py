@@ -108,7 +108,7 @@ def test_the_time_kept_for_finalize_follows_the_best_candidate(searched: dict[st
     # an ensemble step adds the time building it is expected to take: the least, on these few rows
     with_ensemble = finalize_reserve(ws, experiment, config, budget, ensemble=True)
     members = estimated_refit_s(ws, best_candidates(ws, experiment, 3), "all")
-    assert with_ensemble is not None and with_ensemble() == pytest.approx(max(floor, 1.2 * members + 2.0) + 4.0)
+    assert with_ensemble is not None and with_ensemble() == pytest.approx(max(floor, 1.2 * members + 2.0) + 1.5)
     # the trials stopped before the limit to leave that time, and the summary says how much
     assert "kept to finalize the winner" in summary.message, summary.message
     assert summary.elapsed_s < 45
@@ -125,11 +125,11 @@ def test_the_time_kept_for_the_ensemble_follows_the_rows_it_selects_on() -> None
             rows[:n_train], rows[n_train : n_train + n_valid], rows[n_train + n_valid :], "random", "h", train_folds
         )
 
-    assert ensemble_reserve(split(150, 50, 4), 300) == 4.0  # a small table: the least
+    assert ensemble_reserve(split(150, 50, 4), 300) == 1.5  # a small table: the least
     assert ensemble_reserve(split(15_000, 5_000, 4), 300) == pytest.approx(8.0)  # 4e-4 s a selection row
-    assert ensemble_reserve(split(15_000, 5_000, 1), 300) == 4.0  # the valid rows only
+    assert ensemble_reserve(split(15_000, 5_000, 1), 300) == pytest.approx(2.0)  # the valid rows only
     assert ensemble_reserve(split(15_000, 5_000, 4), 100) == pytest.approx(6.0)  # at most 6% of the limit
-    assert ensemble_reserve(split(15_000, 5_000, 4), 60) == 4.0  # and at least 4 s
+    assert ensemble_reserve(split(15_000, 5_000, 4), 20) == 1.5  # and at least 1.5 s
 
 
 def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched: dict[str, Any]) -> None:

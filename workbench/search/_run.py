@@ -294,14 +294,14 @@ FINALIZE_MIN_S = 2.0
 # Between the trials' end and the refit: waiting for cancelled trials, closing the engines.
 WIND_DOWN_S = 2.0
 # With an ensemble step: the time kept for building the ensemble, ENSEMBLE_S_PER_ROW per selection row
-# (the step took 0.2-0.9 s on tables of 100-19,200 rows and 4.7 s on 16,713 binary rows, whose stacking
-# fits a logistic regression; 2-core machine), at least ENSEMBLE_MIN_S and at most ENSEMBLE_SHARE of the
+# (the step took 0.26-1.12 s on tables of 113-19,200 rows and 4.7-7.2 s on 16,713 binary rows, whose
+# stacking fits a logistic regression; 2-core machine), at least ENSEMBLE_MIN_S and at most ENSEMBLE_SHARE of the
 # limit; and the reserve plans to refit this many of the best candidates, its likely members. The
 # FINALIZE_SHARE floor is the slack for an ensemble of more members and for trials that started before
 # the reserve grew (their deadline was set by the earlier reserve).
 ENSEMBLE_S_PER_ROW = 4e-4
 ENSEMBLE_SHARE = 0.06
-ENSEMBLE_MIN_S = 4.0
+ENSEMBLE_MIN_S = 1.5
 ENSEMBLE_MEMBERS = 3
 # The reserve plans for a refit this much slower than expected; a refit expected to end within
 # OVERRUN_SHARE of the limit past it (the budget rule's tolerance) still runs.
