@@ -290,6 +290,40 @@ def test_the_reserve_ends_the_trials_early_and_bounds_their_time(search_workspac
     assert summary.elapsed_s < 6.0 - 1.0
 
 
+def until_its_deadline(spec: TrialSpec, data: TrialData, resources: WorkerResources, reporter: Reporter) -> TrialResult:
+    """Trial 0 sleeps until just past its deadline (as an AutoGluon trial fits until its time limit, then
+    scores its models); others 0.3 s."""
+    left = resources.time_left()
+    time.sleep(max(0.0, left + 0.5) if spec.number == 0 and left is not None else 0.3)
+    return TrialResult(status="complete", values=(float(spec.number),))
+
+
+def test_trials_go_on_when_the_reserve_shrinks_after_their_phase_ended(
+    search_workspace: Workspace, client: Client
+) -> None:
+    # The reserve is large until trial 0 ends, which it does only as the trials' phase ends: the time it then
+    # frees runs more trials instead of being left idle.
+    experiment_id = -1
+
+    def reserve() -> float:
+        trial_0 = [t for t in records.list_trials(search_workspace.store, experiment_id) if t.number == 0]
+        return 1.0 if trial_0 and trial_0[0].state == "COMPLETE" else 7.0
+
+    engine = FunctionEngine("fn", until_its_deadline, honours_time_limit=True)
+    experiment_id, driver = _driver(search_workspace, client, engine, SearchOptions(time_limit_s=15.0), reserve=reserve)
+    summary = driver.run()
+    trials = records.list_trials(search_workspace.store, experiment_id)
+    first = next(t for t in trials if t.number == 0)
+    assert first.state == "COMPLETE" and first.finished_at is not None
+    after = [t for t in trials if t.started_at is not None and t.started_at > first.finished_at]
+    assert after and all(t.state == "COMPLETE" for t in after), [(t.number, t.state) for t in trials]
+    assert summary.status == "finished" and summary.cancelled == 0
+    assert summary.message == "time limit of 15 s reached (1 s of it kept to finalize the winner)"
+    # Past the first phase (15 - 7 s), up to the last trial start that the shorter reserve allows (no trial
+    # starts in the last quarter of a budget this short).
+    assert len(after) >= 3 and 15.0 - 7.0 + 1.0 < summary.elapsed_s < 15.0 - 0.5
+
+
 def test_stop_from_another_thread(search_workspace: Workspace, client: Client) -> None:
     engine = FunctionEngine("fn", sleeper, params_for=lambda n: {"sleep": 0.5})
     experiment_id, driver = _driver(search_workspace, client, engine, SearchOptions(n_trials=1000))

@@ -253,6 +253,8 @@ class SearchDriver:
         self._data_future = self._scatter_data()
         max_failures = self.options.max_failures or max(5, self.options.n_trials or 0)
         stopping: StopMode | None = None
+        at_time_limit = False  # whether `stopping` is the end of the trials' phase
+        message_before = summary.message
         beat = time.monotonic()
         try:
             while True:
@@ -268,9 +270,12 @@ class SearchDriver:
                 requested = self._stop_requested()
                 if self._draining and requested is not None:
                     self._end_drain(summary, requested)
+                if at_time_limit and requested is None and self._phase_reopened():
+                    stopping, at_time_limit, summary.message = None, False, message_before
                 if stopping != "cancel":
                     reason, mode = self._stop_reason(requested, done_count, now - start, summary.failed, max_failures)
                     if mode is not None and mode != stopping:
+                        message_before = summary.message
                         summary.message = summary.message or reason
                         summary.stop_mode = requested
                         stopping = mode
@@ -335,6 +340,18 @@ class SearchDriver:
                 self._cancel(future, summary, f"{why}: {reason}")
         if mode == "finish":
             self._resumed.clear()
+
+    def _phase_reopened(self) -> bool:
+        """After the trials' phase ended: whether the reserve has since shrunk (a trial that ended as the
+        phase did made candidates that refit faster than was kept, as an AutoGluon trial's often do) enough
+        to start a trial again. If so the trials go on: the drain ends, those still running keep their own
+        time limits."""
+        if self._time_left() is None or self._too_late_to_start():
+            return False
+        self._draining = False
+        for running in self._running.values():
+            running.cutoff = None
+        return True
 
     def _end_drain(self, summary: SearchSummary, mode: StopMode) -> None:
         """A stop request while trials finish after the time budget: "cancel" cancels them now (the run
