@@ -307,10 +307,10 @@ def test_trials_go_on_when_the_reserve_shrinks_after_their_phase_ended(
 
     def reserve() -> float:
         trial_0 = [t for t in records.list_trials(search_workspace.store, experiment_id) if t.number == 0]
-        return 1.0 if trial_0 and trial_0[0].state == "COMPLETE" else 7.0
+        return 1.0 if trial_0 and trial_0[0].state == "COMPLETE" else 10.0
 
     engine = FunctionEngine("fn", until_its_deadline, honours_time_limit=True)
-    experiment_id, driver = _driver(search_workspace, client, engine, SearchOptions(time_limit_s=15.0), reserve=reserve)
+    experiment_id, driver = _driver(search_workspace, client, engine, SearchOptions(time_limit_s=20.0), reserve=reserve)
     summary = driver.run()
     trials = records.list_trials(search_workspace.store, experiment_id)
     first = next(t for t in trials if t.number == 0)
@@ -318,10 +318,10 @@ def test_trials_go_on_when_the_reserve_shrinks_after_their_phase_ended(
     after = [t for t in trials if t.started_at is not None and t.started_at > first.finished_at]
     assert after and all(t.state == "COMPLETE" for t in after), [(t.number, t.state) for t in trials]
     assert summary.status == "finished" and summary.cancelled == 0
-    assert summary.message == "time limit of 15 s reached (1 s of it kept to finalize the winner)"
-    # Past the first phase (15 - 7 s), up to the last trial start that the shorter reserve allows (no trial
-    # starts in the last quarter of a budget this short).
-    assert len(after) >= 3 and 15.0 - 7.0 + 1.0 < summary.elapsed_s < 15.0 - 0.5
+    assert summary.message == "time limit of 20 s reached (1 s of it kept to finalize the winner)"
+    # Past the first phase (20 - 10 s), up to the last trial start that the shorter reserve allows (no trial
+    # starts in the last 5 s).
+    assert len(after) >= 3 and 20.0 - 10.0 + 1.0 < summary.elapsed_s < 20.0 - 0.5
 
 
 def test_stop_from_another_thread(search_workspace: Workspace, client: Client) -> None:
