@@ -47,8 +47,21 @@ FAMILIES: dict[str, Family] = {
         _family("xgboost", fit_xgboost, refit_xgboost, uses_gpu=True, imports=("xgboost",)),
         _family("catboost", fit_catboost, refit_catboost, uses_gpu=True, imports=("catboost",)),
         _family("forest", fit_forest, refit_forest, uses_gpu=False, imports=("sklearn.ensemble",)),
-        _family("linear", fit_linear, refit_linear, uses_gpu=False, imports=("sklearn.linear_model",)),
-        _family("mlp", fit_mlp, refit_mlp, uses_gpu=True, imports=("torch",)),
+        _family(
+            "linear",
+            fit_linear,
+            refit_linear,
+            uses_gpu=False,
+            imports=("sklearn.linear_model", "sklearn.preprocessing"),
+        ),
+        # torch._dynamo: the first AdamW a process builds imports it (with sympy), 1.5 s on this machine.
+        _family(
+            "mlp",
+            fit_mlp,
+            refit_mlp,
+            uses_gpu=True,
+            imports=("torch", "torch._dynamo", "sklearn.preprocessing"),
+        ),
     )
 }
 
