@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # torch first, pinned: this machine has the 2.13.0 CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
-# pip's --no-compile: Python compiles a module when it is first imported; compiling every installed file
+# pip's: Python compiles a module when it is first imported; compiling every installed file
 # up front cost a third of the install (115 s -> 70 s for the wheel check's dependencies).
 TORCH ?= torch==2.13.0
 
@@ -19,11 +19,11 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	# The develop link below makes the venv's labextension folder workbench/labextension, so the last install
 	# wrote install.json (mapped on its own in pyproject) into it, and the wheel would get that file twice.
 	rm -f workbench/labextension/install.json
-	$(BIN)/python -m pip install --quiet --no-compile -e ".[test,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null 2>&1
 	touch $(STAMP)
 
@@ -43,8 +43,8 @@ wheel-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation . -w build/dist
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null 2>&1
 	$(PYTHON) -m venv $(WHEEL_VENV)
-	$(WHEEL_VENV)/bin/python -m pip install --quiet --no-compile "$(TORCH)"
-	$(WHEEL_VENV)/bin/python -m pip install --quiet --no-compile build/dist/workbench-*.whl
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(WHEEL_VENV)/bin/python -m pip install --quiet build/dist/workbench-*.whl
 	$(WHEEL_VENV)/bin/jupyter labextension list 2>&1 | tee build/labextension-list.txt
 	grep -E "workbench-lab v[0-9.]+ .*enabled.*OK" build/labextension-list.txt
 	$(WHEEL_VENV)/bin/jupyter server extension list 2>&1 | tee build/server-extension-list.txt
