@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # torch first, pinned: this machine has the 2.13.0 CPU wheel on disk; an unpinned torch pulls a multi-GB CUDA build.
-# pip's: Python compiles a module when it is first imported; compiling every installed file
-# up front cost a third of the install (115 s -> 70 s for the wheel check's dependencies).
+# pip compiles every installed file at install: keep it, as machines here set PYTHONDONTWRITEBYTECODE, so a
+# module pip left uncompiled is compiled again by every process importing it (pytest took 1.6x as long).
 TORCH ?= torch==2.13.0
 
 LABEXT := extensions/workbench-lab
