@@ -20,6 +20,14 @@ import workbench.api as wb
 from workbench.metrics import get_metric
 from workbench.model import loads_model
 from workbench.registry import Registry
+from workbench.search._finalize import (
+    AUTOGLUON_BOOSTED_REFIT_SHARE,
+    AUTOGLUON_REFIT_SHARE,
+    REBAG_S,
+    REFIT_OVERHEAD_S,
+    estimated_refit_s,
+    rebags,
+)
 from workbench.search.families import refit_size
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
@@ -90,7 +98,7 @@ def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: d
 
 
 def test_the_time_kept_for_finalize_follows_the_best_candidate(searched: dict[str, Any]) -> None:
-    from workbench.search._finalize import best_candidate, best_candidates, estimated_refit_s
+    from workbench.search._finalize import best_candidate, best_candidates
     from workbench.search._run import finalize_reserve
 
     summary, experiment = searched["summary"], searched["experiment"]
@@ -133,8 +141,6 @@ def test_the_time_kept_for_the_ensemble_follows_the_rows_it_selects_on() -> None
 
 
 def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched: dict[str, Any]) -> None:
-    from workbench.search._finalize import estimated_refit_s
-
     ws = wb.open_workspace()
     rows = records.list_candidates(ws.store, searched["experiment"].id)
     base = next(c for c in rows if c.engine == "autogluon")
@@ -152,37 +158,63 @@ def test_a_refit_estimate_counts_an_autogluon_model_inside_another_once(searched
     assert estimated_refit_s(ws, [other_fit, base], "all", scale=1.5) > alone
 
 
-def test_a_refit_estimate_counts_the_rounds_an_autogluon_boosting_model_adds(searched: dict[str, Any]) -> None:
-    from workbench.search._finalize import (
-        AUTOGLUON_BOOSTED_REFIT_SHARE,
-        AUTOGLUON_REFIT_SHARE,
-        REFIT_OVERHEAD_S,
-        estimated_refit_s,
-    )
-
+def first_autogluon_candidate(searched: dict[str, Any]) -> records.CandidateRow:
     ws = wb.open_workspace()
-    base = next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine == "autogluon")
-    forest = replace(base, model_in_artifact="RandomForest_BAG_L1", params={**base.params, "ag_ancestors": []})
+    return next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine == "autogluon")
+
+
+def refit_estimate_s(candidate: records.CandidateRow, scale: float) -> float:
+    """The refit expected of `candidate` on `scale` times its rows, less loading and storing artifacts."""
+    return estimated_refit_s(wb.open_workspace(), candidate, "all", scale=scale) - REFIT_OVERHEAD_S
+
+
+def test_a_refit_estimate_counts_the_rounds_an_autogluon_boosting_model_adds(searched: dict[str, Any]) -> None:
+    base = first_autogluon_candidate(searched)
+    # bags too slow to refit as bags (`test_a_quick_autogluon_bag_is_refitted_as_a_bag`): one child each
+    forest = replace(
+        base,
+        model_in_artifact="RandomForest_BAG_L1",
+        params={**base.params, "ag_ancestors": [], "ag_cv_folds": 4},
+        fit_time_s=60.0,
+    )
     boosted = replace(forest, model_in_artifact="LightGBMXT_BAG_L1")
     # a weighted ensemble of a boosting model refits that model's scaled rounds too
     stacked = replace(
         forest, model_in_artifact="WeightedEnsemble_L2", params={**forest.params, "ag_ancestors": ["CatBoost_BAG_L1"]}
     )
 
-    def refit_s(candidate: Any, scale: float) -> float:
-        return estimated_refit_s(ws, candidate, "all", scale=scale) - REFIT_OVERHEAD_S
-
     for scale in (1.25, 1.67, 2.0):
-        ratio = refit_s(boosted, scale) / refit_s(forest, scale)
+        ratio = refit_estimate_s(boosted, scale) / refit_estimate_s(forest, scale)
         assert ratio == pytest.approx(AUTOGLUON_BOOSTED_REFIT_SHARE * scale / AUTOGLUON_REFIT_SHARE)
-        assert refit_s(stacked, scale) == pytest.approx(refit_s(boosted, scale))
+        assert refit_estimate_s(stacked, scale) == pytest.approx(refit_estimate_s(boosted, scale))
+
+
+def test_a_quick_autogluon_bag_is_refitted_as_a_bag(searched: dict[str, Any]) -> None:
+    base = first_autogluon_candidate(searched)
+    scale = 1.25
+    quick_s = REBAG_S / scale / AUTOGLUON_REFIT_SHARE * 0.9  # a fit time whose refit as a bag is within REBAG_S
+    bag = replace(
+        base,
+        model_in_artifact="LightGBM_BAG_L1",
+        params={**base.params, "ag_ancestors": [], "ag_cv_folds": 4},
+        fit_time_s=quick_s,
+    )
+    slow = replace(bag, fit_time_s=quick_s * 2)
+    unbagged = replace(bag, params={**bag.params, "ag_cv_folds": 1})
+    assert rebags(bag, scale) and not rebags(slow, scale) and not rebags(unbagged, scale)
+    ws = wb.open_workspace()
+    optuna = next(c for c in records.list_candidates(ws.store, searched["experiment"].id) if c.engine != "autogluon")
+    assert not rebags(replace(optuna, fit_time_s=0.1), scale)
+    # all 4 children on the new rows: the fit time (every child's) times the rows' scale
+    assert refit_estimate_s(bag, scale) == pytest.approx(quick_s * scale * AUTOGLUON_REFIT_SHARE)
+    assert refit_estimate_s(slow, scale) < refit_estimate_s(bag, scale)  # a slower bag refits one child of its 4
 
 
 def test_the_reserve_keeps_the_refit_of_an_autogluon_trials_winner_until_the_trial_ends(
     searched: dict[str, Any],
 ) -> None:
     from workbench.search import SearchConfig
-    from workbench.search._finalize import REFIT_OVERHEAD_S, estimated_refit_s, refit_scale
+    from workbench.search._finalize import refit_scale
     from workbench.search._run import AUTOGLUON_WINNER_SHARE, REFIT_MARGIN, autogluon_pending_refit_s, finalize_reserve
     from workbench.search.engines._autogluon import FIT_SHARE
 
@@ -288,8 +320,15 @@ def test_each_engine_refits_with_the_same_hyperparameters_on_more_rows(searched:
     assert version.metrics["trained_on"] == {"mode": "train+valid", "rows": n_train + n_valid}
     ag_final = final_rows.get_final(ws.store, autogluon.id, "train+valid")
     assert ag_final is not None and str(ag_final.model_in_artifact).endswith("_FULL")
-    proba = Registry(ws).load(version.ref).model.predict_proba(X)
+    final_model = Registry(ws).load(version.ref).model
+    proba = final_model.predict_proba(X)
     assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1.0)
+    # a small table's cross-validated AutoGluon model: its boosted bags refitted as bags of as many children
+    row = records.get_candidate(ws.store, autogluon.id)
+    assert row is not None and row.params["ag_cv_folds"] > 1 and rebags(row, scale)
+    trainer = final_model.predictor._trainer  # type: ignore[attr-defined]
+    boosted = [m for m in trainer.get_model_names() if m.startswith(("LightGBM", "XGBoost", "CatBoost"))]
+    assert boosted and all(trainer.load_model(m).n_children == row.params["ag_cv_folds"] for m in boosted)
 
     as_selected = wb.register_model(lightgbm.key, "pens-none", finalize="none")
     assert as_selected.metrics["trained_on"] == {"mode": "train", "rows": n_train}
@@ -309,7 +348,7 @@ def test_an_ensemble_is_finalized_member_by_member(searched: dict[str, Any]) -> 
 def test_a_quick_mlp_final_averages_several_seeds_and_registers_and_predicts(searched: dict[str, Any]) -> None:
     from workbench.model import EnsembleModel
     from workbench.search import final_data, refit_candidate
-    from workbench.search._finalize import SEED_BAG_S, estimated_refit_s
+    from workbench.search._finalize import SEED_BAG_S
     from workbench.store import trial_data
 
     config = wb.search_config(
@@ -458,7 +497,7 @@ def test_a_winner_whose_refit_does_not_fit_gives_way_to_a_model_the_selection_ro
     standard error on the selection rows, and says which winner it passed over and why; else the winner
     stays as selected."""
     from workbench.cli._search import _finalize_line
-    from workbench.search._finalize import best_candidate, estimated_refit_s
+    from workbench.search._finalize import best_candidate
     from workbench.search._run import _finalize_winner
 
     shutil.copytree(searched["root"] / "home", tmp_path / "home")  # this test adds candidates: to a copy

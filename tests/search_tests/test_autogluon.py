@@ -492,13 +492,27 @@ def test_candidates_are_scored_on_out_of_fold_predictions(
     assert list(result.values) == [best(c.valid_score for c in result.candidates)]
 
 
+def children(predictor: Any, name: str) -> int:
+    return int(predictor._trainer.load_model(name).n_children)
+
+
+def rebag_children(predictor: Any, name: str) -> int:
+    """How many children bag `name` has refitted as a bag: as many, or one for a forest (whose bag makes one
+    child and reads its out-of-bag predictions when no folds are imposed, as on the new rows)."""
+    bag = predictor._trainer.load_model(name)
+    return 1 if bag.params.get("use_child_oof") else int(bag.n_children)
+
+
 @pytest.mark.slow
-def test_a_bagged_candidate_refits_for_a_finalize(cv_run: tuple[TrialData, TrialResult], tmp_path: Path) -> None:
+@pytest.mark.parametrize("rebag", [False, True], ids=["one-child", "rebag"])
+def test_a_bagged_candidate_refits_for_a_finalize(
+    cv_run: tuple[TrialData, TrialResult], rebag: bool, tmp_path: Path
+) -> None:
     data, result = cv_run
     blob = result.artifacts[ARTIFACT_NAME]
     final = final_data(data, "train+valid")
     for c in (result.candidates[0], next(c for c in result.candidates if c.name.endswith("_BAG_L1"))):
-        zipped, name, refitted = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1))
+        zipped, name, refitted = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1), rebag=rebag)
         assert name == f"{c.name}_FULL"
         model = AutoGluonModel.from_zip(zipped, name, cache_dir=tmp_path)
         assert set(model.predictor.model_names()) == {name, *(f"{a}_FULL" for a in c.params["ag_ancestors"])}
@@ -507,7 +521,15 @@ def test_a_bagged_candidate_refits_for_a_finalize(cv_run: tuple[TrialData, Trial
         for full in refitted.values():
             member = AutoGluonModel.from_zip(zipped, full, cache_dir=tmp_path)
             assert len(member.prediction(data.X_test)) == len(data.X_test)
-        assert model.predictor._trainer.load_model(name).n_children == 1  # one model on every row, no bag
+        bagged_children = AutoGluonModel.from_zip(blob, c.name, cache_dir=tmp_path).predictor
+        for selected, full in {c.name: name, **refitted}.items():
+            if c.name.startswith("WeightedEnsemble") and selected == c.name:
+                assert children(model.predictor, full) == 1  # its weights are kept, on its refitted members
+            elif rebag:  # a bag of as many children on the new rows
+                assert children(bagged_children, selected) == FOLDS
+                assert children(model.predictor, full) == rebag_children(bagged_children, selected)
+            else:
+                assert children(model.predictor, full) == 1  # one model on every row, no bag
         assert model.classes_ == data.classes and model.problem_type == data.problem_type
         predicted = model.prediction(data.X_test)
         if data.classes is None:
@@ -530,9 +552,12 @@ def trained_params(blob: bytes, name: str, cache_dir: Path) -> list[dict[str, An
     return [model.params_trained]
 
 
-def check_rounds_scaled(result: TrialResult, data: TrialData, rows_fitted: float, cache_dir: Path) -> None:
+def check_rounds_scaled(
+    result: TrialResult, data: TrialData, rows_fitted: float, cache_dir: Path, rebag: bool = False
+) -> None:
     """Refitted on all rows, a LightGBM candidate trains its rounds (a bag: its children's mean) times the
-    rows added over the rows each of them was fitted on; a forest keeps its trees."""
+    rows added over the rows each of them was fitted on; a forest keeps its trees. Refitted as a bag, each
+    child early-stops on its fold within its children's mean times the rows added."""
     blob = result.artifacts[ARTIFACT_NAME]
     final = final_data(data, "all")
     factor = len(final.X_train) / rows_fitted
@@ -540,9 +565,14 @@ def check_rounds_scaled(result: TrialResult, data: TrialData, rows_fitted: float
     for prefix, key, scale in (("LightGBM", "num_boost_round", factor), ("RandomForest", "n_estimators", 1.0)):
         name = next(c.name for c in result.candidates if c.name.startswith(prefix))
         found = [params[key] for params in trained_params(blob, name, cache_dir)]
-        zipped, full, _ = refit_autogluon(blob, name, final, WorkerResources(cpus=1))
-        (refit,) = trained_params(zipped, full, cache_dir / "refit")
-        assert abs(refit[key] - np.mean(found) * scale) <= 1, (name, found, refit[key])
+        zipped, full, _ = refit_autogluon(blob, name, final, WorkerResources(cpus=1), rebag=rebag)
+        refits = trained_params(zipped, full, cache_dir / "refit")
+        if not rebag or prefix == "RandomForest":  # a forest's bag refits to one child (`rebag_children`)
+            (refit,) = refits
+            assert abs(refit[key] - np.mean(found) * scale) <= 1, (name, found, refit[key])
+            continue
+        assert len(refits) == len(found)
+        assert all(1 <= refit[key] <= round(np.mean(found) * scale) + 1 for refit in refits), (name, found, refits)
 
 
 @pytest.mark.slow
@@ -552,6 +582,8 @@ def test_a_bagged_refit_scales_boosting_rounds_by_the_rows_added(
     data, result = cv_run
     children_rows = (len(data.X_train) + len(data.X_valid)) * (FOLDS - 1) / FOLDS  # each child: k-1 folds
     check_rounds_scaled(result, data, children_rows, tmp_path)
+    # a bag of k children, each on k-1 folds of all rows
+    check_rounds_scaled(result, data, children_rows * FOLDS / (FOLDS - 1), tmp_path / "rebag", rebag=True)
 
 
 @pytest.mark.slow

@@ -7,7 +7,9 @@ H2O's final models use them): a final is the same candidate refitted with the sa
 
 - Optuna candidates: the family refitted with its parameters, boosting rounds (and MLP epochs) fixed to
   the number early stopping chose, scaled by the ratio of rows (`families.refit_model`).
-- AutoGluon candidates: AutoGluon's own refit_full of that model (`_autogluon_refit`).
+- AutoGluon candidates: AutoGluon's own refit_full of that model (`_autogluon_refit`). A bag (a
+  cross-validated trial's) whose refit as a bag is quick (REBAG_S) is refitted as a bag of as many
+  children on the new rows; a slower one as refit_full's one child.
 
 An MLP whose refit is quick (small tables) is refitted with several seeds, as many as fit in a few
 seconds, and its final averages them: on a few hundred rows one refit's score depends on its seed as much
@@ -53,6 +55,7 @@ __all__ = [
     "final_data",
     "finalize_candidate",
     "finalize_candidates",
+    "rebags",
     "refit_candidate",
     "refit_scale",
 ]
@@ -85,6 +88,9 @@ SEED_BAG = 5
 SEED_BAG_S = 3.0
 # Seed k of a bag is the candidate's seed + k x SEED_STRIDE (seed 0 of the bag is the candidate's own).
 SEED_STRIDE = 1000
+# An AutoGluon bag is refitted as a bag (k children, `_autogluon_refit`) when that is expected to take at
+# most REBAG_S seconds (`_rebag_s`), else as one child.
+REBAG_S = 5.0
 
 
 def check_finalize_mode(mode: str) -> FinalizeMode:
@@ -113,12 +119,14 @@ def refit_candidate(
     scale: float,
     seeds: int = 1,
     seeds_s: float = 0.0,
+    rebag: bool = False,
 ) -> tuple[bytes, str | None, float, dict[str, str], int]:
     """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds,
     for an AutoGluon model the names in the artifact of the models it is built on, refitted with it, and
     the number of seeds averaged). A family model is refitted with `seed`, then with seed + SEED_STRIDE,
     ... up to `seeds` times while the refits after the first, and one more as long as the last, take at
-    most `seeds_s` seconds; several refits make an EnsembleModel of equal weights.
+    most `seeds_s` seconds; several refits make an EnsembleModel of equal weights. An AutoGluon model's bags
+    are refitted as bags with `rebag` (see `_autogluon_refit`).
 
     A plain function of its arguments, so that it runs as a Dask task on a worker as well as here."""
     # Finalize runs once the trials are over: the host's other cores are idle, so the refit takes them all.
@@ -129,7 +137,7 @@ def refit_candidate(
         from workbench.search.engines._autogluon_refit import refit_autogluon
 
         assert model_in_artifact is not None
-        zipped, name, ancestors = refit_autogluon(blob, model_in_artifact, data, resources)
+        zipped, name, ancestors = refit_autogluon(blob, model_in_artifact, data, resources, rebag)
         return zipped, name, time.perf_counter() - start, ancestors, 1
     from workbench.model import EnsembleModel, FittedModel, dumps_model, loads_model
     from workbench.search.families import get_family, refit_model
@@ -215,6 +223,21 @@ def _final_s(candidate: records.CandidateRow, scale: float, seeds_s: float) -> f
     return one + min((_bag_seeds(candidate) - 1) * one, seeds_s)
 
 
+def rebags(candidate: records.CandidateRow, scale: float) -> bool:
+    """Whether the final of `candidate` refits its AutoGluon bags as bags: a cross-validated AutoGluon
+    candidate whose refit so is expected within REBAG_S."""
+    if candidate.engine != "autogluon" or int(candidate.params.get("ag_cv_folds") or 1) < 2:
+        return False
+    return _rebag_s(candidate, scale) <= REBAG_S
+
+
+def _rebag_s(candidate: records.CandidateRow, scale: float) -> float:
+    """About how long refitting an AutoGluon candidate's bags as bags takes: each child on k-1 folds of the
+    new rows, as each was on k-1 folds of the rows it was fitted on (early stopping on its fold decides its
+    rounds, as it did)."""
+    return (candidate.fit_time_s or 0.0) * scale * AUTOGLUON_REFIT_SHARE
+
+
 def _within_another(candidate: records.CandidateRow, rows: Sequence[records.CandidateRow]) -> bool:
     """Whether `candidate` is an AutoGluon model that another of `rows` (from the same fit) is built on: an
     AutoGluon fit time counts its ancestors', and refitting the other refits it too."""
@@ -235,7 +258,10 @@ def _refit_s(candidate: records.CandidateRow, scale: float) -> float:
     trial's (AUTOGLUON_REFIT_SHARE); one that is or is built on a boosting model also trains more rounds
     (AUTOGLUON_BOOSTED_REFIT_SHARE, times the scale).
     An Optuna candidate's fit time includes its early stopping (scoring the valid rows every round, rounds
-    past the best), which its refit, with the rounds fixed, does not (OPTUNA_REFIT_SHARE)."""
+    past the best), which its refit, with the rounds fixed, does not (OPTUNA_REFIT_SHARE). A bag refitted as
+    a bag (`rebags`) refits all k children (`_rebag_s`)."""
+    if rebags(candidate, scale):
+        return _rebag_s(candidate, scale)
     if candidate.engine == "autogluon":
         bag = max(1, int(candidate.params.get("ag_cv_folds") or 1))
         names = [candidate.model_in_artifact or "", *(candidate.params.get("ag_ancestors") or ())]
@@ -343,6 +369,7 @@ def finalize_candidate(
         len(rows.X_train) / max(1, len(data.X_train)),
         _bag_seeds(candidate),
         seeds_s,
+        rebags(candidate, len(rows.X_train) / max(1, len(data.X_train))),
     )
     if client is not None:
         # The artifact and the rows travel as data, not inside the task's graph (a predictor is megabytes,
