@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import http.client
+import http.server
+import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +16,7 @@ from serve_support import SUBPROCESS_ENV, FileSource
 
 from workbench.model import FittedModel
 from workbench.serve import contract_check
-from workbench.serve._contract import edge_records
+from workbench.serve._contract import _post, edge_records
 
 pytestmark = pytest.mark.slow
 
@@ -54,3 +60,71 @@ def test_contract_check_fails_when_answers_differ(
     assert not report.passed
     assert any("predictions differ" in m for m in report.mismatches)
     assert any("/invocations" in m for m in report.mismatches)
+
+
+class SlowFirstPrediction(FittedModel):
+    """The served model, whose first prediction in this process takes longer than uvicorn keeps an idle
+    connection open (5 s), as an AutoGluon model's first prediction can when its library loads."""
+
+    def __init__(self, inner: FittedModel, first_s: float) -> None:
+        self.inner = inner
+        self.first_s = first_s
+        self.problem_type = inner.problem_type
+        self.classes_ = inner.classes_
+        self.input_schema_ = inner.input_schema_
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        if self.first_s:
+            time.sleep(self.first_s)
+            self.first_s = 0.0
+        return self.inner.predict_proba(X)
+
+    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        raise TypeError("a classifier")
+
+
+def test_a_slow_first_in_process_prediction_does_not_break_the_check(
+    fitted: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", SUBPROCESS_ENV["PYTHONPATH"])
+    source = FileSource(fitted[0])
+    loaded = source.load()
+    slow = replace(loaded, model=SlowFirstPrediction(loaded.model, first_s=6.0))
+    report = contract_check(source, slow, b1_requests=5, b100_requests=2)
+    assert report.passed and report.mismatches == []
+
+
+class ClosesAfterEachAnswer(http.server.BaseHTTPRequestHandler):
+    """Answers with keep-alive (HTTP/1.1, no `Connection: close`), then closes: what a client sees of a
+    server that closed the kept-alive connection while it was idle."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"answer": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_request_on_a_connection_the_server_closed_is_sent_again_on_a_new_one() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ClosesAfterEachAnswer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    try:
+        answers = [_post(conn, f"/r{i}", {"i": i}) for i in range(3)]
+        time.sleep(0.2)  # the server has closed the connection by now
+        answers.append(_post(conn, "/late", {}))
+    finally:
+        conn.close()
+        server.shutdown()
+        server.server_close()
+    assert answers == [(200, {"answer": path}) for path in ("/r0", "/r1", "/r2", "/late")]

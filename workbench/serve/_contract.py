@@ -121,11 +121,25 @@ def edge_records(schema: InputSchema) -> list[dict[str, Any]]:
     return rows
 
 
-def _post(conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-    conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+# What a kept-alive connection that the server has closed meanwhile fails with on its next request (uvicorn
+# closes one idle for 5 s): the request is sent again once, on a new connection (predictions are idempotent).
+DROPPED_CONNECTION = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+
+
+def _send(conn: http.client.HTTPConnection, path: str, payload: bytes) -> tuple[int, Any]:
+    conn.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
     response = conn.getresponse()
     data = response.read()
     return response.status, json.loads(data) if data else None
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    payload = json.dumps(body).encode()
+    try:
+        return _send(conn, path, payload)
+    except DROPPED_CONNECTION:
+        conn.close()  # the next request opens a new connection
+        return _send(conn, path, payload)
 
 
 def _oip_body(schema: InputSchema, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -153,6 +167,13 @@ def contract_check(
     records = edge_records(schema)
     frames = [columns_to_frame(builder.from_records([r]).columns, schema) for r in records]
     classification = loaded.problem_type != "regression"
+    # The in-process answers first: a model's first prediction can take seconds (loading its library), which
+    # between two requests would leave the connection idle long enough for the server to close it.
+    if classification:
+        expected_answers = [np.asarray(loaded.model.predict_proba(frame), dtype=float) for frame in frames]
+    else:
+        expected_answers = [np.asarray(loaded.model.predict(frame), dtype=float) for frame in frames]
+    expected_pred = [loaded.model.predict(f).tolist()[0] for f in frames]
     mismatches: list[str] = []
     latency: dict[str, dict[str, float]] = {}
     with running_server(source, ready_timeout_s=ready_timeout_s) as url:
@@ -160,22 +181,19 @@ def contract_check(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             path = f"/v2/models/{loaded.name}/infer"
-            for i, (record, frame) in enumerate(zip(records, frames, strict=True)):
+            for i, (record, expected) in enumerate(zip(records, expected_answers, strict=True)):
                 status, body = _post(conn, path, _oip_body(schema, [record]))
                 if status != 200:
                     mismatches.append(f"OIP row {i}: HTTP {status}")
                     continue
                 outputs = {o["name"]: o for o in body["outputs"]}
                 if classification:
-                    expected = np.asarray(loaded.model.predict_proba(frame), dtype=float)
                     got = np.asarray(outputs["probabilities"]["data"], dtype=float).reshape(expected.shape)
                 else:
-                    expected = np.asarray(loaded.model.predict(frame), dtype=float)
                     got = np.asarray(outputs["prediction"]["data"], dtype=float)
                 if not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
                     mismatches.append(f"OIP row {i}: server and in-process predictions differ")
             status, body = _post(conn, "/invocations", {"dataframe_records": records})
-            expected_pred = [loaded.model.predict(f).tolist()[0] for f in frames]
             if status != 200:
                 mismatches.append(f"/invocations: HTTP {status}")
             elif classification and body["predictions"] != expected_pred:
