@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from serve_support import SUBPROCESS_ENV, FileSource
+from serve_support import SUBPROCESS_ENV, FileSource, SlowModel
 
 from workbench.model import FittedModel
 from workbench.serve import contract_check
@@ -62,25 +62,14 @@ def test_contract_check_fails_when_answers_differ(
     assert any("/invocations" in m for m in report.mismatches)
 
 
-class SlowFirstPrediction(FittedModel):
-    """The served model, whose first prediction in this process takes longer than uvicorn keeps an idle
-    connection open (5 s), as an AutoGluon model's first prediction can when its library loads."""
-
-    def __init__(self, inner: FittedModel, first_s: float) -> None:
-        self.inner = inner
-        self.first_s = first_s
-        self.problem_type = inner.problem_type
-        self.classes_ = inner.classes_
-        self.input_schema_ = inner.input_schema_
+class SlowFirstPrediction(SlowModel):
+    """The served model, whose first prediction in this process takes `delay_s`: longer than uvicorn keeps an
+    idle connection open (5 s), as an AutoGluon model's first prediction can when its library loads."""
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        if self.first_s:
-            time.sleep(self.first_s)
-            self.first_s = 0.0
+        delay_s, self.delay_s = self.delay_s, 0.0
+        time.sleep(delay_s)
         return self.inner.predict_proba(X)
-
-    def predict_values(self, X: pd.DataFrame) -> np.ndarray:
-        raise TypeError("a classifier")
 
 
 def test_a_slow_first_in_process_prediction_does_not_break_the_check(
@@ -89,7 +78,7 @@ def test_a_slow_first_in_process_prediction_does_not_break_the_check(
     monkeypatch.setenv("PYTHONPATH", SUBPROCESS_ENV["PYTHONPATH"])
     source = FileSource(fitted[0])
     loaded = source.load()
-    slow = replace(loaded, model=SlowFirstPrediction(loaded.model, first_s=6.0))
+    slow = replace(loaded, model=SlowFirstPrediction(loaded.model, delay_s=6.0))
     report = contract_check(source, slow, b1_requests=5, b100_requests=2)
     assert report.passed and report.mismatches == []
 
