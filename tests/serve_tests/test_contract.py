@@ -14,17 +14,23 @@ import pandas as pd
 import pytest
 from serve_support import SUBPROCESS_ENV, FileSource, SlowModel
 
-from workbench.model import FittedModel
+from workbench.model import FittedModel, LoadedModel
 from workbench.serve import contract_check
 from workbench.serve._contract import _post, edge_records
 
 pytestmark = pytest.mark.slow
 
 
-def test_contract_check_passes(fitted: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def served(fitted: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> tuple[FileSource, LoadedModel]:
+    """The fitted model's source, which the server subprocess imports, and its in-process load."""
     monkeypatch.setenv("PYTHONPATH", SUBPROCESS_ENV["PYTHONPATH"])
     source = FileSource(fitted[0])
-    loaded = source.load()
+    return source, source.load()
+
+
+def test_contract_check_passes(served: tuple[FileSource, LoadedModel]) -> None:
+    source, loaded = served
     rows = edge_records(loaded.input_schema)
     assert any(r.get("island") == "__unseen_category__" for r in rows) and any("sex" not in r for r in rows)
     report = contract_check(source, loaded, b1_requests=50, b100_requests=10)
@@ -50,12 +56,8 @@ class Rolled(FittedModel):
         raise TypeError("a classifier")
 
 
-def test_contract_check_fails_when_answers_differ(
-    fitted: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTHONPATH", SUBPROCESS_ENV["PYTHONPATH"])
-    source = FileSource(fitted[0])
-    loaded = source.load()
+def test_contract_check_fails_when_answers_differ(served: tuple[FileSource, LoadedModel]) -> None:
+    source, loaded = served
     report = contract_check(source, replace(loaded, model=Rolled(loaded.model)), b1_requests=5, b100_requests=2)
     assert not report.passed
     assert any("predictions differ" in m for m in report.mismatches)
@@ -72,12 +74,8 @@ class SlowFirstPrediction(SlowModel):
         return self.inner.predict_proba(X)
 
 
-def test_a_slow_first_in_process_prediction_does_not_break_the_check(
-    fitted: tuple[Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTHONPATH", SUBPROCESS_ENV["PYTHONPATH"])
-    source = FileSource(fitted[0])
-    loaded = source.load()
+def test_a_slow_first_in_process_prediction_does_not_break_the_check(served: tuple[FileSource, LoadedModel]) -> None:
+    source, loaded = served
     slow = replace(loaded, model=SlowFirstPrediction(loaded.model, delay_s=6.0))
     report = contract_check(source, slow, b1_requests=5, b100_requests=2)
     assert report.passed and report.mismatches == []

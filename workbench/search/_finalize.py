@@ -358,6 +358,7 @@ def finalize_candidate(
     experiment = workspace.experiment(candidate.experiment_id)
     data = data if data is not None else trial_data(workspace, experiment)
     rows = final_data(data, mode)
+    scale = len(rows.X_train) / max(1, len(data.X_train))
     args = (
         candidate.engine,
         candidate.model_type,
@@ -366,10 +367,10 @@ def finalize_candidate(
         store.read_artifact(candidate.artifact_key),
         rows,
         _seed(workspace, experiment, candidate),
-        len(rows.X_train) / max(1, len(data.X_train)),
+        scale,
         _bag_seeds(candidate),
         seeds_s,
-        rebags(candidate, len(rows.X_train) / max(1, len(data.X_train))),
+        rebags(candidate, scale),
     )
     if client is not None:
         # The artifact and the rows travel as data, not inside the task's graph (a predictor is megabytes,

@@ -82,7 +82,7 @@ def _scale_rounds(trainer: Any, model_name: str, rows: int, rebag: bool) -> None
         bagged = isinstance(model, BaggedEnsembleModel)
         children = [model.load_child(child) for child in model.models] if bagged else [model]
         k = len(children) if bagged else 1  # one bagging set (`num_bag_sets`): a child per fold
-        factor = rows / (fitted * (k - 1) / k if k > 1 and not (rebag and _can_rebag(model)) else fitted)
+        factor = rows / (fitted * (k - 1) / k if k > 1 and not (rebag and _can_rebag(trainer, name)) else fitted)
         for child in children:
             key = _rounds_key(child)
             if key is None or not isinstance(child.params_trained.get(key), int):
@@ -94,10 +94,13 @@ def _scale_rounds(trainer: Any, model_name: str, rows: int, rebag: bool) -> None
                 child.save()
 
 
-def _can_rebag(model: Any) -> bool:
-    """Whether `model` is a first-level bag of several children that can be refitted as one."""
+def _can_rebag(trainer: Any, name: str) -> bool:
+    """Whether model `name` is a first-level bag of several children that can be refitted as one."""
     from autogluon.core.models import BaggedEnsembleModel
 
+    if trainer.get_model_level(name) != 1:
+        return False
+    model = trainer.load_model(name)
     return (
         isinstance(model, BaggedEnsembleModel)
         and len(model.models) > 1
@@ -117,9 +120,9 @@ def _rebag(trainer: Any, model_name: str, X: pd.DataFrame, y: pd.Series, total_r
     groups, trainer._groups = trainer._groups, None
     try:
         for name in trainer.get_minimum_model_set(model_name):
-            bag = trainer.load_model(name)
-            if trainer.get_model_level(name) != 1 or not _can_rebag(bag):
+            if not _can_rebag(trainer, name):
                 continue
+            bag = trainer.load_model(name)
             trained = trainer.stack_new_level_core(
                 X=X,
                 y=y,
