@@ -11,6 +11,24 @@ from workbench.store import Workspace
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `long` first, longest first, then the rest by their number of tests.
+
+    `make test` runs with --dist=loadfile --no-loadscope-reorder: xdist hands whole files to its workers in
+    this order. Its own order (most tests first) left the two browser files, one test of minutes each, to
+    the end, when the other worker had nothing left to do.
+    """
+    seconds: dict[str, float] = {}
+    tests: dict[str, int] = {}
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        tests[file] = tests.get(file, 0) + 1
+        mark = item.get_closest_marker("long")
+        if mark is not None:
+            seconds[file] = max(seconds.get(file, 0.0), float(mark.kwargs["seconds"]))
+    items.sort(key=lambda item: (-seconds.get(f := item.nodeid.split("::")[0], 0.0), -tests[f], f))
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"

@@ -32,7 +32,7 @@ from workbench.search.families import refit_size
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=130)]
 
 REPO = Path(__file__).resolve().parents[2]
 PENGUINS_ROWS = 344

@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import workbench.api as wb
+
+pytestmark = pytest.mark.long(seconds=100)
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "04_retrain_and_promote.ipynb"

@@ -13,7 +13,7 @@ import pytest
 import workbench.api as wb
 from workbench.store import pid_alive
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=120)]
 
 
 def _search_with_running_trials() -> wb.SearchHandle:

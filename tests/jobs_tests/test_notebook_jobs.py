@@ -16,6 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import workbench.api as wb
 
+pytestmark = pytest.mark.long(seconds=100)
+
 WORKBENCH = [sys.executable, "-m", "workbench"]
 REPO = Path(__file__).resolve().parents[2]
 

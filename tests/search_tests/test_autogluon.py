@@ -58,6 +58,8 @@ from workbench.search.engines._autogluon_refit import refit_autogluon
 from workbench.search.engines._autogluon_space import FOREST_MAX_LEAF_NODES
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
+pytestmark = pytest.mark.long(seconds=390)
+
 # The process worker unpickles the reporter below: ship this module by value, not by (test-only) path.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=150)]
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 

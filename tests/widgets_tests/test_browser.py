@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from jupyterlab_support import chromium_page, jupyter_lab, screenshots_folder
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=200)]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import workbench.api as wb
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=110)]
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 

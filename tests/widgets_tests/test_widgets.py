@@ -18,7 +18,7 @@ from widget_support import wait_until
 import workbench.api as wb
 import workbench.widgets as wbw
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=140)]
 XSS = "<img src=x onerror=alert(1)>"
 
 
