@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import workbench.api as wb
+from workbench.compare._data import trained_on_text
 from workbench.metrics import get_metric
 from workbench.model import loads_model
 from workbench.registry import Registry
@@ -80,7 +81,7 @@ def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: d
     board = wb.leaderboard(experiment.id)
     winner = board.best
     assert winner is not None and winner.key == finalized["key"]
-    assert winner.trained_on == f"all: {PENGUINS_ROWS} rows"
+    assert winner.trained_on.startswith(f"all: {PENGUINS_ROWS} rows")  # then how, if not one refit: seeds, bags
     if ensemble["kept"]:
         assert winner.key == ensemble["key"] and winner.kind == "ensemble"
         assert ensemble["oof_score"] > ensemble["member_oof_score"]
@@ -90,7 +91,7 @@ def test_the_search_finalizes_its_winner_and_the_leaderboard_says_so(searched: d
         refitted = {winner.id}
     candidates = [r for r in board.rows if r.kind == "candidate"]
     assert {r.trained_on for r in candidates if r.id not in refitted} == {"train"}
-    assert {r.trained_on for r in candidates if r.id in refitted} == {f"all: {PENGUINS_ROWS} rows"}
+    assert all(r.trained_on.startswith(f"all: {PENGUINS_ROWS} rows") for r in candidates if r.id in refitted)
     # the scores on the board stay those measured at selection
     best = min(candidates, key=lambda r: r.rank)
     candidate = records.get_candidate(wb.open_workspace().store, best.id)
@@ -317,7 +318,6 @@ def test_each_engine_refits_with_the_same_hyperparameters_on_more_rows(searched:
     assert refitted.predict_proba(X).shape == selected.predict_proba(X).shape
 
     version = wb.register_model(autogluon.key, "pens-ag", finalize="train+valid")
-    assert version.metrics["trained_on"] == {"mode": "train+valid", "rows": n_train + n_valid}
     ag_final = final_rows.get_final(ws.store, autogluon.id, "train+valid")
     assert ag_final is not None and str(ag_final.model_in_artifact).endswith("_FULL")
     final_model = Registry(ws).load(version.ref).model
@@ -329,6 +329,16 @@ def test_each_engine_refits_with_the_same_hyperparameters_on_more_rows(searched:
     trainer = final_model.predictor._trainer  # type: ignore[attr-defined]
     boosted = [m for m in trainer.get_model_names() if m.startswith(("LightGBM", "XGBoost", "CatBoost"))]
     assert boosted and all(trainer.load_model(m).n_children == row.params["ag_cv_folds"] for m in boosted)
+    # and its final, the registry and the leaderboard say so
+    folds = row.params["ag_cv_folds"]
+    assert ag_final.bag_folds == folds
+    trained = {"mode": "train+valid", "rows": n_train + n_valid, "bag_folds": folds}
+    assert version.metrics["trained_on"] == trained
+    assert wb.final_note(trained) == f", bagged over {folds} folds"  # as `workbench models show` prints it
+    finals = {autogluon.id: {"train+valid": ag_final}}
+    assert (
+        trained_on_text(finals, [autogluon.id]) == f"train+valid: {n_train + n_valid} rows, bagged over {folds} folds"
+    )
 
     as_selected = wb.register_model(lightgbm.key, "pens-none", finalize="none")
     assert as_selected.metrics["trained_on"] == {"mode": "train", "rows": n_train}
@@ -536,7 +546,7 @@ def test_a_winner_whose_refit_does_not_fit_gives_way_to_a_model_the_selection_ro
     board = wb.leaderboard(experiment.id)
     winner_row, finalized_row = board.row(f"c{slow.id}"), board.row(f"c{before.id}")
     assert winner_row.rank < finalized_row.rank and winner_row.trained_on == "train"
-    assert finalized_row.trained_on == f"all: {PENGUINS_ROWS} rows"
+    assert finalized_row.trained_on.startswith(f"all: {PENGUINS_ROWS} rows")
     # when no candidate's refit fits either, the winner stays as selected and the summary says why
     none_fits = finalize(-100.0)
     assert none_fits is not None and not none_fits["finalized"] and "instead_of" not in none_fits

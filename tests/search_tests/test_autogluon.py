@@ -514,7 +514,7 @@ def test_a_bagged_candidate_refits_for_a_finalize(
     blob = result.artifacts[ARTIFACT_NAME]
     final = final_data(data, "train+valid")
     for c in (result.candidates[0], next(c for c in result.candidates if c.name.endswith("_BAG_L1"))):
-        zipped, name, refitted = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1), rebag=rebag)
+        zipped, name, refitted, bags = refit_autogluon(blob, c.name, final, WorkerResources(cpus=1), rebag=rebag)
         assert name == f"{c.name}_FULL"
         model = AutoGluonModel.from_zip(zipped, name, cache_dir=tmp_path)
         assert set(model.predictor.model_names()) == {name, *(f"{a}_FULL" for a in c.params["ag_ancestors"])}
@@ -532,6 +532,8 @@ def test_a_bagged_candidate_refits_for_a_finalize(
                 assert children(model.predictor, full) == rebag_children(bagged_children, selected)
             else:
                 assert children(model.predictor, full) == 1  # one model on every row, no bag
+            # the bags of more than one child, said with their children (the final's `bag_folds`)
+            assert bags.get(full, 1) == children(model.predictor, full)
         assert model.classes_ == data.classes and model.problem_type == data.problem_type
         predicted = model.prediction(data.X_test)
         if data.classes is None:
@@ -567,7 +569,7 @@ def check_rounds_scaled(
     for prefix, key, scale in (("LightGBM", "num_boost_round", factor), ("RandomForest", "n_estimators", 1.0)):
         name = next(c.name for c in result.candidates if c.name.startswith(prefix))
         found = [params[key] for params in trained_params(blob, name, cache_dir)]
-        zipped, full, _ = refit_autogluon(blob, name, final, WorkerResources(cpus=1), rebag=rebag)
+        zipped, full, _, _ = refit_autogluon(blob, name, final, WorkerResources(cpus=1), rebag=rebag)
         refits = trained_params(zipped, full, cache_dir / "refit")
         if not rebag or prefix == "RandomForest":  # a forest's bag refits to one child (`rebag_children`)
             (refit,) = refits

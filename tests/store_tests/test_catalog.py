@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import DataFormatError, FileTooLargeError, InvalidInputError, NotFoundError, UnsafePathError
-from workbench.store import ExperimentSpec, Workspace, search_progress
+from workbench.store import ExperimentSpec, FinalRow, Workspace, final_note, search_progress
 from workbench.store import _workspace as workspace_module
 from workbench.store import jobs as job_rows
 from workbench.store import trials as records
@@ -218,3 +218,11 @@ def test_the_best_candidates_are_ranked_by_the_store(workspace: Workspace) -> No
     assert records.count_trials(store, experiment.id, "fn", records.ENDED_STATES) == 7
     assert records.count_trials(store, experiment.id, "fn", ("FAILED",)) == 1
     assert records.count_trials(store, experiment.id, "autogluon", records.ENDED_STATES) == 0
+
+
+def test_a_final_note_says_how_the_final_was_made() -> None:
+    assert final_note({}) == "" and final_note({"seeds": 1, "bag_folds": 1}) == ""  # one refit on its rows
+    assert final_note({"seeds": 5}) == ", 5 seeds averaged"
+    assert final_note({"rows": 344, "bag_folds": 4}) == ", bagged over 4 folds"
+    final = FinalRow(1, "all", 1, 344, "key", "LightGBM_BAG_L1_FULL", 2.0, 0.0, seeds=1, bag_folds=4)
+    assert final_note(final.to_dict()) == ", bagged over 4 folds"

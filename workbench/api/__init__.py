@@ -18,7 +18,7 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | clusters | `cluster_info`, `start_cluster` | `ClusterInfo`, `ClusterHandle` |
 | compare | `leaderboard`, `compare` (views), `plot`, `write_report` | `Leaderboard`, `Comparison`, view infos |
 | ensembles | `build_ensemble`, `preview_ensemble`, `measure_ensemble`, `save_ensemble`, `list_ensembles`, `delete_ensemble` | `BuiltEnsemble`, `EnsemblePreview`, `EnsembleRow` |
-| registry | `register_model`, `register_winner`, `finalize_model`, `model_schema`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Finalized`, `Promotion` |
+| registry | `register_model`, `register_winner`, `finalize_model`, `final_note`, `model_schema`, `promote`, `remove_alias`, `list_models`, `show_model`, `export_model`, `import_model`, `delete_model`, `predict` | `VersionInfo`, `Finalized`, `Promotion` |
 | signing keys | `workspace_key`, `trust_key`, `untrust_key`, `list_trusted_keys` | `PublicKey` |
 | endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `endpoint_metrics`, `endpoint_schema`, `serve` | `Endpoint`, `EndpointPrediction`, `EndpointMetrics`, `InputSchema` |
 | jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log`, `job_title` | `Job` |
@@ -169,6 +169,7 @@ if TYPE_CHECKING:
         StopMode,
         TrialRow,
         Workspace,
+        final_note,
     )
 
 __all__ = [
@@ -244,6 +245,7 @@ __all__ = [
     "endpoint_schema",
     "evaluate_model",
     "export_model",
+    "final_note",
     "finalize_model",
     "follow_search",
     "import_model",
@@ -312,6 +314,7 @@ __all__ = [
 # Names load on first use: `import workbench.api` stays fast (the CLI starts in a fraction of a second).
 _HOMES = {
     "InputSchema": "workbench.model",
+    "final_note": "workbench.store",
     "job_title": "_jobs",
     "write_search_notebook": "_flow",
     "model_schema": "_registry",

@@ -45,8 +45,7 @@ def _trained_on(info: VersionInfo) -> str:
     trained = info.metrics.get("trained_on")
     if not isinstance(trained, dict):
         return "-"
-    seeds = f", {trained['seeds']} seeds averaged" if trained.get("seeds") else ""
-    text = f"{trained.get('rows')} rows ({trained.get('mode')}{seeds})"
+    text = f"{trained.get('rows')} rows ({trained.get('mode')}{wb.final_note(trained)})"
     if info.metrics.get("finalize_error"):
         text += f"; finalize failed: {info.metrics['finalize_error']}"
     elif trained.get("mode") != "train":

@@ -136,19 +136,19 @@ def _finalize_line(finalized: dict[str, Any] | None, mode: str, wall_s: float) -
         return f"Not finalized: the search did not end on its budget. Wall time {wall_s:.1f} s."
     if not finalized["finalized"]:
         return f"Winner {finalized['name']} not finalized: {finalized['reason']}. Wall time {wall_s:.1f} s."
-    seeds = f", {finalized['seeds']} seeds averaged" if finalized.get("seeds") else ""
+    made = wb.final_note(finalized)
     instead_of = finalized.get("instead_of")
     if instead_of:
         number = finalized["key"][1:]
         return (
             f"Winner {instead_of['name']} not finalized: {instead_of['reason']}. Finalized instead: "
-            f"{finalized['name']}, the best model whose refit fits, on {finalized['rows']} rows ({mode}{seeds}) in "
+            f"{finalized['name']}, the best model whose refit fits, on {finalized['rows']} rows ({mode}{made}) in "
             f"{finalized['seconds']:.1f} s, as {finalized['why']} "
             f"(`workbench models register NAME --candidate {number}` registers it); "
             f"its scores above were measured before finalize. Wall time {wall_s:.1f} s."
         )
     return (
-        f"Winner {finalized['name']} finalized on {finalized['rows']} rows ({mode}{seeds}) in "
+        f"Winner {finalized['name']} finalized on {finalized['rows']} rows ({mode}{made}) in "
         f"{finalized['seconds']:.1f} s; "
         f"its scores above were measured before finalize. Wall time {wall_s:.1f} s."
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.metrics import get_metric
 from workbench.model import Calibration
-from workbench.store import Experiment, ExperimentTargets, Store, Workspace
+from workbench.store import Experiment, ExperimentTargets, FinalRow, Store, Workspace, final_note
 from workbench.store import ensembles as ensemble_rows
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
@@ -48,7 +48,7 @@ class ModelPredictions:
     created_at: float = 0.0
     artifact_key: str | None = None  # the candidate's model artifact (members sharing one count it once)
     artifact_size: int | None = None
-    trained_on: str = "train"  # the rows of its final, if it was finalized: "all: 344 rows"
+    trained_on: str = "train"  # the rows of its final, if it was finalized: "all: 344 rows" (`trained_on_text`)
     calibration: str = ""  # a candidate's kept calibration: "calibrated T=1.31"
 
     @property
@@ -112,11 +112,11 @@ def read_predictions(workspace: Workspace, key: str) -> tuple[np.ndarray, np.nda
         return arrays["valid"], arrays["test"]
 
 
-def final_modes(store: Store, experiment_id: int) -> dict[int, dict[str, int]]:
-    """Candidate id -> {finalize mode: rows} of the experiment's finals."""
-    finals: dict[int, dict[str, int]] = {}
+def final_modes(store: Store, experiment_id: int) -> dict[int, dict[str, FinalRow]]:
+    """Candidate id -> {finalize mode: final} of the experiment's finals."""
+    finals: dict[int, dict[str, FinalRow]] = {}
     for final in final_rows.list_finals(store, experiment_id):
-        finals.setdefault(final.candidate_id, {})[final.mode] = final.rows
+        finals.setdefault(final.candidate_id, {})[final.mode] = final
     return finals
 
 
@@ -125,13 +125,16 @@ def calibration_note(calibration: dict[str, Any] | None) -> str:
     return "" if calibration is None else Calibration.from_dict(calibration).note()
 
 
-def trained_on_text(finals: dict[int, dict[str, int]], candidate_ids: list[int]) -> str:
+def trained_on_text(finals: dict[int, dict[str, FinalRow]], candidate_ids: list[int]) -> str:
     """What a model was fitted on: "all: N rows" (or "train+valid: N rows") when every one of its
-    candidates has such a final, else "train"."""
+    candidates has such a final, else "train"; then how, when not one refit each: "all: 344 rows, 5 seeds
+    averaged" or "..., bagged over 4 folds"."""
     for mode in ("all", "train+valid"):
-        rows = [finals.get(c, {}).get(mode) for c in candidate_ids]
-        if candidate_ids and all(n is not None for n in rows):
-            return f"{mode}: {max(n for n in rows if n is not None)} rows"
+        per_candidate = [finals.get(c, {}).get(mode) for c in candidate_ids]
+        found = [f for f in per_candidate if f is not None]
+        if candidate_ids and len(found) == len(per_candidate):
+            made = {"seeds": max(f.seeds for f in found), "bag_folds": max(f.bag_folds for f in found)}
+            return f"{mode}: {max(f.rows for f in found)} rows{final_note(made)}"
     return "train"
 
 

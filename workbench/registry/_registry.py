@@ -89,8 +89,15 @@ class Finalization:
         are those measured at selection."""
         if self.finals:
             rows, seeds = max(f.rows for f in self.finals.values()), max(f.seeds for f in self.finals.values())
-            # seeds: how many refits with different seeds its finals average, when more than one
-            trained: dict[str, Any] = {"mode": self.mode, "rows": rows, **({"seeds": seeds} if seeds > 1 else {})}
+            bag_folds = max(f.bag_folds for f in self.finals.values())
+            # seeds: how many refits with different seeds its finals average; bag_folds: over how many folds
+            # its bags were refitted as bags; each when more than one
+            trained: dict[str, Any] = {
+                "mode": self.mode,
+                "rows": rows,
+                **({"seeds": seeds} if seeds > 1 else {}),
+                **({"bag_folds": bag_folds} if bag_folds > 1 else {}),
+            }
             return {
                 "trained_on": trained,
                 "scores_measured": "at selection, before finalize (valid and test rows held out)",

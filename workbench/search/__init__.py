@@ -13,6 +13,7 @@ from workbench.search._events import EVENT_KINDS, EventBus, SearchEvent
 from workbench.search._finalize import (
     FINALIZE_MODES,
     FinalizeMode,
+    Refit,
     RefitStopped,
     check_finalize_mode,
     final_data,
@@ -57,6 +58,7 @@ __all__ = [
     "FinalizeMode",
     "FunctionEngine",
     "OptunaEngine",
+    "Refit",
     "RefitStopped",
     "Reporter",
     "SearchConfig",

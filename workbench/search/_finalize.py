@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ from workbench.store import trials as records
 __all__ = [
     "FINALIZE_MODES",
     "FinalizeMode",
+    "Refit",
     "RefitStopped",
     "best_candidate",
     "best_candidates",
@@ -63,6 +64,20 @@ __all__ = [
 FinalizeMode = Literal["all", "train+valid", "none"]
 # How often a refit on a cluster looks for a stop request while it waits.
 STOP_POLL_S = 0.5
+
+
+class Refit(NamedTuple):
+    """A candidate refitted (`refit_candidate`): the artifact's bytes and the model's name in it (None: the
+    pickle is the model), the fit's seconds, for an AutoGluon model the names in the artifact of the models
+    it is built on (refitted with it), the number of seeds averaged, and the refitted models that are bags
+    of more than one child, with how many (the folds they were refitted over)."""
+
+    blob: bytes
+    name: str | None
+    fit_time_s: float
+    ancestors: dict[str, str]
+    seeds: int
+    bag_folds: dict[str, int]
 
 
 class RefitStopped(WorkbenchError):
@@ -120,10 +135,8 @@ def refit_candidate(
     seeds: int = 1,
     seeds_s: float = 0.0,
     rebag: bool = False,
-) -> tuple[bytes, str | None, float, dict[str, str], int]:
-    """Refit one stored candidate on data's train rows: (artifact bytes, model name in it, fit seconds,
-    for an AutoGluon model the names in the artifact of the models it is built on, refitted with it, and
-    the number of seeds averaged). A family model is refitted with `seed`, then with seed + SEED_STRIDE,
+) -> Refit:
+    """Refit one stored candidate on data's train rows (see `Refit`). A family model is refitted with `seed`, then with seed + SEED_STRIDE,
     ... up to `seeds` times while the refits after the first, and one more as long as the last, take at
     most `seeds_s` seconds; several refits make an EnsembleModel of equal weights. An AutoGluon model's bags
     are refitted as bags with `rebag` (see `_autogluon_refit`).
@@ -137,8 +150,8 @@ def refit_candidate(
         from workbench.search.engines._autogluon_refit import refit_autogluon
 
         assert model_in_artifact is not None
-        zipped, name, ancestors = refit_autogluon(blob, model_in_artifact, data, resources, rebag)
-        return zipped, name, time.perf_counter() - start, ancestors, 1
+        zipped, name, ancestors, bags = refit_autogluon(blob, model_in_artifact, data, resources, rebag)
+        return Refit(zipped, name, time.perf_counter() - start, ancestors, 1, bags)
     from workbench.model import EnsembleModel, FittedModel, dumps_model, loads_model
     from workbench.search.families import get_family, refit_model
 
@@ -166,7 +179,7 @@ def refit_candidate(
     if len(refits) > 1:
         names = [f"seed {seed + SEED_STRIDE * k}" for k in range(len(refits))]
         model = EnsembleModel(refits, names, selected.problem_type, selected.classes_)
-    return dumps_model(model), None, time.perf_counter() - start, {}, len(refits)
+    return Refit(dumps_model(model), None, time.perf_counter() - start, {}, len(refits), {})
 
 
 def best_candidates(workspace: Workspace, experiment: Experiment, n: int) -> list[records.CandidateRow]:
@@ -281,7 +294,7 @@ def _where_fitted(store: Store, candidate: records.CandidateRow) -> dict[str, An
     return {"workers": [trial.worker], "allow_other_workers": True}
 
 
-def _result(future: Any, stop: Callable[[], bool] | None, name: str) -> Any:
+def _result(future: Any, stop: Callable[[], bool] | None, name: str) -> Refit:
     """The refit's result, once its task ends; cancelled as soon as `stop` says so."""
     from distributed import wait
 
@@ -293,7 +306,8 @@ def _result(future: Any, stop: Callable[[], bool] | None, name: str) -> Any:
             if stop():
                 future.cancel()
                 raise RefitStopped(f"The refit of {name} was stopped by request before it ended.") from None
-    return future.result()
+    result: Refit = future.result()
+    return result
 
 
 def _seed(workspace: Workspace, experiment: Experiment, candidate: records.CandidateRow) -> int:
@@ -379,9 +393,10 @@ def finalize_candidate(
         artifact, rows_data = client.scatter([args[4], args[5]], hash=False)
         remote = (*args[:4], artifact, rows_data, *args[6:])
         future = client.submit(refit_candidate, *remote, pure=False, retries=0, **_where_fitted(store, candidate))
-        blob, name, fit_time_s, ancestors, seeds = _result(future, stop, candidate.name)
+        refit = _result(future, stop, candidate.name)
     else:
-        blob, name, fit_time_s, ancestors, seeds = refit_candidate(*args)
+        refit = refit_candidate(*args)
+    blob, ancestors = refit.blob, refit.ancestors
     digest = hashlib.sha256(blob).hexdigest()[:12]
     filename = "predictor.zip" if candidate.engine == "autogluon" else "model.pkl"
     key = f"experiments/{experiment.id}/finals/{candidate.id}-{mode.replace('+', '-')}-{digest}/{filename}"
@@ -392,7 +407,19 @@ def finalize_candidate(
     for other in records.list_candidates(store, experiment.id) if ancestors else []:
         full = ancestors.get(other.model_in_artifact or "") if other.trial_id == candidate.trial_id else None
         if full is not None and other.id != candidate.id and final_rows.get_final(store, other.id, mode) is None:
-            final_rows.add_final(store, other.id, mode, experiment.id, n_rows, stored.key, full, 0.0)
+            bag_folds = refit.bag_folds.get(full, 1)
+            final_rows.add_final(store, other.id, mode, experiment.id, n_rows, stored.key, full, 0.0, 1, bag_folds)
+    # The artifact holds the candidate's model and the models it is built on: its bags are all of these.
+    bag_folds = max(refit.bag_folds.values(), default=1)
     return final_rows.add_final(
-        store, candidate.id, mode, experiment.id, n_rows, stored.key, name, float(fit_time_s), seeds
+        store,
+        candidate.id,
+        mode,
+        experiment.id,
+        n_rows,
+        stored.key,
+        refit.name,
+        refit.fit_time_s,
+        refit.seeds,
+        bag_folds,
     )

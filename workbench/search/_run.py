@@ -487,8 +487,10 @@ def _finalize_winner(
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
     rows, seeds = max(final.rows for final in finals), max(final.seeds for final in finals)
+    bag_folds = max(final.bag_folds for final in finals)
     done = {**report, "finalized": True, "rows": rows, "seconds": round(time.monotonic() - start, 2)}
-    return {**done, "seeds": seeds} if seeds > 1 else done
+    # how its finals were made, when not one refit on the rows: seeds averaged, bags refitted as bags
+    return {**done, **({"seeds": seeds} if seeds > 1 else {}), **({"bag_folds": bag_folds} if bag_folds > 1 else {})}
 
 
 def run_search(

@@ -7,18 +7,20 @@ model `model_in_artifact`); the candidate's own row, artifact and scores stay as
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from workbench.store._store import Store
 
-__all__ = ["FinalRow", "add_final", "get_final", "list_finals"]
+__all__ = ["FinalRow", "add_final", "final_note", "get_final", "list_finals"]
 
 
 @dataclass(frozen=True)
 class FinalRow:
     """Candidate `candidate_id` refitted on `rows` rows (`mode`: "all" or "train+valid"); `seeds` refits
-    with different seeds averaged (1: one refit)."""
+    with different seeds averaged (1: one refit); `bag_folds`: its bags refitted as bags over that many
+    folds, each child on all rows but one fold (1: each bag refitted as one model on every row)."""
 
     candidate_id: int
     mode: str
@@ -29,9 +31,20 @@ class FinalRow:
     fit_time_s: float | None
     created_at: float
     seeds: int = 1
+    bag_folds: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def final_note(made: Mapping[str, Any]) -> str:
+    """How a final was made, when not one refit on its rows, from a mapping with a final's `seeds` and
+    `bag_folds` (a FinalRow's `to_dict()`, a search's `finalized`, a version's `trained_on`): ", 5 seeds
+    averaged", ", bagged over 4 folds", or ""."""
+    seeds, bag_folds = int(made.get("seeds") or 1), int(made.get("bag_folds") or 1)
+    return (f", {seeds} seeds averaged" if seeds > 1 else "") + (
+        f", bagged over {bag_folds} folds" if bag_folds > 1 else ""
+    )
 
 
 def _row(row: Any) -> FinalRow:
@@ -48,13 +61,25 @@ def add_final(
     model_in_artifact: str | None,
     fit_time_s: float | None,
     seeds: int = 1,
+    bag_folds: int = 1,
 ) -> FinalRow:
     """Record a final (replacing an earlier one of the same candidate and mode)."""
     with store.transaction() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO finals (candidate_id, mode, experiment_id, rows, artifact_key,"
-            " model_in_artifact, fit_time_s, created_at, seeds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (candidate_id, mode, experiment_id, rows, artifact_key, model_in_artifact, fit_time_s, time.time(), seeds),
+            " model_in_artifact, fit_time_s, created_at, seeds, bag_folds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                candidate_id,
+                mode,
+                experiment_id,
+                rows,
+                artifact_key,
+                model_in_artifact,
+                fit_time_s,
+                time.time(),
+                seeds,
+                bag_folds,
+            ),
         )
     final = get_final(store, candidate_id, mode)
     assert final is not None

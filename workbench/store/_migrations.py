@@ -217,4 +217,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE finals ADD COLUMN seeds INTEGER NOT NULL DEFAULT 1;
     """,
+    # 10: an AutoGluon final whose bags were refitted as bags: over how many folds (1: one model per bag).
+    """
+    ALTER TABLE finals ADD COLUMN bag_folds INTEGER NOT NULL DEFAULT 1;
+    """,
 )

@@ -145,8 +145,11 @@ class ExportStep(Step):
         self.save_batch_button.disabled = self.run_batch_button.disabled = False
         self.notebook_box.placeholder = f"score-{info.name}.ipynb"
         trained = info.metrics.get("trained_on") or {}
-        seeds = f", {trained['seeds']} seeds averaged" if trained.get("seeds") else ""
-        rows = f", trained on {trained.get('rows')} rows ({trained.get('mode')}{seeds})" if trained else ""
+        rows = (
+            f", trained on {trained.get('rows')} rows ({trained.get('mode')}{wb.final_note(trained)})"
+            if trained
+            else ""
+        )
         failed = f"; finalize failed: {info.metrics['finalize_error']}" if info.metrics.get("finalize_error") else ""
         self.say(f"Registered {info.ref} ({info.source.get('kind')} {info.source.get('id')}{rows}){failed}.")
 

@@ -152,12 +152,13 @@ def _rebag(trainer: Any, model_name: str, X: pd.DataFrame, y: pd.Series, total_r
 
 def refit_autogluon(
     blob: bytes, model_name: str, data: TrialData, resources: WorkerResources, rebag: bool = False
-) -> tuple[bytes, str, dict[str, str]]:
+) -> tuple[bytes, str, dict[str, str], dict[str, int]]:
     """Refit `model_name` of the zipped predictor `blob` on data's train rows (all the rows to train on):
     its bags as bags of as many children with `rebag`, else as one child each (refit_full).
 
-    Returns the new predictor zip, the refitted model's name in it, and the name in it of every model that
-    one is built on (a weighted ensemble's members), refitted with it. The input schema stays the
+    Returns the new predictor zip, the refitted model's name in it, the name in it of every model that
+    one is built on (a weighted ensemble's members), refitted with it, and the refitted models that are
+    bags of more than one child, with their number of children (the folds they were refitted over). The input schema stays the
     original's: AutoGluon's feature generators are not refitted, so they know the train rows' categories."""
     workdir = Path(tempfile.mkdtemp(prefix="wb-autogluon-refit-"))
     folder = workdir / "predictor"
@@ -187,6 +188,8 @@ def refit_autogluon(
             kept = set(predictor.model_names())
             ancestors = {m: f for m, f in {**trainer.model_refit_map(), **refit_map}.items() if f in kept}
             ancestors.pop(model_name, None)
-        return predictor_to_zip(folder, data.problem_type, data.classes, schema), full_name, ancestors
+            children = {m: int(getattr(trainer.load_model(m), "n_children", 1)) for m in kept}
+        bags = {m: n for m, n in children.items() if n > 1}
+        return predictor_to_zip(folder, data.problem_type, data.classes, schema), full_name, ancestors, bags
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
