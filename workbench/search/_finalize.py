@@ -136,10 +136,10 @@ def refit_candidate(
     seeds_s: float = 0.0,
     rebag: bool = False,
 ) -> Refit:
-    """Refit one stored candidate on data's train rows (see `Refit`). A family model is refitted with `seed`, then with seed + SEED_STRIDE,
-    ... up to `seeds` times while the refits after the first, and one more as long as the last, take at
-    most `seeds_s` seconds; several refits make an EnsembleModel of equal weights. An AutoGluon model's bags
-    are refitted as bags with `rebag` (see `_autogluon_refit`).
+    """Refit one stored candidate on data's train rows (see `Refit`). A family model is refitted with
+    `seed`, then with seed + SEED_STRIDE, ... up to `seeds` times while the refits after the first, and one
+    more as long as the last, take at most `seeds_s` seconds; several refits make an EnsembleModel of equal
+    weights. An AutoGluon model's bags are refitted as bags with `rebag` (see `_autogluon_refit`).
 
     A plain function of its arguments, so that it runs as a Dask task on a worker as well as here."""
     # Finalize runs once the trials are over: the host's other cores are idle, so the refit takes them all.
