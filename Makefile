@@ -70,8 +70,9 @@ browser:
 # The lint and the wheel check side by side (mypy and pip each keep about one core busy), then the
 # frontend's tests. Test files run side by side (most of a test waits on processes, servers or a browser):
 # one process per core, at most four; a file's tests stay together in one process, so a module's fixtures
-# are built once, and files are handed out in the order tests/conftest.py gives (the longest first). The package is compiled first: with PYTHONDONTWRITEBYTECODE set (as it is here), every
-# process the tests start (Dask workers, the CLI, kernels) would compile it again (0.7 s each).
+# are built once, and files are handed out in the order tests/conftest.py gives (the longest first). The
+# package is compiled first: with PYTHONDONTWRITEBYTECODE set (as it is here), every process the tests
+# start (Dask workers, the CLI, kernels) would compile it again (0.7 s each).
 test: browser $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint wheel-check
 	$(MAKE) --no-print-directory jest

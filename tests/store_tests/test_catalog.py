@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import DataFormatError, FileTooLargeError, InvalidInputError, NotFoundError, UnsafePathError
-from workbench.store import ExperimentSpec, FinalRow, Workspace, final_note, search_progress
+from workbench.store import ExperimentSpec, FinalRow, Workspace, final_note, how_made, search_progress
 from workbench.store import _workspace as workspace_module
 from workbench.store import jobs as job_rows
 from workbench.store import trials as records
@@ -226,3 +226,7 @@ def test_a_final_note_says_how_the_final_was_made() -> None:
     assert final_note({"rows": 344, "bag_folds": 4}) == ", bagged over 4 folds"
     final = FinalRow(1, "all", 1, 344, "key", "LightGBM_BAG_L1_FULL", 2.0, 0.0, seeds=1, bag_folds=4)
     assert final_note(final.to_dict()) == ", bagged over 4 folds"
+    # a model's finals, one per candidate: the most of each, only when more than one
+    two = [final, FinalRow(2, "all", 1, 344, "key", None, 1.0, 0.0, seeds=5)]
+    assert how_made(two) == {"seeds": 5, "bag_folds": 4} and how_made([two[1]]) == {"seeds": 5}
+    assert how_made([]) == {} and final_note(how_made(two)) == ", 5 seeds averaged, bagged over 4 folds"

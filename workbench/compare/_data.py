@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.metrics import get_metric
 from workbench.model import Calibration
-from workbench.store import Experiment, ExperimentTargets, FinalRow, Store, Workspace, final_note
+from workbench.store import Experiment, ExperimentTargets, FinalRow, Store, Workspace, final_note, how_made
 from workbench.store import ensembles as ensemble_rows
 from workbench.store import finals as final_rows
 from workbench.store import trials as records
@@ -133,8 +133,7 @@ def trained_on_text(finals: dict[int, dict[str, FinalRow]], candidate_ids: list[
         per_candidate = [finals.get(c, {}).get(mode) for c in candidate_ids]
         found = [f for f in per_candidate if f is not None]
         if candidate_ids and len(found) == len(per_candidate):
-            made = {"seeds": max(f.seeds for f in found), "bag_folds": max(f.bag_folds for f in found)}
-            return f"{mode}: {max(f.rows for f in found)} rows{final_note(made)}"
+            return f"{mode}: {max(f.rows for f in found)} rows{final_note(how_made(found))}"
     return "train"
 
 

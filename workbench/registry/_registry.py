@@ -23,7 +23,7 @@ from workbench.registry._bundle import (
     write_manifest,
 )
 from workbench.registry._refs import check_alias, check_model_name, format_ref, parse_ref, selector_of
-from workbench.store import FinalRow, Workspace
+from workbench.store import FinalRow, Workspace, how_made
 from workbench.store import registry as versions
 
 __all__ = ["REGISTRY_DIR", "Finalization", "Registry", "VersionInfo"]
@@ -88,16 +88,9 @@ class Finalization:
         """What the version's metrics say of it: the rows its models were trained on, and that the scores
         are those measured at selection."""
         if self.finals:
-            rows, seeds = max(f.rows for f in self.finals.values()), max(f.seeds for f in self.finals.values())
-            bag_folds = max(f.bag_folds for f in self.finals.values())
-            # seeds: how many refits with different seeds its finals average; bag_folds: over how many folds
-            # its bags were refitted as bags; each when more than one
-            trained: dict[str, Any] = {
-                "mode": self.mode,
-                "rows": rows,
-                **({"seeds": seeds} if seeds > 1 else {}),
-                **({"bag_folds": bag_folds} if bag_folds > 1 else {}),
-            }
+            rows = max(f.rows for f in self.finals.values())
+            # and how, when not one refit each: seeds averaged, bags refitted as bags (`how_made`)
+            trained: dict[str, Any] = {"mode": self.mode, "rows": rows, **how_made(self.finals.values())}
             return {
                 "trained_on": trained,
                 "scores_measured": "at selection, before finalize (valid and test rows held out)",

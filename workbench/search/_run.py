@@ -36,6 +36,7 @@ from workbench.store import (
     StopSignal,
     Workspace,
     check_stop_mode,
+    how_made,
     process_start_time,
     refresh_job,
     this_host,
@@ -486,11 +487,9 @@ def _finalize_winner(
         return {**report, "finalized": False, "reason": "stopped by request before its refit ended"}
     except Exception as exc:  # the unfinalized winner stays usable; say why
         return {**report, "finalized": False, "reason": f"the refit failed: {_describe(exc)}"}
-    rows, seeds = max(final.rows for final in finals), max(final.seeds for final in finals)
-    bag_folds = max(final.bag_folds for final in finals)
+    rows = max(final.rows for final in finals)
     done = {**report, "finalized": True, "rows": rows, "seconds": round(time.monotonic() - start, 2)}
-    # how its finals were made, when not one refit on the rows: seeds averaged, bags refitted as bags
-    return {**done, **({"seeds": seeds} if seeds > 1 else {}), **({"bag_folds": bag_folds} if bag_folds > 1 else {})}
+    return {**done, **how_made(finals)}  # and how, when not one refit each: seeds averaged, bags as bags
 
 
 def run_search(

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from workbench.store._endpoints import Endpoint
     from workbench.store._ensembles import EnsembleRow
     from workbench.store._events import EVENT_KINDS, EventKind, SearchEvent
-    from workbench.store._finals import FinalRow, final_note
+    from workbench.store._finals import FinalRow, final_note, how_made
     from workbench.store._jobs import STOP_MODES, Job, StopMode, StopSignal, check_stop_mode
     from workbench.store._migrations import MIGRATIONS
     from workbench.store._processes import job_alive, pid_alive, process_start_time, refresh_job, this_host
@@ -84,6 +84,7 @@ __all__ = [
     "experiments",
     "final_note",
     "finals",
+    "how_made",
     "job_alive",
     "jobs",
     "keys",
@@ -121,6 +122,7 @@ _HOMES = {
     "EnsembleRow": "_ensembles",
     "FinalRow": "_finals",
     "final_note": "_finals",
+    "how_made": "_finals",
     "EVENT_KINDS": "_events",
     "EventKind": "_events",
     "SearchEvent": "_events",

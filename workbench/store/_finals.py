@@ -7,13 +7,13 @@ model `model_in_artifact`); the candidate's own row, artifact and scores stay as
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from workbench.store._store import Store
 
-__all__ = ["FinalRow", "add_final", "final_note", "get_final", "list_finals"]
+__all__ = ["FinalRow", "add_final", "final_note", "get_final", "how_made", "list_finals"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,14 @@ class FinalRow:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def how_made(finals: Iterable[FinalRow]) -> dict[str, int]:
+    """How `finals` (a model's, one per candidate) were made beyond one refit each on their rows: the most
+    `seeds` averaged and the most `bag_folds`, each only when more than one."""
+    rows = list(finals)
+    made = {"seeds": max((f.seeds for f in rows), default=1), "bag_folds": max((f.bag_folds for f in rows), default=1)}
+    return {key: n for key, n in made.items() if n > 1}
 
 
 def final_note(made: Mapping[str, Any]) -> str:

@@ -158,8 +158,9 @@ def refit_autogluon(
 
     Returns the new predictor zip, the refitted model's name in it, the name in it of every model that
     one is built on (a weighted ensemble's members), refitted with it, and the refitted models that are
-    bags of more than one child, with their number of children (the folds they were refitted over). The input schema stays the
-    original's: AutoGluon's feature generators are not refitted, so they know the train rows' categories."""
+    bags of more than one child, with their number of children (the folds they were refitted over). The
+    input schema stays the original's: AutoGluon's feature generators are not refitted, so they know the
+    train rows' categories."""
     workdir = Path(tempfile.mkdtemp(prefix="wb-autogluon-refit-"))
     folder = workdir / "predictor"
     try:
