@@ -44,7 +44,9 @@ def test_a_foreground_search_prints_no_dask_lines(tmp_path: Path) -> None:
     # what followed the trials: the ensemble (kept or why not), then the winner's finalize
     assert re.search(r"^(Ensemble ensemble-\S+ \(e\d+\): Kept|No ensemble kept: )", done.stdout, re.MULTILINE)
     words = " ".join(done.stdout.split())  # the console wraps long lines at its width
-    assert re.search(r"Winner \S+ finalized on 344 rows \(all(, \d seeds averaged)?\)", words), done.stdout
+    assert re.search(
+        r"Winner \S+ finalized on 344 rows \(all(, \d seeds averaged)?(, bagged over \d folds)?\)", words
+    ), done.stdout
     noise = [line for line in done.stderr.splitlines() if NOISE.search(line)]
     assert noise == [], "\n".join(noise)
 
