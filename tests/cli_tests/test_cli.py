@@ -192,3 +192,52 @@ def test_markup_in_user_data_is_printed_as_text(cli_env: Path, data_dir: Path) -
     assert "target [link=x]t[/link] -> binary" in out and "[/x]" in out
     code, out, err = run("datasets", "profile", "markup", "--target", "[/nope]")
     assert code == 2 and "[/nope]" in err and "\\[" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_leaderboard_fits_the_terminal() -> None:
+    """Numbers never wrap; a narrow terminal loses the optional columns before a name folds short."""
+    from rich.console import Console
+
+    from workbench.api import Leaderboard, LeaderboardRow
+    from workbench.cli._render import print_leaderboard
+
+    rows = tuple(
+        LeaderboardRow(
+            rank=i + 1,
+            key=f"c{i + 1}",
+            kind="candidate",
+            id=i + 1,
+            name=name,
+            engine=name.split("-")[0],
+            model_type="LGBModel",
+            trial=i,
+            valid_score=0.9955 - i / 1000,
+            test_score=0.9818,
+            fit_time_s=13.6,
+            predict_row_ms=11.16,
+            predict_batch_ms=20.0,
+            size_bytes=13_300_000,
+            trained_on="all: 275 rows, 3 seeds averaged, bagged over 4 folds" if i == 0 else "train",
+        )
+        for i, name in enumerate(["autogluon-0-WeightedEnsemble_L2", "optuna-12-lightgbm"])
+    )
+    board = Leaderboard(1, "accuracy", True, rows, selection="Valid scores: 4-fold cross-validated.")
+
+    def header_and_text(width: int) -> tuple[str, str]:
+        console = Console(width=width, record=True, color_system=None)
+        print_leaderboard(console, board)
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        return text.splitlines()[2], text
+
+    header, text = header_and_text(200)
+    for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size", "trained on"):
+        assert f" {column} " in header
+    assert "autogluon-0-WeightedEnsemble_L2" in text and "bagged over 4 folds" in text
+    header, text = header_and_text(80)
+    assert " engine " not in header and " size " not in header
+    assert " valid " in header and " test " in header and " trained on " in header
+    for number in ("0.9955", "0.9945", "0.9818"):  # whole, on one line
+        assert number in text
+    header, text = header_and_text(110)
+    assert " engine " not in header and " row ms " in header

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from workbench.cli._util import styled
 
 if TYPE_CHECKING:
-    from workbench.api import Experiment, Leaderboard, Profile
+    from workbench.api import Experiment, Leaderboard, LeaderboardRow, Profile
 
 __all__ = ["print_leaderboard", "render_experiment", "render_profile"]
 
@@ -101,27 +103,57 @@ def _budget(experiment: Experiment) -> str:
     return ", ".join(parts) or "not set"
 
 
+# Dropped in this order while the leaderboard is wider than the terminal: the engine is the start of a
+# candidate's name, and size, fit time and latency matter less than the scores and the rows trained on.
+_OPTIONAL_COLUMNS = ("engine", "size", "fit s", "row ms")
+
+
 def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
+    """The leaderboard as a table that fits the terminal: numbers never wrap, and the optional columns go
+    (`_OPTIONAL_COLUMNS`) before the model's name or "trained on" would fold below `_FOLDED_WIDTH`."""
+    rows = board.rows[: limit or None]
+    dropped: set[str] = set()
+    unbounded = console.options.update_width(10**6)  # the width a table wants, not the width it is given
+    for column in _OPTIONAL_COLUMNS:
+        wanted = Measurement.get(console, unbounded, _leaderboard_table(board, rows, dropped, _FOLDED_WIDTH))
+        if wanted.maximum <= console.width:
+            break
+        dropped.add(column)
+    console.print(_leaderboard_table(board, rows, dropped))
+
+
+# The width the model's name and "trained on" may fold to before an optional column is dropped instead.
+_FOLDED_WIDTH = 24
+
+
+def _leaderboard_table(
+    board: Leaderboard, rows: Sequence[LeaderboardRow], dropped: set[str], folded_width: int | None = None
+) -> Table:
     table = Table(
         title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)",
         caption=board.selection or None,
     )
-    for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size", "trained on"):
-        table.add_column(column, overflow="fold")
-    for r in board.rows[: limit or None]:
-        table.add_row(
-            str(r.rank),
-            r.key,
-            f"{r.name} ({r.calibration})" if r.calibration else r.name,
-            r.engine,
-            _num(r.valid_score),
-            _num(r.test_score),
-            _num(r.fit_time_s, ".1f"),
-            _num(r.predict_row_ms, ".2f"),
-            f"{(r.size_bytes or 0) / 1e6:.1f} MB",
-            r.trained_on,
-        )
-    console.print(table)
+    cells: dict[str, list[str]] = {
+        "#": [str(r.rank) for r in rows],
+        "key": [r.key for r in rows],
+        "model": [f"{r.name} ({r.calibration})" if r.calibration else r.name for r in rows],
+        "engine": [r.engine for r in rows],
+        "valid": [_num(r.valid_score) for r in rows],
+        "test": [_num(r.test_score) for r in rows],
+        "fit s": [_num(r.fit_time_s, ".1f") for r in rows],
+        "row ms": [_num(r.predict_row_ms, ".2f") for r in rows],
+        "size": [f"{(r.size_bytes or 0) / 1e6:.1f} MB" for r in rows],
+        "trained on": [r.trained_on for r in rows],
+    }
+    shown = [name for name in cells if name not in dropped]
+    for name in shown:
+        if name in ("model", "trained on"):
+            table.add_column(name, overflow="fold", max_width=folded_width)
+        else:
+            table.add_column(name, no_wrap=True, justify="left" if name in ("key", "engine") else "right")
+    for i in range(len(rows)):
+        table.add_row(*(cells[name][i] for name in shown))
+    return table
 
 
 def _num(value: float | None, fmt: str = ".4f") -> str:
