@@ -288,11 +288,6 @@ def test_fit_kwargs_cpu() -> None:
     }
     regression = _fit_kwargs(config, fake_data("regression", "rmse"), WorkerResources(cpus=1), None)
     assert "positive_class" not in regression.predictor_kwargs and regression.fit_kwargs["time_limit"] is None
-    # Early stopping on a smooth score: log loss for a label metric, AutoGluon's own choice otherwise.
-    assert "ag_args_fit" not in kwargs and "ag_args_fit" not in regression.fit_kwargs
-    for metric in ("accuracy", "balanced_accuracy", "f1"):
-        labels = _fit_kwargs(config, fake_data("binary", metric), WorkerResources(cpus=1), None)
-        assert labels.fit_kwargs["ag_args_fit"] == {"stopping_metric": "log_loss"}
 
 
 def test_seeding_keeps_explicit_seeds_and_variants() -> None:

@@ -215,15 +215,6 @@ def _fit_kwargs(
         # Candidates are scored on argmax of their probabilities; a tuned threshold would go unused.
         "calibrate_decision_threshold": False,
     }
-    if get_metric(data.metric, data.problem_type).thresholded:
-        # AutoGluon early-stops its boosted models and its MLP on the eval metric, and with bagging each
-        # child stops on the fold it is then scored on. A thresholded metric peaks within a few rounds on
-        # small tables, so the children keep those rounds: near-uniform probabilities (penguins' CatBoost
-        # bag: out-of-fold log loss 0.62 at 0.985 accuracy), an out-of-fold accuracy picked on its own rows,
-        # and refits of few rounds. Stopping on log loss, as the Optuna families do, keeps them sharp and
-        # their out-of-fold score honest (wine, bench/quality.py's split: 12 of 14 bags and refits right on
-        # every test row, against 9; their test log loss 5 to 100 times lower). Models' own settings win.
-        fit_kwargs["ag_args_fit"] = {"stopping_metric": "log_loss"}
     env: dict[str, str] = {}
     if resources.gpus > 0 and resources.gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(resources.gpu_ids)
