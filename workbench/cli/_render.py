@@ -106,6 +106,8 @@ def _budget(experiment: Experiment) -> str:
 # Dropped in this order while the leaderboard is wider than the terminal: the engine is the start of a
 # candidate's name, and size, fit time and latency matter less than the scores and the rows trained on.
 _OPTIONAL_COLUMNS = ("engine", "size", "fit s", "row ms")
+# The width the model's name and "trained on" may fold to before an optional column is dropped instead.
+_FOLDED_WIDTH = 24
 
 
 def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
@@ -120,10 +122,6 @@ def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> 
             break
         dropped.add(column)
     console.print(_leaderboard_table(board, rows, dropped))
-
-
-# The width the model's name and "trained on" may fold to before an optional column is dropped instead.
-_FOLDED_WIDTH = 24
 
 
 def _leaderboard_table(
