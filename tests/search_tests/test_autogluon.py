@@ -56,6 +56,7 @@ from workbench.search.engines._autogluon import (
 from workbench.search.engines._autogluon_model import reorder_proba
 from workbench.search.engines._autogluon_refit import refit_autogluon
 from workbench.search.engines._autogluon_space import FOREST_MAX_LEAF_NODES
+from workbench.search.families._spaces import max_rounds
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
 pytestmark = pytest.mark.long(seconds=390)
@@ -288,6 +289,24 @@ def test_fit_kwargs_cpu() -> None:
     }
     regression = _fit_kwargs(config, fake_data("regression", "rmse"), WorkerResources(cpus=1), None)
     assert "positive_class" not in regression.predictor_kwargs and regression.fit_kwargs["time_limit"] is None
+    # Early stopping on a smooth score: log loss for a label metric, AutoGluon's own choice otherwise.
+    assert "ag_args_fit" not in kwargs and "ag_args_fit" not in regression.fit_kwargs
+    for metric in ("accuracy", "balanced_accuracy", "f1"):
+        labels = _fit_kwargs(config, fake_data("binary", metric), WorkerResources(cpus=1), None)
+        assert labels.fit_kwargs["ag_args_fit"] == {"stopping_metric": "log_loss"}
+        # ... capped as the Optuna families' boosting is: AutoGluon's own cap is 10,000 rounds
+        capped = labels.fit_kwargs["hyperparameters"]
+        assert capped["GBM"]["num_boost_round"] == max_rounds(0.05) and capped["CAT"]["iterations"] == max_rounds(0.05)
+        assert capped["XGB"]["n_estimators"] == max_rounds(0.1)
+    assert "num_boost_round" not in kwargs["hyperparameters"]["GBM"]
+    default = _fit_kwargs(
+        autogluon_configs(1, 7, None)[0], fake_data("multiclass", "accuracy"), WorkerResources(cpus=1), None
+    )
+    large = next(v for v in default.fit_kwargs["hyperparameters"]["GBM"] if v.get("learning_rate") == 0.03)
+    assert large["num_boost_round"] == max_rounds(0.03)
+    hyperparameters = default.fit_kwargs["hyperparameters"]
+    assert hyperparameters["NN_TORCH"]["ag_args_fit"] == {"stopping_metric": "accuracy"}  # the MLP: the metric
+    assert all(v["ag_args_fit"] == {"max_time_limit_ratio": 0.5} for v in hyperparameters["RF"])  # untouched
 
 
 def test_seeding_keeps_explicit_seeds_and_variants() -> None:
