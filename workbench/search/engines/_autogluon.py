@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,48 +124,43 @@ class FitPlan:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _seeded(hyperparameters: Any, seed: int) -> Any:
-    """The hyperparameters with every model's seed set to `seed` (unless it names one itself)."""
+def _each_variant(hyperparameters: Any, change: Callable[[str, dict[str, Any]], dict[str, Any]]) -> Any:
+    """The hyperparameters with `change(model key, variant)` applied to every variant given as a dict (a
+    model's one dict or each of its list), in the same shape."""
     if not isinstance(hyperparameters, dict):
         return hyperparameters
     out: dict[str, Any] = {}
     for key, value in hyperparameters.items():
-        name = SEED_PARAMS.get(key)
-        variants = value if isinstance(value, list) else [value]
-        if name is not None:
-            variants = [{name: seed, **v} if isinstance(v, dict) else v for v in variants]
+        variants = [
+            change(key, v) if isinstance(v, dict) else v for v in (value if isinstance(value, list) else [value])
+        ]
         out[key] = variants if isinstance(value, list) else variants[0]
     return out
+
+
+def _seeded(hyperparameters: Any, seed: int) -> Any:
+    """The hyperparameters with every model's seed set to `seed` (unless it names one itself)."""
+    return _each_variant(hyperparameters, lambda key, v: {SEED_PARAMS[key]: seed, **v} if key in SEED_PARAMS else v)
 
 
 # The boosting models' round parameter and AutoGluon's default learning rate for each.
 ROUND_PARAMS = {"GBM": ("num_boost_round", 0.05), "CAT": ("iterations", 0.05), "XGB": ("n_estimators", 0.1)}
 
 
-def _round_capped(hyperparameters: Any, metric: str | None = None) -> Any:
+def _round_capped(hyperparameters: Any, metric: str) -> Any:
     """The hyperparameters with every boosting model's rounds capped at `max_rounds` of its learning rate,
     as the Optuna families' are (unless it names its rounds itself), and the MLP early-stopping on `metric`
     (unless it names its own stopping metric)."""
-    if not isinstance(hyperparameters, dict):
-        return hyperparameters
-    out: dict[str, Any] = {}
-    for key, value in hyperparameters.items():
-        variants = value if isinstance(value, list) else [value]
+
+    def capped(key: str, variant: dict[str, Any]) -> dict[str, Any]:
         if key in ROUND_PARAMS:
             name, learning_rate = ROUND_PARAMS[key]
-            variants = [
-                {name: max_rounds(v.get("learning_rate", learning_rate)), **v} if isinstance(v, dict) else v
-                for v in variants
-            ]
-        elif key == "NN_TORCH" and metric is not None:
-            variants = [
-                {**v, "ag_args_fit": {"stopping_metric": metric, **v.get("ag_args_fit", {})}}
-                if isinstance(v, dict)
-                else v
-                for v in variants
-            ]
-        out[key] = variants if isinstance(value, list) else variants[0]
-    return out
+            return {name: max_rounds(variant.get("learning_rate", learning_rate)), **variant}
+        if key == "NN_TORCH":
+            return {**variant, "ag_args_fit": {"stopping_metric": metric, **variant.get("ag_args_fit", {})}}
+        return variant
+
+    return _each_variant(hyperparameters, capped)
 
 
 def _expected_models(config: dict[str, Any], problem_type: str) -> int:
