@@ -310,7 +310,7 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     expect(job).to_contain_text("finished", timeout=180_000)
     job.locator('[data-action="open-output"]').click()
     expect(page.locator(".lm-TabBar-tab", has_text=re.compile(r"double-run-\d{8}-\d{6}\.ipynb"))).to_have_count(1)
-    expect(page.locator(".jp-NotebookPanel:visible")).to_contain_text("a 42")
+    expect(page.locator(".jp-NotebookPanel:visible")).to_contain_text("a 42", timeout=60_000)
     _shot(page, folder, "light-panel-8-job")
 
     # 6. The dark theme: everything through JupyterLab's CSS variables.

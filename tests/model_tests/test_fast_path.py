@@ -43,7 +43,7 @@ from workbench.search.families import LocalReporter, fit_candidate
 from workbench.serve._schema import FrameBuilder
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
-pytestmark = pytest.mark.long(seconds=120)
+pytestmark = pytest.mark.long(seconds=80)
 
 REPO = Path(__file__).resolve().parents[2]
 RTOL, ATOL = 1e-9, 1e-12

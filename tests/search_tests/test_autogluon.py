@@ -59,7 +59,7 @@ from workbench.search.engines._autogluon_space import FOREST_MAX_LEAF_NODES
 from workbench.search.families._spaces import max_rounds
 from workbench.store import ExperimentSpec, Workspace, trial_data
 
-pytestmark = pytest.mark.long(seconds=390)
+pytestmark = pytest.mark.long(seconds=170)
 
 # The process worker unpickles the reporter below: ship this module by value, not by (test-only) path.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -653,3 +653,13 @@ def test_the_work_after_a_bagged_fit_counts_every_child() -> None:
     config = autogluon_configs(1, 0, None)[0]
     data = fake_cv_data()
     assert _post_fit_s(config, data) > _post_fit_s(config, replace(data, train_folds=None))
+
+
+def test_a_fit_with_no_model_says_what_each_model_failed_on(tmp_path: Path) -> None:
+    data = dataset_trial_data(tmp_path, "penguins")
+    spec = cheap_spec(hyperparameters={"GBM": {"num_leaves": -5}})
+    with pytest.raises(
+        RuntimeError, match=r"AutoGluon fitted no model in \d+ s of its \d+ s; each model failed: "
+    ) as e:
+        run_autogluon_trial(spec, data, WorkerResources(cpus=1), RecordingReporter())
+    assert "LightGBM: " in str(e.value) and "num_leaves" in str(e.value)

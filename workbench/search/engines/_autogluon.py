@@ -25,7 +25,6 @@ Per candidate:
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 import os
@@ -45,6 +44,7 @@ import pandas as pd
 
 from workbench.metrics import get_metric
 from workbench.model import InputSchema, measure_latency, measuring_s, score_predictions
+from workbench.model._autogluon import tabular_predictor
 from workbench.search._calibrate import calibrate_candidate
 from workbench.search._protocol import (
     CandidateResult,
@@ -410,8 +410,7 @@ def _available_memory() -> int:
 
 
 def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> Any:
-    from autogluon.tabular import TabularPredictor
-
+    TabularPredictor = tabular_predictor()
     label = _label_name(data.X_train)
     train, tuning = _training_frame(data)
     with _environment(plan.env), warnings.catch_warnings():
@@ -419,8 +418,28 @@ def _fit(plan: FitPlan, data: TrialData, folder: Path, progress: _Progress) -> A
         # n_jobs, ...): third-party noise, and under `-W error` AutoGluon would drop those models.
         warnings.simplefilter("ignore")
         predictor = TabularPredictor(label=label, path=str(folder), **plan.predictor_kwargs)
-        predictor.fit(train, tuning_data=tuning, callbacks=[progress.callback()], **plan.fit_kwargs)
+        started = time.monotonic()
+        predictor.fit(
+            train,
+            tuning_data=tuning,
+            callbacks=[progress.callback()],
+            raise_on_no_models_fitted=False,
+            **plan.fit_kwargs,
+        )
+    if not predictor.model_names():
+        raise RuntimeError(_no_model_reason(predictor, time.monotonic() - started, plan.fit_kwargs.get("time_limit")))
     return predictor
+
+
+def _no_model_reason(predictor: Any, seconds: float, time_limit: float | None) -> str:
+    """Why a fit made no model, in one sentence: each model's error (AutoGluon's own message only says to
+    raise its verbosity, which a trial keeps at 0), or that no model finished within the time limit."""
+    failures = predictor.model_failures()
+    took = f"AutoGluon fitted no model in {seconds:.0f} s" + (f" of its {time_limit:.0f} s" if time_limit else "")
+    if failures.empty:
+        return f"{took}: no model finished in time (a busier machine or a longer --time-limit)"
+    errors = "; ".join(f"{row.model}: {row.exc_type}: {row.exc_str}"[:300] for row in failures.itertuples())
+    return f"{took}; each model failed: {errors}"
 
 
 def _out_of_fold(predictor: Any, data: TrialData) -> dict[str, np.ndarray]:
@@ -596,7 +615,7 @@ def run_autogluon_trial(
     """
     # Imported before the time limit is set: the import takes 2 s (more beside another trial), which
     # would otherwise come out of the fit's time and end the trial that much past its deadline.
-    importlib.import_module("autogluon.tabular")
+    tabular_predictor()  # and what importing it made kept out of AutoGluon's garbage collections
     config = {"seed": spec.seed, **spec.params}
     time_limit = _time_limit(config, spec, resources, _post_fit_s(config, data))
     fit_deadline = time.monotonic() + time_limit if time_limit is not None else None

@@ -41,15 +41,14 @@ from typing import Any
 import pandas as pd
 
 from workbench.model import InputSchema
-from workbench.model._autogluon import META_NAME, predictor_to_zip
+from workbench.model._autogluon import META_NAME, predictor_to_zip, tabular_predictor
 from workbench.search._protocol import TrialData, WorkerResources
 
 __all__ = ["refit_autogluon"]
 
 
 def _load(blob: bytes, folder: Path) -> tuple[Any, InputSchema]:
-    from autogluon.tabular import TabularPredictor
-
+    TabularPredictor = tabular_predictor()
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:  # an artifact this workspace wrote itself
         archive.extractall(folder)
     meta = json.loads((folder / META_NAME).read_text())
