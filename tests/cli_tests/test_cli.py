@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from workbench.cli import app
@@ -194,9 +196,17 @@ def test_markup_in_user_data_is_printed_as_text(cli_env: Path, data_dir: Path) -
     assert code == 2 and "[/nope]" in err and "\\[" not in err and len(err.strip().splitlines()) == 1
 
 
+def _printed(show: Callable[[Console], None], width: int) -> tuple[str, str]:
+    """The header line and the whole text that `show` prints on a terminal `width` wide, no line wider."""
+    console = Console(width=width, record=True, color_system=None)
+    show(console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    return text.splitlines()[2], text
+
+
 def test_the_leaderboard_fits_the_terminal() -> None:
     """Numbers never wrap; a narrow terminal loses the optional columns before a name folds short."""
-    from rich.console import Console
 
     from workbench.api import Leaderboard, LeaderboardRow
     from workbench.cli._render import print_leaderboard
@@ -224,11 +234,7 @@ def test_the_leaderboard_fits_the_terminal() -> None:
     board = Leaderboard(1, "accuracy", True, rows, selection="Valid scores: 4-fold cross-validated.")
 
     def header_and_text(width: int) -> tuple[str, str]:
-        console = Console(width=width, record=True, color_system=None)
-        print_leaderboard(console, board)
-        text = console.export_text()
-        assert max(len(line) for line in text.splitlines()) <= width
-        return text.splitlines()[2], text
+        return _printed(lambda console: print_leaderboard(console, board), width)
 
     header, text = header_and_text(200)
     for column in ("#", "key", "model", "engine", "valid", "test", "fit s", "row ms", "size", "trained on"):
@@ -241,3 +247,29 @@ def test_the_leaderboard_fits_the_terminal() -> None:
         assert number in text
     header, text = header_and_text(110)
     assert " engine " not in header and " row ms " in header
+
+
+def test_the_datasets_table_fits_the_terminal(cli_env: Path) -> None:
+    """One line per dataset on a laptop's terminal: the description, the kind and the column count go before
+    a name, task, target, metric or row count would wrap."""
+    import workbench.api as wb
+    from workbench.cli._render import print_datasets
+
+    entries = wb.list_datasets()
+
+    def header_and_text(width: int) -> tuple[str, str]:
+        return _printed(lambda console: print_datasets(console, entries), width)
+
+    header, text = header_and_text(200)
+    for column in ("name", "kind", "task", "target", "metric", "rows", "columns", "description"):
+        assert f" {column} " in header
+    assert "Palmer Archipelago" in text
+    header, text = header_and_text(80)
+    assert " description " not in header and " kind " not in header and " columns " not in header
+    body = [line for line in text.splitlines()[4:] if line.startswith("│")]
+    assert len(body) == len(entries), text  # one line each: nothing folded
+    for entry in entries:
+        assert any(line.split("│")[1].strip() == entry.name for line in body)
+    assert "nyc_weather_precip" in text and "balanced_accuracy" in text and "26115" in text
+    header, _ = header_and_text(100)
+    assert " kind " in header and " columns " in header and " description " not in header

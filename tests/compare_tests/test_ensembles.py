@@ -177,6 +177,8 @@ def test_the_search_step_saves_an_ensemble_only_when_it_helps_and_its_refit_fits
             assert report["reason"].endswith(f"the best candidate, {first.name}, stays the winner.")
             return
         assert asked and "would not fit the time left" in refused["reason"]
+        # what the out-of-fold check found, then why nothing was saved: no "Kept" for an ensemble not kept
+        assert refused["reason"].startswith("Not saved: ") and "Kept" not in refused["reason"], refused["reason"]
         assert [e.id for e in saved] == [int(report["key"][1:])] and saved[0].name == report["name"]
         greater = load_comparison(ws, experiment).greater_is_better
         gain = report["oof_score"] - report["member_oof_score"]

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._render import print_datasets
 from workbench.cli._util import JSON_OPTION, console, print_json, styled, user_errors
 
 __all__ = ["datasets_app"]
@@ -21,22 +22,7 @@ def datasets_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
-    table = Table(title="Datasets")
-    table.add_column("name", no_wrap=True)
-    for column in ("kind", "task", "target", "metric", "rows", "columns", "description"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        table.add_row(
-            e.name,
-            e.kind,
-            e.task or "",
-            e.target or "",
-            e.metric or "",
-            str(e.rows or ""),
-            str(e.columns or ""),
-            e.description or "",
-        )
-    console.print(table)
+    print_datasets(console, entries)
 
 
 @datasets_app.command("show")

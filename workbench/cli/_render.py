@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,9 +13,9 @@ from rich.table import Table
 from workbench.cli._util import styled
 
 if TYPE_CHECKING:
-    from workbench.api import Experiment, Leaderboard, LeaderboardRow, Profile
+    from workbench.api import DatasetEntry, Experiment, Leaderboard, LeaderboardRow, Profile
 
-__all__ = ["print_leaderboard", "render_experiment", "render_profile"]
+__all__ = ["print_datasets", "print_leaderboard", "render_experiment", "render_profile"]
 
 
 def render_profile(console: Console, profile: Profile) -> None:
@@ -114,14 +114,65 @@ def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> 
     """The leaderboard as a table that fits the terminal: numbers never wrap, and the optional columns go
     (`_OPTIONAL_COLUMNS`) before the model's name or "trained on" would fold below `_FOLDED_WIDTH`."""
     rows = board.rows[: limit or None]
+    dropped = _dropped_to_fit(
+        console, _OPTIONAL_COLUMNS, lambda dropped: _leaderboard_table(board, rows, dropped, _FOLDED_WIDTH)
+    )
+    console.print(_leaderboard_table(board, rows, dropped))
+
+
+def _dropped_to_fit(console: Console, optional: Sequence[str], table: Callable[[set[str]], Table]) -> set[str]:
+    """The `optional` columns (the first first) to leave out so that `table(dropped)`, at its folding
+    columns' least widths, fits the console; all of them when nothing else does."""
     dropped: set[str] = set()
     unbounded = console.options.update_width(10**6)  # the width a table wants, not the width it is given
-    for column in _OPTIONAL_COLUMNS:
-        wanted = Measurement.get(console, unbounded, _leaderboard_table(board, rows, dropped, _FOLDED_WIDTH))
-        if wanted.maximum <= console.width:
+    for column in optional:
+        if Measurement.get(console, unbounded, table(dropped)).maximum <= console.width:
             break
         dropped.add(column)
-    console.print(_leaderboard_table(board, rows, dropped))
+    return dropped
+
+
+# Dropped in this order while the datasets' table is wider than the terminal: a description folded into a
+# narrow column is many lines per dataset, and what kind of source and how many columns matter least.
+_OPTIONAL_DATASET_COLUMNS = ("description", "kind", "columns")
+# The width a description may fold to before it is dropped; a name or target folds only when nothing is left
+# to drop.
+_DESCRIPTION_WIDTH = 32
+
+
+def print_datasets(console: Console, entries: Sequence[DatasetEntry]) -> None:
+    """The datasets as a table that fits the terminal: one line per dataset but for its description (which
+    takes the width left), kind, task, metric and numbers never wrapped, and the optional columns go
+    (`_OPTIONAL_DATASET_COLUMNS`) before they would."""
+    dropped = _dropped_to_fit(
+        console, _OPTIONAL_DATASET_COLUMNS, lambda dropped: _datasets_table(entries, dropped, _DESCRIPTION_WIDTH)
+    )
+    console.print(_datasets_table(entries, dropped))
+
+
+def _datasets_table(entries: Sequence[DatasetEntry], dropped: set[str], description_width: int | None = None) -> Table:
+    table = Table(title="Datasets")
+    cells: dict[str, list[str]] = {
+        "name": [e.name for e in entries],
+        "kind": [e.kind for e in entries],
+        "task": [e.task or "" for e in entries],
+        "target": [e.target or "" for e in entries],
+        "metric": [e.metric or "" for e in entries],
+        "rows": [str(e.rows or "") for e in entries],
+        "columns": [str(e.columns or "") for e in entries],
+        "description": [e.description or "" for e in entries],
+    }
+    shown = [name for name in cells if name not in dropped]
+    for name in shown:
+        if name == "description":
+            table.add_column(name, overflow="fold", max_width=description_width)
+        elif name in ("name", "target"):  # user-given names: fold rather than cut when nothing else can go
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True, justify="right" if name in ("rows", "columns") else "left")
+    for i in range(len(entries)):
+        table.add_row(*(cells[name][i] for name in shown))
+    return table
 
 
 def _leaderboard_table(

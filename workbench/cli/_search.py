@@ -114,7 +114,7 @@ def search_command(
     print_leaderboard(console, board, limit=10)
     console.print(
         f"{summary.status}: {summary.complete} complete, {summary.pruned} pruned, {summary.failed} failed, "
-        f"{summary.cancelled} cancelled in {summary.elapsed_s:.1f} s. {summary.message}",
+        f"{summary.cancelled} cancelled in {summary.elapsed_s:.1f} s. {summary.message[:1].upper()}{summary.message[1:]}",
         highlight=False,
     )
     if summary.ensemble is not None:
@@ -126,7 +126,10 @@ def search_command(
 def _ensemble_line(ensemble: dict[str, Any]) -> str:
     if ensemble.get("kept"):
         return f"Ensemble {ensemble['name']} ({ensemble['key']}): {ensemble['reason']}"
-    return f"No ensemble kept: {ensemble.get('reason') or 'see `workbench compare`'}"
+    reason = str(ensemble.get("reason") or "see `workbench compare`")
+    for said in ("Not kept: ", "Not saved: "):  # the line says it first
+        reason = reason.removeprefix(said)
+    return f"No ensemble kept: {reason}"
 
 
 def _finalize_line(finalized: dict[str, Any] | None, mode: str, wall_s: float) -> str:

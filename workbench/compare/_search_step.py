@@ -97,14 +97,14 @@ def _attempt(
         # The search's winner is the leaderboard's first row, which registering and serving the winner take.
         return {
             **report,
-            "reason": f"{report['reason']} Not saved: its valid score {built.valid_score:.4f} does not rank above "
-            f"the best candidate's ({best.name}, {best.valid_score:.4f}), which stays the winner.",
+            "reason": f"Not saved: {selection.finding}, but its valid score {built.valid_score:.4f} does not rank "
+            f"above the best candidate's ({best.name}, {best.valid_score:.4f}), which stays the winner.",
         }, False
     if not refit_fits(built.member_ids, 0.0):
         return {
             **report,
-            "reason": f"{report['reason']} Not saved: refitting its {len(built.member_ids)} members would not fit "
-            f"the time left (`workbench compare {experiment.id} --ensemble ''` builds it afterwards).",
+            "reason": f"Not saved: {selection.finding}, but refitting its {len(built.member_ids)} members would "
+            f"not fit the time left (`workbench compare {experiment.id} --ensemble ''` builds it afterwards).",
         }, True
     saved = save_ensemble(workspace, experiment, built)
     kept = {"kept": True, "key": f"e{saved.id}", "name": saved.name, "member_ids": list(saved.member_ids)}

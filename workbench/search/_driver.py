@@ -87,6 +87,9 @@ class SearchOptions:
     on_stop: Literal["finish", "cancel"] = "cancel"
     max_failures: int | None = None
     seed: int = 0
+    # The time limit as the user gave it (the whole command's), which messages name; `time_limit_s` may be
+    # what is left of it once the cluster has started. None: `time_limit_s`.
+    stated_time_limit_s: float | None = None
     extra_in_flight: int = 1  # trials queued beyond the free worker slots, to hide driver latency
 
     def __post_init__(self) -> None:
@@ -419,7 +422,8 @@ class SearchDriver:
 
     def _time_limit_reason(self) -> str:
         kept = f" ({self._reserve_s:.0f} s of it kept to finalize the winner)" if self._reserve_s >= 0.5 else ""
-        return f"time limit of {self.options.time_limit_s:g} s reached{kept}"
+        stated = self.options.stated_time_limit_s or self.options.time_limit_s
+        return f"time limit of {stated:g} s reached{kept}"
 
     def _phase_s(self) -> float | None:
         """How long the trials may run: the time limit less the reserve; None without a time limit."""

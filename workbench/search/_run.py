@@ -137,6 +137,7 @@ class SearchConfig:
             trial_timeout_s=self.trial_timeout_s,
             on_stop=self.on_stop,
             seed=self.seed,
+            stated_time_limit_s=budget.time_limit_s,
         )
 
     def budget_for(self, experiment: Experiment) -> Budget:
