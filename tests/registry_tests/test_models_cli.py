@@ -29,6 +29,18 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def _fields(text: str) -> dict[str, str]:
+    """The field -> value rows of a `models show` table, a value's folded lines joined (without spaces)."""
+    fields: dict[str, str] = {}
+    field = ""
+    for line in text.splitlines():
+        cells = line.split("│")
+        if len(cells) == 4:
+            field = cells[1].strip() or field
+            fields[field] = fields.get(field, "") + cells[2].strip()
+    return fields
+
+
 def registry_state(searched: Searched) -> tuple[list[str], list[tuple[object, ...]]]:
     folders = sorted(str(p.relative_to(searched.home)) for p in (searched.home / "registry").rglob("*"))
     conn = searched.workspace.store.conn
@@ -53,6 +65,12 @@ def test_register_list_show_alias_export_import_delete(env: Searched, tmp_path: 
     code, out, _ = run("show", "cli-model@production", "--json")
     assert code == 0 and json.loads(out)["version"] == 1 and json.loads(out)["aliases"] == ["production"]
     assert run("show", "cli-model")[0] == 0
+    code, text, _ = run("show", "cli-model@1")
+    fields, record = _fields(text), json.loads(run("show", "cli-model@1", "--json")[1])
+    assert code == 0 and fields["source"] == f"candidate {env.candidates['lightgbm']} of experiment {env.experiment.id}"
+    assert fields["manifest sha256"] == record["manifest_sha256"]  # whole, folded on an 80-column terminal
+    assert fields["valid_score"] == f"{record['metrics']['valid_score']:.4f}"
+    assert fields["predict_row_ms"] == f"{record['metrics']['predict_row_ms']:.2f} ms"
     archive = tmp_path / "cli-model.tar.gz"
     code, out, err = run("export", "cli-model@2", str(archive))
     assert code == 0 and archive.is_file(), err

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import error_console, user_errors
 from workbench.errors import InvalidInputError
 
@@ -157,11 +157,21 @@ def cluster_info(
         f"Scheduler {info.address}: {info.workers} workers, {info.threads} threads, CPU={info.cpus}, GPU={info.gpus}",
         highlight=False,
     )
-    table = Table(title="Workers")
-    for column in ("address", "name", "threads", "resources", "memory"):
-        table.add_column(column, overflow="fold")
-    for worker_address, worker in info.per_worker.items():
-        resources = ", ".join(f"{k}={v:g}" for k, v in sorted(worker["resources"].items()))
-        memory = f"{worker['memory_limit'] / 2**30:.1f} GiB" if worker["memory_limit"] else ""
-        table.add_row(worker_address, worker["name"], str(worker["nthreads"]), resources, memory)
-    console.print(table)
+    columns = [
+        Column("address", fold_to=24),
+        Column("name", fold_to=16),
+        Column("threads", right=True),
+        Column("resources", fold_to=16),
+        Column("memory", right=True),
+    ]
+    rows = [
+        (
+            worker_address,
+            str(worker["name"]),
+            str(worker["nthreads"]),
+            ", ".join(f"{k}={v:g}" for k, v in sorted(worker["resources"].items())),
+            f"{worker['memory_limit'] / 2**30:.1f} GiB" if worker["memory_limit"] else "",
+        )
+        for worker_address, worker in info.per_worker.items()
+    ]
+    print_table(console, "Workers", columns, rows, optional=("name",))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import JSON_OPTION, console, print_json, user_errors
 
 __all__ = ["endpoints_app", "serve_command"]
@@ -22,16 +22,26 @@ def endpoints_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([{**e.to_dict(), "metrics": m.to_dict() if (m := metrics[e.id]) else None} for e in endpoints])
         return
-    table = Table(title="Endpoints")
-    for column in ("id", "model", "version", "url", "job", "status", "requests", "errors", "log"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("id", right=True),
+        Column("model", fold_to=16),
+        Column("version", right=True),
+        Column("url", fold_to=24),
+        Column("job", right=True),
+        Column("status"),
+        Column("requests", right=True),
+        Column("errors", right=True),
+        Column("log", fold_to=24),
+    ]
+    rows = []
     for e in endpoints:
         served = metrics[e.id]
         counts = (str(served.requests), str(served.errors)) if served else ("", "")
-        table.add_row(
-            str(e.id), e.model, str(e.version), e.url, str(e.job_id or ""), e.status, *counts, e.log_path or ""
+        rows.append(
+            (str(e.id), e.model, str(e.version), e.url, str(e.job_id or ""), e.status, *counts, e.log_path or "")
         )
-    console.print(table)
+    # `endpoints show ID` has the log's path and the job.
+    print_table(console, "Endpoints", columns, rows, optional=("log", "job", "requests", "errors"))
 
 
 @endpoints_app.command("start")

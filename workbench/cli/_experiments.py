@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import CV_FOLDS_HELP, JSON_OPTION, console, parse_cv_folds, parse_id, print_json, user_errors
 
 __all__ = ["experiments_app"]
@@ -58,13 +58,28 @@ def experiments_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([e.to_dict() for e in experiments])
         return
-    table = Table(title="Experiments")
-    for column in ("id", "name", "dataset", "target", "problem", "metric", "split", "status"):
-        table.add_column(column)
-    for e in experiments:
-        sizes = "/".join(str(e.split_sizes[k]) for k in ("train", "valid", "test"))
-        table.add_row(str(e.id), e.name, e.dataset, e.target, e.problem_type, e.metric, sizes, e.status)
-    console.print(table)
+    columns = [
+        Column("id", right=True),
+        Column("name", fold_to=24),
+        Column("dataset", fold_to=16),
+        Column("target", fold_to=16),
+        *(Column(name) for name in ("problem", "metric", "split", "status")),
+    ]
+    rows = [
+        (
+            str(e.id),
+            e.name,
+            e.dataset,
+            e.target,
+            e.problem_type,
+            e.metric,
+            "/".join(str(e.split_sizes[k]) for k in ("train", "valid", "test")),
+            e.status,
+        )
+        for e in experiments
+    ]
+    # An experiment's default name is its dataset and target; its split sizes are in `experiments show`.
+    print_table(console, "Experiments", columns, rows, optional=("split", "target", "dataset", "problem"))
 
 
 @experiments_app.command("show")

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import JSON_OPTION, console, print_json, user_errors
 
 __all__ = ["jobs_app"]
@@ -32,23 +33,31 @@ def jobs_list(
     if as_json:
         print_json([j.to_dict() for j in jobs])
         return
-    table = Table(title="Jobs")
-    for column in ("id", "kind", "status", "experiment", "parent", "started", "duration", "host", "pid"):
-        table.add_column(column, overflow="fold")
-    for j in jobs:
-        duration = f"{j.duration_s:.0f} s" if j.duration_s is not None else ""
-        table.add_row(
+    columns = [
+        Column("id", right=True),
+        *(Column(name) for name in ("kind", "status")),
+        *(Column(name, right=True) for name in ("experiment", "parent")),
+        Column("started"),
+        Column("duration", right=True),
+        Column("host", fold_to=16),
+        Column("pid", right=True),
+    ]
+    rows = [
+        (
             str(j.id),
             j.kind,
             j.status,
             str(j.experiment_id or ""),
             str(j.parent_id or ""),
             _when(j.started_at),
-            duration,
+            f"{j.duration_s:.0f} s" if j.duration_s is not None else "",
             j.host or "",
             str(j.pid or ""),
         )
-    console.print(table)
+        for j in jobs
+    ]
+    # `jobs show ID` has the process and the parent.
+    print_table(console, "Jobs", columns, rows, optional=("pid", "host", "parent", "experiment"))
 
 
 @jobs_app.command("show")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import JSON_OPTION, console, error_console, print_json, styled, user_errors
 from workbench.errors import InvalidInputError
 
@@ -53,6 +54,27 @@ def _trained_on(info: VersionInfo) -> str:
     return text
 
 
+def _source(source: dict[str, Any]) -> str:
+    """ "candidate 3 of experiment 1"; the source as JSON when it is not a candidate or an ensemble."""
+    kind, number, experiment = source.get("kind"), source.get("id"), source.get("experiment_id")
+    if kind in ("candidate", "ensemble") and number is not None:
+        return f"{kind} {number}" + (f" of experiment {experiment}" if experiment is not None else "")
+    return json.dumps(source)
+
+
+def _metric_text(key: str, value: Any) -> str:
+    """A recorded metric as a person reads it: scores to 4 decimals, times and sizes with their units."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value if isinstance(value, str) else json.dumps(value)
+    if key.endswith("_ms"):
+        return f"{value:.2f} ms"
+    if key.endswith("_s"):
+        return f"{value:.1f} s"
+    if key.endswith("_bytes"):
+        return f"{value / 1e6:.1f} MB"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def _pickles(info: VersionInfo) -> str:
     if info.pickled_files is None:
         return "not listed (bundle made before workbench listed them)"
@@ -67,22 +89,30 @@ def models_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
-    table = Table(title="Registered models")
-    for column in ("ref", "aliases", "source", "trust", "metric", "valid", "test", "row ms"):
-        table.add_column(column)
-    for v in versions:
-        m = v.metrics
-        table.add_row(
+    columns = [
+        Column("ref", fold_to=24),
+        Column("aliases", fold_to=16),
+        Column("source"),
+        Column("trust", fold_to=16),
+        Column("metric"),
+        *(Column(name, right=True) for name in ("valid", "test", "row ms")),
+    ]
+    rows = [
+        (
             v.ref,
             ", ".join(v.aliases),
             f"{v.source.get('kind')} {v.source.get('id')}",
             styled((_trust_cell(v), "bold red")) if not v.trusted else _trust_cell(v),
-            str(m.get("metric") or "-"),
-            _score(m.get("valid_score")),
-            _score(m.get("test_score")),
-            _score(m.get("predict_row_ms")),
+            str(v.metrics.get("metric") or "-"),
+            _score(v.metrics.get("valid_score")),
+            _score(v.metrics.get("test_score")),
+            _score(v.metrics.get("predict_row_ms")),
         )
-    console.print(table)
+        for v in versions
+    ]
+    # An untrusted version's trust cell stays, in red, whatever the width (`models show` has the rest).
+    optional = ("source", "row ms", "metric") + (("trust",) if all(v.trusted for v in versions) else ())
+    print_table(console, "Registered models", columns, rows, optional)
 
 
 def _show(info: VersionInfo, as_json: bool) -> None:
@@ -90,16 +120,19 @@ def _show(info: VersionInfo, as_json: bool) -> None:
         print_json(info.to_dict())
         return
     table = Table(title=f"Model {info.ref}", show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")  # a path or a digest is copied whole, never cut short
     rows = {
         "aliases": ", ".join(info.aliases) or "-",
-        "source": json.dumps(info.source),
+        "source": _source(info.source),
         "provenance": _trust(info),
         "pickled files": _pickles(info),
         "trained on": _trained_on(info),
         "path": str(info.path),
         "manifest sha256": info.manifest_sha256,
         "description": info.description or "-",
-        **{k: str(v) for k, v in sorted(info.metrics.items())},
+        # "trained on" above says what trained_on and finalize_error hold
+        **{k: _metric_text(k, v) for k, v in sorted(info.metrics.items()) if k not in ("trained_on", "finalize_error")},
     }
     for key, value in rows.items():
         table.add_row(key, styled((value, "bold red")) if key == "provenance" and not info.trusted else value)
@@ -125,12 +158,15 @@ def models_schema(
     if as_json:
         print_json(schema.to_dict())
         return
-    table = Table(title=f"Input of {ref}")
-    for column in ("column", "kind", "dtype", "required", "categories"):
-        table.add_column(column, overflow="fold")
-    for c in schema.columns:
-        table.add_row(c.name, c.kind, c.dtype, "yes" if c.required else "no", ", ".join(c.categories or ()))
-    console.print(table)
+    columns = [
+        Column("column", fold_to=24),
+        *(Column(name) for name in ("kind", "dtype", "required")),
+        Column("categories", fold_to=24),
+    ]
+    rows = [
+        (c.name, c.kind, c.dtype, "yes" if c.required else "no", ", ".join(c.categories or ())) for c in schema.columns
+    ]
+    print_table(console, f"Input of {ref}", columns, rows)
 
 
 @models_app.command("register")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import styled
 
 if TYPE_CHECKING:
-    from workbench.api import DatasetEntry, Experiment, Leaderboard, LeaderboardRow, Profile
+    from workbench.api import DatasetEntry, Experiment, Leaderboard, Profile
 
 __all__ = ["print_datasets", "print_leaderboard", "render_experiment", "render_profile"]
 
@@ -113,96 +113,64 @@ _FOLDED_WIDTH = 24
 def print_leaderboard(console: Console, board: Leaderboard, limit: int = 10) -> None:
     """The leaderboard as a table that fits the terminal: numbers never wrap, and the optional columns go
     (`_OPTIONAL_COLUMNS`) before the model's name or "trained on" would fold below `_FOLDED_WIDTH`."""
-    rows = board.rows[: limit or None]
-    dropped = _dropped_to_fit(
-        console, _OPTIONAL_COLUMNS, lambda dropped: _leaderboard_table(board, rows, dropped, _FOLDED_WIDTH)
-    )
-    console.print(_leaderboard_table(board, rows, dropped))
-
-
-def _dropped_to_fit(console: Console, optional: Sequence[str], table: Callable[[set[str]], Table]) -> set[str]:
-    """The `optional` columns (the first first) to leave out so that `table(dropped)`, at its folding
-    columns' least widths, fits the console; all of them when nothing else does."""
-    dropped: set[str] = set()
-    unbounded = console.options.update_width(10**6)  # the width a table wants, not the width it is given
-    for column in optional:
-        if Measurement.get(console, unbounded, table(dropped)).maximum <= console.width:
-            break
-        dropped.add(column)
-    return dropped
+    columns = [
+        Column("#", right=True),
+        Column("key"),
+        Column("model", fold_to=_FOLDED_WIDTH),
+        Column("engine"),
+        *(Column(name, right=True) for name in ("valid", "test", "fit s", "row ms", "size")),
+        Column("trained on", fold_to=_FOLDED_WIDTH),
+    ]
+    rows = [
+        (
+            str(r.rank),
+            r.key,
+            f"{r.name} ({r.calibration})" if r.calibration else r.name,
+            r.engine,
+            _num(r.valid_score),
+            _num(r.test_score),
+            _num(r.fit_time_s, ".1f"),
+            _num(r.predict_row_ms, ".2f"),
+            f"{(r.size_bytes or 0) / 1e6:.1f} MB",
+            r.trained_on,
+        )
+        for r in board.rows[: limit or None]
+    ]
+    title = f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)"
+    print_table(console, title, columns, rows, _OPTIONAL_COLUMNS, caption=board.selection or None)
 
 
 # Dropped in this order while the datasets' table is wider than the terminal: a description folded into a
 # narrow column is many lines per dataset, and what kind of source and how many columns matter least.
 _OPTIONAL_DATASET_COLUMNS = ("description", "kind", "columns")
-# The width a description may fold to before it is dropped; a name or target folds only when nothing is left
-# to drop.
-_DESCRIPTION_WIDTH = 32
 
 
 def print_datasets(console: Console, entries: Sequence[DatasetEntry]) -> None:
     """The datasets as a table that fits the terminal: one line per dataset but for its description (which
-    takes the width left), kind, task, metric and numbers never wrapped, and the optional columns go
-    (`_OPTIONAL_DATASET_COLUMNS`) before they would."""
-    dropped = _dropped_to_fit(
-        console, _OPTIONAL_DATASET_COLUMNS, lambda dropped: _datasets_table(entries, dropped, _DESCRIPTION_WIDTH)
-    )
-    console.print(_datasets_table(entries, dropped))
-
-
-def _datasets_table(entries: Sequence[DatasetEntry], dropped: set[str], description_width: int | None = None) -> Table:
-    table = Table(title="Datasets")
-    cells: dict[str, list[str]] = {
-        "name": [e.name for e in entries],
-        "kind": [e.kind for e in entries],
-        "task": [e.task or "" for e in entries],
-        "target": [e.target or "" for e in entries],
-        "metric": [e.metric or "" for e in entries],
-        "rows": [str(e.rows or "") for e in entries],
-        "columns": [str(e.columns or "") for e in entries],
-        "description": [e.description or "" for e in entries],
-    }
-    shown = [name for name in cells if name not in dropped]
-    for name in shown:
-        if name == "description":
-            table.add_column(name, overflow="fold", max_width=description_width)
-        elif name in ("name", "target"):  # user-given names: fold rather than cut when nothing else can go
-            table.add_column(name, overflow="fold")
-        else:
-            table.add_column(name, no_wrap=True, justify="right" if name in ("rows", "columns") else "left")
-    for i in range(len(entries)):
-        table.add_row(*(cells[name][i] for name in shown))
-    return table
-
-
-def _leaderboard_table(
-    board: Leaderboard, rows: Sequence[LeaderboardRow], dropped: set[str], folded_width: int | None = None
-) -> Table:
-    table = Table(
-        title=f"Leaderboard of experiment {board.experiment_id} ({board.metric}, best first)",
-        caption=board.selection or None,
-    )
-    cells: dict[str, list[str]] = {
-        "#": [str(r.rank) for r in rows],
-        "key": [r.key for r in rows],
-        "model": [f"{r.name} ({r.calibration})" if r.calibration else r.name for r in rows],
-        "engine": [r.engine for r in rows],
-        "valid": [_num(r.valid_score) for r in rows],
-        "test": [_num(r.test_score) for r in rows],
-        "fit s": [_num(r.fit_time_s, ".1f") for r in rows],
-        "row ms": [_num(r.predict_row_ms, ".2f") for r in rows],
-        "size": [f"{(r.size_bytes or 0) / 1e6:.1f} MB" for r in rows],
-        "trained on": [r.trained_on for r in rows],
-    }
-    shown = [name for name in cells if name not in dropped]
-    for name in shown:
-        if name in ("model", "trained on"):
-            table.add_column(name, overflow="fold", max_width=folded_width)
-        else:
-            table.add_column(name, no_wrap=True, justify="left" if name in ("key", "engine") else "right")
-    for i in range(len(rows)):
-        table.add_row(*(cells[name][i] for name in shown))
-    return table
+    takes the width left), and the optional columns go (`_OPTIONAL_DATASET_COLUMNS`) before a cell would
+    wrap."""
+    columns = [
+        Column("name", fold_to=_FOLDED_WIDTH),
+        *(Column(name) for name in ("kind", "task")),
+        Column("target", fold_to=_FOLDED_WIDTH),
+        Column("metric"),
+        *(Column(name, right=True) for name in ("rows", "columns")),
+        Column("description", fold_to=32),
+    ]
+    rows = [
+        (
+            e.name,
+            e.kind,
+            e.task or "",
+            e.target or "",
+            e.metric or "",
+            str(e.rows or ""),
+            str(e.columns or ""),
+            e.description or "",
+        )
+        for e in entries
+    ]
+    print_table(console, "Datasets", columns, rows, _OPTIONAL_DATASET_COLUMNS)
 
 
 def _num(value: float | None, fmt: str = ".4f") -> str:

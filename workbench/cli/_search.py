@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
 
 import workbench.api as wb
+from workbench.cli._table import Column, print_table
 from workbench.cli._util import CV_FOLDS_HELP, JSON_OPTION, console, parse_cv_folds, parse_id, print_json, split_list
 from workbench.errors import InvalidInputError
 
@@ -178,13 +178,28 @@ def leaderboard_command(
         if as_json:
             print_json([t.to_dict() for t in trials])
             return
-        table = Table(title=f"Trials of experiment {number}")
-        for column in ("engine", "number", "state", "values", "worker", "attempts", "error"):
-            table.add_column(column, overflow="fold")
-        for t in trials:
-            values = ", ".join(f"{v:.4g}" for v in t.values) if t.values else ""
-            table.add_row(t.engine, str(t.number), t.state, values, t.worker or "", str(t.attempts), t.error or "")
-        console.print(table)
+        columns = [
+            Column("engine"),
+            Column("number", right=True),
+            Column("state"),
+            Column("values", fold_to=12),
+            Column("worker", fold_to=24),
+            Column("attempts", right=True),
+            Column("error", fold_to=32),
+        ]
+        rows = [
+            (
+                t.engine,
+                str(t.number),
+                t.state,
+                ", ".join(f"{v:.4g}" for v in t.values) if t.values else "",
+                t.worker or "",
+                str(t.attempts),
+                t.error or "",
+            )
+            for t in trials
+        ]
+        print_table(console, f"Trials of experiment {number}", columns, rows, optional=("worker", "attempts"))
         return
     board = wb.leaderboard(number)
     if as_json:
