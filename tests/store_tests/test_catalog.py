@@ -110,6 +110,18 @@ def test_a_profile_is_not_read_again_while_its_file_is_unchanged(
     assert again.rows == 90 and again.content_hash != first.content_hash and reads == ["t", "t", "t"]
 
 
+def test_a_kept_profile_lists_values_and_classes_most_frequent_first(workspace: Workspace, data_dir: Path) -> None:
+    path = data_dir / "counts.csv"
+    pd.DataFrame({"k": ["z"] * 5 + ["a"] * 2 + ["m"] * 3, "y": ["yes"] * 7 + ["no"] * 3}).to_csv(path, index=False)
+    workspace.add_dataset("counts", str(path), target="y")
+    fresh = workspace.profile("counts")
+    kept = Workspace(workspace.settings).profile("counts")  # read back from the store's JSON
+    for profile in (fresh, kept):
+        column = next(c for c in profile.column_profiles if c.name == "k")
+        assert list(column.top_values.items()) == [("z", 5), ("m", 3), ("a", 2)]
+        assert list(profile.target_distribution["classes"]) == ["yes", "no"]
+
+
 def test_delete_an_experiment_with_its_rows_and_artifacts(workspace: Workspace) -> None:
     keep = workspace.create_experiment(ExperimentSpec("penguins"))
     gone = workspace.create_experiment(ExperimentSpec("penguins", name="gone"))  # the same split as `keep`

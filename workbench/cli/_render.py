@@ -43,9 +43,14 @@ def render_profile(console: Console, profile: Profile) -> None:
                 f"median {q.get('0.5', 0):.4g}, range {q.get('0', 0):.4g} .. {q.get('1', 0):.4g}",
                 highlight=False,
             )
-    table = Table(title="Columns")
-    for column in ("column", "dtype", "kind", "missing", "unique", "flags", "summary"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("column", fold_to=_FOLDED_WIDTH),
+        *(Column(name) for name in ("dtype", "kind")),
+        *(Column(name, right=True) for name in ("missing", "unique")),
+        Column("flags", fold_to=12),
+        Column("summary", fold_to=32),
+    ]
+    rows = []
     for col in profile.column_profiles:
         flags = ", ".join(
             f
@@ -61,8 +66,9 @@ def render_profile(console: Console, profile: Profile) -> None:
             summary = f"mean {col.mean:.4g}, range {col.min:.4g} .. {col.max:.4g}"
         else:
             summary = ", ".join(list(col.top_values)[:3])
-        table.add_row(col.name, col.dtype, col.kind, f"{col.missing_share:.1%}", str(col.n_unique), flags, summary)
-    console.print(table)
+        rows.append((col.name, col.dtype, col.kind, f"{col.missing_share:.1%}", str(col.n_unique), flags, summary))
+    # The kind says what the dtype does for a model; the summary's range or values say more than a count.
+    print_table(console, "Columns", columns, rows, optional=("dtype", "unique"))
     for warning in profile.warnings:
         console.print(styled(("warning:", "yellow"), f" {warning}"), highlight=False)
 

@@ -57,12 +57,24 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
-        """The profile `to_dict` gave (missing numbers come back as None, not NaN)."""
+        """The profile `to_dict` gave (missing numbers come back as None, not NaN), its value counts and class
+        shares most frequent first again (JSON stored with sorted keys loses their order)."""
         fields = dict(data)
-        fields["column_profiles"] = tuple(ColumnProfile(**c) for c in data["column_profiles"])
+        fields["column_profiles"] = tuple(
+            ColumnProfile(**{**c, "top_values": _most_first(c.get("top_values") or {})})
+            for c in data["column_profiles"]
+        )
+        classes = data["target_distribution"].get("classes")
+        if classes:
+            fields["target_distribution"] = {**data["target_distribution"], "classes": _most_first(classes)}
         fields["leakage"] = tuple(data["leakage"])
         fields["warnings"] = tuple(data["warnings"])
         return cls(**fields)
+
+
+def _most_first(counts: dict[str, Any]) -> dict[str, Any]:
+    """`counts` with the largest first (ties: in key order), as `value_counts` gives them."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _kind(series: pd.Series) -> str:
