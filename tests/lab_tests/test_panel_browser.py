@@ -8,8 +8,10 @@ theme. Screenshots of each step go to WORKBENCH_SCREENSHOTS_DIR when it is set (
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,6 +197,28 @@ def _try_it(page: Any, endpoint: Any) -> None:
     expect(form.locator(".jp-WorkbenchPanel-answer")).to_contain_text("Gentoo", timeout=60_000)
 
 
+def _copied_curl_answers(page: Any, endpoint: Any) -> None:
+    """Copy curl puts on the clipboard a command that, run in a shell as it is, gets a prediction."""
+    # What the copy hands the clipboard, recorded as it is set (reading the system clipboard back needs a
+    # permission headless Chromium has no prompt for).
+    page.evaluate(
+        """() => {
+            window.__copied = [];
+            const setData = DataTransfer.prototype.setData;
+            DataTransfer.prototype.setData = function (type, value) {
+                window.__copied.push(value);
+                return setData.call(this, type, value);
+            };
+        }"""
+    )
+    endpoint.locator('[data-action="copy-curl"]').click()
+    page.wait_for_function("() => window.__copied.length > 0", timeout=30_000)
+    command = page.evaluate("() => window.__copied[window.__copied.length - 1]")
+    assert command.startswith("curl ") and "127.0.0.1" in command, command
+    answered = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(answered.stdout)["predictions"][0] in ("Adelie", "Chinstrap", "Gentoo"), answered.stdout
+
+
 def _batch_dialog(page: Any, x: str) -> Any:
     """The command palette's "Run notebook as batch job" for the notebook in front, with x set."""
     from playwright.sync_api import expect
@@ -297,6 +321,7 @@ def _click_through(page: Any, url: str, token: str, folder: Path) -> None:
     _try_it(page, endpoint)
     expect(endpoint).to_contain_text(re.compile(r"1 request"), timeout=30_000)
     _shot(page, folder, "light-panel-6-try-it")
+    _copied_curl_answers(page, endpoint)
 
     # 5. A notebook run as a batch job from the command palette; its output opens from the Jobs section.
     page.goto(f"{url}/lab/tree/double.ipynb")

@@ -40,8 +40,8 @@ def endpoints_list(as_json: bool = JSON_OPTION) -> None:
         rows.append(
             (str(e.id), e.model, str(e.version), e.url, str(e.job_id or ""), e.status, *counts, e.log_path or "")
         )
-    # `endpoints show ID` has the log's path and the job.
-    print_table(console, "Endpoints", columns, rows, optional=("log", "job", "requests", "errors"))
+    # `endpoints logs ID` prints the log, and `--json` has every field.
+    print_table(console, "Endpoints", columns, rows, optional=("log", "job", "errors", "requests"))
 
 
 @endpoints_app.command("start")

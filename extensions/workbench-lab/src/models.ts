@@ -483,13 +483,17 @@ export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** A curl call of the endpoint's `/predict` with one example row. */
+/**
+ * A curl call of the endpoint's `/predict` with one example row: that route
+ * takes a list of records (the server extension's own predict route takes
+ * `{rows: [...]}`, but the copied call goes to the endpoint itself).
+ */
 export function curlCommand(url: string, columns: IInputColumn[]): string {
   const row: { [column: string]: JSONValue } = {};
   for (const column of columns) {
     row[column.name] = exampleValue(column);
   }
-  const body = JSON.stringify({ rows: [row] });
+  const body = JSON.stringify([row]);
   const target = `${url.replace(/\/+$/, '')}/predict`;
   return (
     `curl -s -X POST ${shellQuote(target)} ` +

@@ -269,7 +269,7 @@ describe('Try-it row', () => {
     ]);
     expect(command).toBe(
       `curl -s -X POST 'http://127.0.0.1:8123/predict' -H 'Content-Type: application/json' ` +
-        `-d '{"rows":[{"bill_length_mm":0,"island":"O'\\''Hare","tagged":false}]}'`
+        `-d '[{"bill_length_mm":0,"island":"O'\\''Hare","tagged":false}]'`
     );
   });
 });
