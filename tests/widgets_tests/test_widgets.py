@@ -81,6 +81,8 @@ def test_the_workbench_clicked_through_from_a_dataset_to_an_endpoint(widget_env:
         [sys.executable, "-c", app.export.python.value], capture_output=True, text=True, timeout=60, check=True
     )  # the Python example runs as written
     assert json.loads(printed.stdout.replace("'", '"'))["predictions"][0] in ("Adelie", "Chinstrap", "Gentoo")
+    curled = subprocess.run(["sh", "-c", app.export.curl.value], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(curled.stdout)["predictions"][0] in ("Adelie", "Chinstrap", "Gentoo")  # and the curl one
     app.export.stop_button.click()
     app.wait_idle()
     assert app.export.endpoint_id is None and [e.status for e in wb.list_endpoints()] == ["stopped"]
