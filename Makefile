@@ -51,6 +51,7 @@ wheel-check: $(STAMP)
 		> "$$($(WHEEL_VENV)/bin/python -P -c "import sysconfig; print(sysconfig.get_path('purelib'))")/test-venv-dependencies.pth"
 	$(BIN)/python -m pip --python $(WHEEL_VENV)/bin/python check
 	$(WHEEL_VENV)/bin/python -P -c "import workbench, sys; assert workbench.__file__.startswith(sys.prefix), workbench.__file__"
+	$(WHEEL_VENV)/bin/python -P -c "import workbench.api as wb, sys; assert wb.example_notebook().is_relative_to(sys.prefix)"
 	$(WHEEL_VENV)/bin/python -P -m jupyterlab.labextensions list 2>&1 | tee build/labextension-list.txt
 	grep -E "workbench-lab v[0-9.]+ .*enabled.*OK" build/labextension-list.txt
 	$(WHEEL_VENV)/bin/python -P -m jupyter_server.extension.serverextension list 2>&1 | tee build/server-extension-list.txt

@@ -273,3 +273,18 @@ def test_the_datasets_table_fits_the_terminal(cli_env: Path) -> None:
     assert "nyc_weather_precip" in text and "balanced_accuracy" in text and "26115" in text
     header, _ = header_and_text(100)
     assert " kind " in header and " columns " in header and " description " not in header
+
+
+def test_the_example_notebooks_are_found_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench demo` outside a clone runs the quickstart installed with workbench (the wheel's copy is
+    checked by `make wheel-check`)."""
+    import workbench.api as wb
+    from workbench.errors import NotFoundError
+
+    monkeypatch.chdir(tmp_path)
+    quickstart = wb.example_notebook()
+    assert quickstart.is_absolute() and quickstart.name == "01_quickstart.ipynb"
+    assert "parameters" in quickstart.read_text()  # papermill's parameters cell: the demo sets the budget there
+    assert wb.example_notebook("03_batch_scoring.ipynb").is_file()
+    with pytest.raises(NotFoundError, match="no example notebook"):
+        wb.example_notebook("nothing.ipynb")

@@ -23,7 +23,7 @@ WORKBENCH_HOME) and returns a typed result whose `to_dict()` gives plain JSON ty
 | endpoints | `start_endpoint`, `stop_endpoint`, `list_endpoints`, `show_endpoint`, `endpoint_logs`, `endpoint_predict`, `endpoint_metrics`, `endpoint_schema`, `serve` | `Endpoint`, `EndpointPrediction`, `EndpointMetrics`, `InputSchema` |
 | jobs | `list_jobs`, `show_job`, `cancel_job`, `job_log`, `job_title` | `Job` |
 | batch scoring | `predict_file`, `default_cluster` | `BatchPrediction` |
-| notebook jobs | `run_notebook`, `notebook_job`, `notebook_parameters`, `parse_parameters`, `record`, `recorded` | `NotebookJob`, `NotebookProgress`, `NotebookParameter` |
+| notebook jobs | `run_notebook`, `example_notebook`, `notebook_job`, `notebook_parameters`, `parse_parameters`, `record`, `recorded` | `NotebookJob`, `NotebookProgress`, `NotebookParameter` |
 | retrain | `model_recipe`, `retrain`, `evaluate_model`, `challenge` | `Recipe`, `Retrained`, `ModelScore`, `Challenge` |
 | the flow | `FlowParameters`, `write_flow_notebook`, `write_search_notebook`, `write_scoring_notebook`, `follow_search`, `choose_model`, `metrics_for`, `model_families` | `Path`, `str`, `list[str]` |
 """
@@ -95,6 +95,7 @@ if TYPE_CHECKING:
     from workbench.api._notebooks import (
         NotebookJob,
         NotebookProgress,
+        example_notebook,
         notebook_job,
         notebook_parameters,
         parse_parameters,
@@ -244,6 +245,7 @@ __all__ = [
     "endpoint_predict",
     "endpoint_schema",
     "evaluate_model",
+    "example_notebook",
     "export_model",
     "final_note",
     "finalize_model",
@@ -387,6 +389,7 @@ _HOMES = {
     "endpoint_logs": "_endpoints",
     "endpoint_predict": "_endpoints",
     "evaluate_model": "_retrain",
+    "example_notebook": "_notebooks",
     "export_model": "_registry",
     "finalize_model": "_registry",
     "Finalized": "_registry",

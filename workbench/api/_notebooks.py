@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from workbench._json import to_jsonable
 from workbench.api._workspace import WorkspaceLike, resolve_workspace
-from workbench.errors import InvalidInputError
+from workbench.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from workbench.jobs import NotebookParameter
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NotebookJob",
     "NotebookProgress",
+    "example_notebook",
     "notebook_job",
     "notebook_parameters",
     "parse_parameters",
@@ -29,6 +30,16 @@ __all__ = [
     "recorded",
     "run_notebook",
 ]
+
+
+def example_notebook(name: str = "01_quickstart.ipynb") -> Path:
+    """One of the example notebooks that come with workbench (`notebooks/` of the source tree; in the wheel,
+    `workbench/_bundled_notebooks`), e.g. the quickstart that `workbench demo` runs."""
+    package = Path(__file__).resolve().parent.parent
+    for folder in (package / "_bundled_notebooks", package.parent / "notebooks"):
+        if (folder / name).is_file():
+            return folder / name
+    raise NotFoundError(f"There is no example notebook {name!r} in this installation of workbench; reinstall it.")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from workbench.cli._util import console, styled, user_errors
 
 __all__ = ["demo_command"]
 
-DEFAULT_NOTEBOOK = Path("notebooks/01_quickstart.ipynb")
+# In a clone's folder, its own copy (which a user may have edited); elsewhere the one installed with workbench.
+CLONE_NOTEBOOK = Path("notebooks/01_quickstart.ipynb")
 
 
 def _serve(console: Console, experiment_id: int, model: str) -> None:
@@ -44,13 +45,17 @@ def _serve(console: Console, experiment_id: int, model: str) -> None:
 
 @user_errors
 def demo_command(
-    notebook: Path = typer.Argument(DEFAULT_NOTEBOOK, help="The notebook to run as the main job."),
+    notebook: Path | None = typer.Argument(
+        None, help="The notebook to run as the main job (default: the quickstart that comes with workbench)."
+    ),
     trials: int = typer.Option(int(os.environ.get("WORKBENCH_DEMO_TRIALS", "6")), help="Trials to run."),
     time_limit: float = typer.Option(float(os.environ.get("WORKBENCH_DEMO_TIME_LIMIT", "90")), help="Seconds."),
     cluster: str = typer.Option(os.environ.get("WORKBENCH_DEMO_CLUSTER", "local:2"), help="The search's cluster."),
 ) -> None:
     """Run the main job end to end: the quickstart notebook headless as a job (search, leaderboard, register),
     then promote the winner after its contract check, serve it, send it one prediction and stop it."""
+    if notebook is None:
+        notebook = CLONE_NOTEBOOK if CLONE_NOTEBOOK.is_file() else wb.example_notebook("01_quickstart.ipynb")
     console.rule(styled((f"1. {notebook.name}, headless, as a job (workbench run)", "bold")))
     values = wb.parse_parameters(
         notebook, {"n_trials": str(trials), "time_limit_s": str(time_limit), "cluster": cluster}

@@ -60,7 +60,8 @@ def predict_command(
         print_json(result.to_dict())
         return
     console.print(
-        f"{result.rows} rows scored by {result.model} in {result.partitions} partitions, "
+        f"{result.rows:,} rows scored by {result.model} in {result.partitions} "
+        f"partition{'' if result.partitions == 1 else 's'}, "
         f"{result.seconds:.1f} s ({result.rows_per_s:,.0f} rows/s) -> {result.output}",
         highlight=False,
     )
