@@ -48,6 +48,10 @@ def test_the_workbench_clicked_through_from_a_dataset_to_an_endpoint(widget_env:
     assert points == 4 and list(app.monitor.engines) == ["optuna"]
     board = wb.leaderboard(experiment_id)
     assert app.compare.selected == board.rows[0].key and app.compare.other == board.rows[1].key
+    first = board.rows[0]  # the comparison's table prints scores as the CLI does: 4 decimals
+    assert f'<td class="num">{first.valid_score:.4f}</td><td class="num">{first.test_score:.4f}</td>' in (
+        app.compare.board.value
+    )
     app.compare.view_picker.value = "Confusion"
     app.wait_idle()
     assert app.compare.view_area.children  # a figure for the selected model

@@ -36,20 +36,32 @@ def number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]], selected: int | None = None) -> str:
-    """An HTML table with every cell escaped; numbers right-aligned."""
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    selected: int | None = None,
+    formats: Sequence[str | None] = (),
+) -> str:
+    """An HTML table with every cell escaped; numbers right-aligned, each column's in its format of `formats`
+    (a format spec such as ".4f"; None or missing: 4 significant digits for a float)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
         cells = "".join(
-            f'<td class="num">{esc(number(v) if isinstance(v, float) else v)}</td>'
+            f'<td class="num">{esc(_formatted(v, formats[j] if j < len(formats) else None))}</td>'
             if isinstance(v, int | float) and not isinstance(v, bool)
             else f"<td>{esc('' if v is None else v)}</td>"
-            for v in row
+            for j, v in enumerate(row)
         )
         marker = ' class="wb-selected"' if i == selected else ""
         body.append(f"<tr{marker}>{cells}</tr>")
     return f'<table class="wb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _formatted(value: float, spec: str | None) -> str:
+    if spec is not None:
+        return format(value, spec)
+    return number(value) if isinstance(value, float) else str(value)
 
 
 class Step(widgets.VBox):  # type: ignore[misc]

@@ -119,7 +119,9 @@ class CompareStep(Step):
             for r in board.rows
         ]
         chosen = next((i for i, r in enumerate(board.rows) if r.key == self.selected), None)
-        self.board.value = table(header, rows, selected=chosen)
+        # scores to 4 decimals as the CLI prints them, so that a column's figures line up
+        formats = [None, None, None, None, None, ".4f", ".4f", ".1f", ".2f", ".3g"]
+        self.board.value = table(header, rows, selected=chosen, formats=formats)
 
     def _draw_pareto(self) -> None:
         assert self.comparison is not None

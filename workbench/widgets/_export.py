@@ -69,7 +69,7 @@ class ExportStep(Step):
         self.stop_button = button("Stop endpoint", "stop", disabled=True)
         self.endpoint = widgets.HTML()
         self.curl = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="90px"))
-        self.python = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="110px"))
+        self.python = widgets.Textarea(disabled=True, layout=widgets.Layout(width="720px", height="140px"))
         self.answer = widgets.HTML()
         self.input_box = widgets.Text(description="Input", placeholder="new-rows.csv or .parquet")
         self.output_box = widgets.Text(value=self.output_path, description="Output")
