@@ -107,6 +107,7 @@ def test_the_monitor_reattaches_and_replays_the_history(widget_env: dict[str, st
     history = again.engines["optuna"]
     assert sorted(history.figure.data[0].x) == sorted(t.number for t in finished)
     assert again.done == 5 and again.status == "finished" and again.finish_button.disabled
+    assert again.finish_button.layout.display == again.cancel_button.layout.display == "none"  # nothing to stop
     values = list(history.figure.data[0].y)
     assert list(history.figure.data[1].y) == list(np.maximum.accumulate(values))  # best so far, accuracy
 

@@ -36,6 +36,11 @@ def number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def score(value: float | None) -> str:
+    """A score as the CLI and the tables print it: 4 decimals, so that scores side by side line up."""
+    return "-" if value is None else f"{value:.4f}"
+
+
 def table(
     header: Sequence[str],
     rows: Sequence[Sequence[Any]],

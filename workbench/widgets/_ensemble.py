@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import traitlets
 
 import workbench.api as wb
-from workbench.widgets._common import Step, esc, number
+from workbench.widgets._common import Step, esc, score
 
 __all__ = ["EnsembleEditor"]
 
@@ -73,7 +73,7 @@ class EnsembleEditor(Step):
             weight = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, readout_format=".2f")
             label = widgets.HTML(
                 f'<span class="wb-code">{esc(row.key)}</span> {esc(row.name)} '
-                f'<span class="wb-note">valid {number(row.valid_score)}, {number(row.predict_row_ms, 3)} ms</span>'
+                f'<span class="wb-note">valid {score(row.valid_score)}, {_ms(row.predict_row_ms)}</span>'
             )
             tick.observe(lambda _: self._edited(), names="value")
             weight.observe(lambda _: self._edited(), names="value")
@@ -147,7 +147,7 @@ class EnsembleEditor(Step):
             estimate = f"about {self.estimated_row_ms:.2f} ms per row" if self.estimated_row_ms is not None else ""
             cost = f"{estimate} (measuring the built model ...)" if self.measure else estimate
         self.preview.value = (
-            f"<div>valid <b>{number(self.valid_score)}</b>, test {number(self.test_score)}; "
+            f"<div>valid <b>{score(self.valid_score)}</b>, test {score(self.test_score)}; "
             f'<span class="wb-note">{esc(cost)}</span></div>'
         )
 
@@ -165,4 +165,8 @@ class EnsembleEditor(Step):
 
     def _saved(self, built: wb.BuiltEnsemble) -> None:
         self.saved = f"e{built.id}"
-        self.say(f"Saved {built.name}: valid {number(built.valid_score)}, {built.predict_row_ms:.2f} ms per row.")
+        self.say(f"Saved {built.name}: valid {score(built.valid_score)}, {built.predict_row_ms:.2f} ms per row.")
+
+
+def _ms(value: float | None) -> str:
+    return "latency not measured" if value is None else f"{value:.2f} ms"

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import traitlets
 
 import workbench.api as wb
-from workbench.widgets._common import Step, esc, number, table
+from workbench.widgets._common import Step, esc, score, table
 from workbench.widgets._frontend import figure_layout, headless
 
 __all__ = ["Monitor"]
@@ -214,6 +214,9 @@ class Monitor(Step):
             self.job_status, self.status = progress.job_status or "", progress.status
         self._render()
         self.finish_button.disabled = self.cancel_button.disabled = not progress.active
+        # a search that has ended has nothing to stop: its buttons go (a disabled red button still looked live)
+        for stop_button in (self.finish_button, self.cancel_button):
+            stop_button.layout.display = "" if progress.active else "none"
         return progress.active
 
     def _engine(self, name: str) -> _EngineHistory:
@@ -227,7 +230,7 @@ class Monitor(Step):
         self.bar.max = max(target, 1)
         self.bar.value = min(self.done, self.bar.max)
         self.bar.description = f"{self.done}/{self.target}" if self.target else f"{self.done} trials"
-        best = f"best {esc(self.best_name)} ({number(self.best_score)})" if self.best_name else "no candidate yet"
+        best = f"best {esc(self.best_name)} ({score(self.best_score)})" if self.best_name else "no candidate yet"
         elapsed = f", {self.elapsed_s:.0f} s elapsed" if self.elapsed_s is not None else ""
         ended = self.job_status in ("finished", "stopped", "cancelled", "failed") or self.status in (
             "finished",
