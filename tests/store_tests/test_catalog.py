@@ -14,6 +14,7 @@ import pytest
 from workbench.errors import DataFormatError, FileTooLargeError, InvalidInputError, NotFoundError, UnsafePathError
 from workbench.store import ExperimentSpec, FinalRow, Workspace, final_note, how_made, search_progress
 from workbench.store import _workspace as workspace_module
+from workbench.store import experiments as experiment_rows
 from workbench.store import jobs as job_rows
 from workbench.store import trials as records
 
@@ -200,9 +201,14 @@ def test_progress_is_one_summary_of_the_store(workspace: Workspace) -> None:
     job_rows.request_stop(store, job.id, "cancel")
     job_rows.request_stop(store, job.id, "finish")  # "cancel" is never downgraded
     assert search_progress(store, experiment.id, True).stop_requested == "cancel"  # type: ignore[union-attr]
+    assert progress.shown_status == progress.status  # the trials run: the experiment's own status
+    experiment_rows.set_status(store, experiment.id, "stopped")  # the trials ended, the job goes on (finalize)
+    wrapping = search_progress(store, experiment.id, True)
+    assert wrapping is not None and wrapping.to_dict()["shown_status"] == "stopped, wrapping up"
     job_rows.finish_job(store, job.id, "cancelled")
     ended = search_progress(store, experiment.id, True)
     assert ended is not None and ended.job_status == "cancelled" and ended.time_left_s == 0.0
+    assert ended.shown_status == "stopped"
     assert ended.to_dict()["trials_left"] == 2
     assert search_progress(store, 999, True) is None
     with pytest.raises(UnsafePathError):

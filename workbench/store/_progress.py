@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 __all__ = ["SearchProgress", "search_progress"]
 
 
+# An experiment's statuses once its trials have ended; its search job may still be running then (the ensemble
+# step, finalize, the cluster closing).
+TRIALS_ENDED = ("finished", "stopped", "failed", "interrupted")
+
+
 @dataclass(frozen=True)
 class SearchProgress:
     """Where a search stands.
@@ -57,9 +62,16 @@ class SearchProgress:
     def active(self) -> bool:
         return self.job_status in ("starting", "running")
 
+    @property
+    def shown_status(self) -> str:
+        """The status to show a person: the experiment's, and ", wrapping up" after it while the search's job
+        still runs once the trials have ended (which is why it can still be stopped)."""
+        return f"{self.status}, wrapping up" if self.active and self.status in TRIALS_ENDED else self.status
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = to_jsonable(self)
         data["trials_left"] = self.trials_left
+        data["shown_status"] = self.shown_status
         return data
 
 

@@ -70,6 +70,7 @@ class Monitor(Step):
     experiment_id = traitlets.Int(None, allow_none=True).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     job_status = traitlets.Unicode("").tag(sync=True)
+    shown_status = traitlets.Unicode("").tag(sync=True)  # `SearchProgress.shown_status`: what the view says
     done = traitlets.Int(0).tag(sync=True)
     target = traitlets.Int(None, allow_none=True).tag(sync=True)
     running = traitlets.Int(0).tag(sync=True)
@@ -130,6 +131,7 @@ class Monitor(Step):
                 "best_score",
                 "status",
                 "job_status",
+                "shown_status",
                 "elapsed_s",
                 "time_left_s",
                 "workers",
@@ -199,7 +201,7 @@ class Monitor(Step):
         try:
             progress = wb.search_progress(experiment_id, workspace=self.workspace)
         except wb.WorkbenchError:  # no search of it yet
-            self.status = wb.show_experiment(experiment_id, workspace=self.workspace).status
+            self.status = self.shown_status = wb.show_experiment(experiment_id, workspace=self.workspace).status
             return True
         running: dict[str, list[str]] = {}
         for trial in wb.list_trials(experiment_id, workspace=self.workspace):
@@ -212,6 +214,7 @@ class Monitor(Step):
             self.best_name, self.best_score = progress.best_name or "", progress.best_score
             self.elapsed_s, self.time_left_s = progress.elapsed_s, progress.time_left_s
             self.job_status, self.status = progress.job_status or "", progress.status
+            self.shown_status = progress.shown_status
         self._render()
         self.finish_button.disabled = self.cancel_button.disabled = not progress.active
         # a search that has ended has nothing to stop: its buttons go (a disabled red button still looked live)
@@ -240,7 +243,7 @@ class Monitor(Step):
         )
         left = f", {self.time_left_s:.0f} s left" if self.time_left_s is not None and not ended else ""
         self.summary.value = (
-            f'<div class="wb-note">experiment {self.experiment_id}: <b>{esc(self.status)}</b>; '
+            f'<div class="wb-note">experiment {self.experiment_id}: <b>{esc(self.shown_status or self.status)}</b>; '
             f"{self.running} running, {self.failed} failed, {self.pruned} pruned; {best}{elapsed}{left}</div>"
         )
         rows = [[worker, len(trials), ", ".join(trials)] for worker, trials in sorted(self.workers.items())]

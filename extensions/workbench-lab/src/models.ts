@@ -90,7 +90,7 @@ function clamp(value: number, low: number, high: number): number {
 /** The status shown for an experiment: its search's while one ran. */
 export function experimentStatus(item: IExperimentItem): string {
   const progress = item.progress;
-  const status = progress?.status || item.status;
+  const status = progress?.shown_status || progress?.status || item.status;
   if (progress && isActive(progress.job_status) && progress.stop_requested) {
     return progress.stop_requested === 'cancel'
       ? `${status} (cancelling)`
@@ -588,12 +588,34 @@ export function changedParameters(
 
 // -------------------------------------------------------------- formatting
 
-/** A score with 4 significant digits ("–" when missing). */
+function missing(value: number | null | undefined): value is null | undefined {
+  return value === null || value === undefined || !Number.isFinite(value);
+}
+
+/**
+ * A score with 4 decimals, as the CLI and the widgets print it, so that
+ * scores side by side line up ("–" when missing).
+ */
 export function formatScore(score: number | null | undefined): string {
-  if (score === null || score === undefined || !Number.isFinite(score)) {
+  return missing(score) ? '–' : score.toFixed(4);
+}
+
+/** A predicted number with 4 significant digits ("–" when missing). */
+export function formatValue(value: number | null | undefined): string {
+  return missing(value) ? '–' : Number(value.toPrecision(4)).toString();
+}
+
+/** A probability with 4 decimals; one too small to show is "<0.0001". */
+export function formatProbability(p: number | null | undefined): string {
+  if (missing(p)) {
     return '–';
   }
-  return Number(score.toPrecision(4)).toString();
+  return p > 0 && p < 0.00005 ? '<0.0001' : p.toFixed(4);
+}
+
+/** Milliseconds with 2 decimals ("–" when missing). */
+export function formatMs(ms: number | null | undefined): string {
+  return missing(ms) ? '–' : `${ms.toFixed(2)} ms`;
 }
 
 /** A duration: "42 s", "3 min 5 s", "2 h 10 min". */

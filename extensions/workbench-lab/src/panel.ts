@@ -19,6 +19,7 @@ import {
   experimentActions,
   experimentStatus,
   formatDuration,
+  formatMs,
   formatScore,
   formatTime,
   IWorkbenchSettings,
@@ -451,7 +452,7 @@ export class WorkbenchPanel extends Widget {
         `${metrics.metric ?? 'score'}: valid ${formatScore(metrics.valid_score)} · test ${formatScore(metrics.test_score)}`
       ),
       p50 !== null
-        ? h('div', { class: 'jp-WorkbenchPanel-meta' }, `latency p50 ${formatScore(p50)} ms (1 row)`)
+        ? h('div', { class: 'jp-WorkbenchPanel-meta' }, `latency p50 ${formatMs(p50)} (1 row)`)
         : null,
       h(
         'div',

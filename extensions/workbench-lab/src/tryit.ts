@@ -9,7 +9,8 @@ import {
   buildPredictRow,
   endpointModel,
   FormValue,
-  formatScore,
+  formatProbability,
+  formatValue,
   messageOf,
   probabilityRows
 } from './models';
@@ -194,7 +195,7 @@ export class TryItForm extends Widget {
     this._answer.textContent = '';
     const prediction = answer.predictions?.[0];
     const text =
-      typeof prediction === 'number' ? formatScore(prediction) : String(prediction);
+      typeof prediction === 'number' ? formatValue(prediction) : String(prediction);
     append(
       this._answer,
       h(
@@ -210,7 +211,7 @@ export class TryItForm extends Widget {
         table(
           'jp-WorkbenchPanel-table jp-WorkbenchPanel-probabilities',
           ['class', 'probability'],
-          rows.map(r => [r.label, formatScore(r.probability)])
+          rows.map(r => [r.label, formatProbability(r.probability)])
         )
       );
     }

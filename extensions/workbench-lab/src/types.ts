@@ -78,6 +78,8 @@ export interface ISearchProgress {
   time_limit_s: number | null;
   time_left_s: number | null;
   stop_requested: 'finish' | 'cancel' | null;
+  /** The status to show: `status`, with ", wrapping up" while the job runs after the trials ended. */
+  shown_status?: string;
 }
 
 /** An `Experiment` plus its search progress. */

@@ -10,7 +10,10 @@ import {
   experimentActions,
   experimentStatus,
   formatDuration,
+  formatMs,
+  formatProbability,
   formatScore,
+  formatValue,
   IWorkbenchSource,
   jobActions,
   jobDuration,
@@ -81,6 +84,8 @@ describe('which buttons a row shows', () => {
       'done'
     );
     expect(experimentStatus(experiment({ status: 'created' }, null))).toBe('created');
+    const wrapping = { status: 'finished', shown_status: 'finished, wrapping up', job_status: 'running' };
+    expect(experimentStatus(experiment({}, wrapping))).toBe('finished, wrapping up');
   });
 
   it('shows cancel for running jobs and open-output for notebook jobs with a lab path', () => {
@@ -312,7 +317,14 @@ describe('batch-job parameters', () => {
 describe('formatting', () => {
   it('formats scores, durations and job durations', () => {
     expect(formatScore(0.912345)).toBe('0.9123');
+    expect(formatScore(0.971)).toBe('0.9710'); // beside 0.9964: the same decimals
+    expect(formatScore(1)).toBe('1.0000');
     expect(formatScore(null)).toBe('–');
+    expect(formatValue(1234.5678)).toBe('1235');
+    expect(formatProbability(0.000001085)).toBe('<0.0001');
+    expect(formatProbability(0)).toBe('0.0000');
+    expect(formatProbability(1)).toBe('1.0000');
+    expect(formatMs(1.128)).toBe('1.13 ms');
     expect(formatDuration(42)).toBe('42 s');
     expect(formatDuration(185)).toBe('3 min 5 s');
     expect(formatDuration(7800)).toBe('2 h 10 min');
