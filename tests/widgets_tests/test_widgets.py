@@ -183,7 +183,7 @@ def test_export_saves_a_batch_notebook_and_runs_it_as_a_job(widget_env: dict[str
     scored = pd.read_parquet(tmp_path / "scored.parquet")
     assert list(scored["prediction"]) == list(wb.predict("penguins@1", rows))
     assert "recorded" in export.batch_job.text.value and "scored.parquet" in export.batch_job.text.value
-    assert not export.error
+    assert not export.error and not export.message  # no "Started job" line left under the job's "finished"
 
 
 def test_user_text_is_shown_as_text(widget_env: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ import traitlets
 
 import workbench.api as wb
 from workbench.widgets._common import Step, button, esc
-from workbench.widgets._jobs import NotebookJobStatus
+from workbench.widgets._jobs import ACTIVE, NotebookJobStatus
 
 __all__ = ["ExportStep"]
 
@@ -107,6 +107,7 @@ class ExportStep(Step):
         self.output_box.observe(lambda c: setattr(self, "output_path", c["new"]), names="value")
         self.save_batch_button.on_click(lambda _: self.save_batch_notebook())
         self.run_batch_button.on_click(lambda _: self.run_batch_job())
+        self.batch_job.observe(self._batch_ended, names="status")
         self.register_button.on_click(lambda _: self.register())
         self.promote_button.on_click(lambda _: self.promote())
         self.serve_button.on_click(lambda _: self.serve())
@@ -283,5 +284,10 @@ class ExportStep(Step):
         )
 
     def _batch_started(self, job: wb.NotebookJob) -> None:
-        self.batch_job.follow(job)
         self.say(f"Started job {job.job_id} ({Path(self.batch_notebook).name}).")
+        self.batch_job.follow(job)
+
+    def _batch_ended(self, change: dict[str, Any]) -> None:
+        # The job's own line says how it ended; a "Started job" line left under it would read as news.
+        if change["new"] not in ACTIVE and self.message.startswith(f"Started job {self.batch_job.job_id} "):
+            self.message = ""

@@ -13,7 +13,7 @@ import workbench.api as wb
 from workbench.widgets._common import button, esc, log
 from workbench.widgets._frontend import headless
 
-__all__ = ["NotebookJobStatus"]
+__all__ = ["ACTIVE", "NotebookJobStatus"]
 
 POLL_S = 0.5
 ACTIVE = ("starting", "running")  # a job's statuses before it ends
