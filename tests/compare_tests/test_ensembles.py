@@ -37,8 +37,10 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspa
     home = tmp_path_factory.mktemp("home")
     ws = Workspace(Settings(home=home, data_roots=(home,), datasets_dir=REPO / "datasets"))
     experiments = {}
+    # Workers as processes, as the search's own `local:2` makes them: two LightGBM trials in threads of one
+    # process crashed it once (a segmentation fault in LightGBM's OpenMP threads, fit beside predict).
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster,
         Client(cluster) as client,
     ):
         for dataset in ("breast_cancer", "penguins", "grunfeld"):
